@@ -1,0 +1,363 @@
+"""The two engines behind a workspace: embedded DuckDB and Apache Spark.
+
+Everything that reads or transforms data is an Ibis expression and runs unchanged on both.
+What differs is small and lives here: how a load's writes are made atomic, how an Arrow
+table is staged, and the few functions whose names differ between the two SQL dialects
+(parsing a date with a format, converting a local time to UTC).
+
+Atomicity:
+- DuckDB has real transactions (DDL included): a load runs between BEGIN and COMMIT on the
+  one connection Ibis uses, so a failure, or a kill of the process, leaves the file as it
+  was (DuckDB's write-ahead log is rolled back on the next open).
+- Spark tables are not transactional without Delta Lake. Each canonical table is a view
+  over a versioned physical table (``orders__v3``). A load computes the new version of
+  every table it touches, and only at commit repoints the views; a failure before that
+  leaves every view on its old version. Leftover versions are removed on the next open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from mercator.errors import WorkspaceError
+
+
+# Dialect-specific builtins, declared once for Ibis. They are bound to the engine's own SQL
+# functions by name, so they compile to native calls (no Python UDFs).
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _duckdb_try_strptime(value: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-body]
+    ...
+
+
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _spark_try_to_timestamp(value: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-body]
+    ...
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def _duckdb_timezone(tz: str, value: dt.timestamp) -> dt.timestamp:  # type: ignore[empty-body]
+    ...
+
+
+@ibis.udf.scalar.builtin(name="to_utc_timestamp")
+def _spark_to_utc(value: dt.timestamp, tz: str) -> dt.timestamp:  # type: ignore[empty-body]
+    ...
+
+
+_STRPTIME_TO_JAVA = {
+    "%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss",
+    "%f": "SSSSSS", "%p": "a", "%b": "MMM", "%B": "MMMM", "%a": "EEE", "%A": "EEEE", "%j": "DDD",
+    "%z": "Z", "%%": "%",
+}
+
+
+def strptime_to_java(fmt: str) -> str:
+    """Translate a C ``strptime`` format (``%d/%m/%Y``) to Spark's pattern (``dd/MM/yyyy``)."""
+    out, i = [], 0
+    while i < len(fmt):
+        tok = fmt[i:i + 2]
+        if tok in _STRPTIME_TO_JAVA:
+            out.append(_STRPTIME_TO_JAVA[tok])
+            i += 2
+        elif fmt[i] == "%":
+            raise WorkspaceError(f"date format {fmt!r}: {tok!r} has no Spark equivalent")
+        else:
+            ch = fmt[i]
+            out.append(f"'{ch}'" if ch.isalpha() else ch)
+            i += 1
+    return "".join(out)
+
+
+class Engine:
+    """What a workspace needs from an engine. Subclasses implement the differences."""
+
+    name: str
+    con: ibis.BaseBackend
+
+    # -- reading -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def stage(self, arrow: pa.Table) -> ir.Table:
+        """Make an Arrow table readable by the engine for the length of a load."""
+        raise NotImplementedError
+
+    def materialize(self, expr: ir.Table) -> ir.Table:
+        """Compute ``expr`` once into a temporary table, so later steps do not recompute it."""
+        raise NotImplementedError
+
+    def release(self, table: ir.Table) -> None:
+        """Drop a staged or materialized temporary table."""
+
+    # -- writing (inside ``transaction``) ---------------------------------------------------
+    def create(self, name: str, schema: ibis.Schema) -> None:
+        raise NotImplementedError
+
+    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
+        """Delete the rows of ``name`` whose key is in ``keys``."""
+        raise NotImplementedError
+
+    def insert(self, name: str, rows: ir.Table) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    # -- dialect ---------------------------------------------------------------------------
+    def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
+        """Parse ``value`` with a strptime format; null where it does not parse."""
+        raise NotImplementedError
+
+    def local_to_utc(self, value: ir.TimestampValue, tz: str) -> ir.TimestampValue:
+        """Read a naive local time in zone ``tz`` and return the naive UTC time."""
+        raise NotImplementedError
+
+    def sql(self, query: str) -> ir.Table:
+        return self.con.sql(query)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
+
+
+class DuckDBEngine(Engine):
+    """Embedded DuckDB: one file, nothing to start."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        try:
+            self.con = ibis.duckdb.connect(path, read_only=read_only)
+        except Exception as exc:  # duckdb raises IOException for locks, corrupt files...
+            raise WorkspaceError(
+                f"cannot open the DuckDB workspace {path!r}: {exc}. If another process holds it "
+                "(a notebook, a running `mercator` command), close that first."
+            ) from exc
+        self._in_txn = False
+
+    def stage(self, arrow: pa.Table) -> ir.Table:
+        name = f"_stage_{uuid.uuid4().hex[:12]}"
+        self.con.con.register(name, arrow)
+        return self.con.table(name)
+
+    def materialize(self, expr: ir.Table) -> ir.Table:
+        name = f"_tmp_{uuid.uuid4().hex[:12]}"
+        self.con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
+        return self.con.table(name)
+
+    def release(self, table: ir.Table) -> None:
+        name = table.get_name()
+        with contextlib.suppress(Exception):
+            if name.startswith("_stage_"):
+                self.con.con.unregister(name)
+            else:
+                self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+    def create(self, name: str, schema: ibis.Schema) -> None:
+        self.con.create_table(name, schema=schema)
+
+    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
+        cond = " AND ".join(f't."{k}" = d."{k}"' for k in key)
+        self.con.raw_sql(f'DELETE FROM "{name}" AS t USING ({self.con.compile(keys.select(*key))}) AS d WHERE {cond}')
+
+    def insert(self, name: str, rows: ir.Table) -> None:
+        cols = ", ".join(f'"{c}"' for c in rows.columns)
+        self.con.raw_sql(f'INSERT INTO "{name}" ({cols}) {self.con.compile(rows)}')
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_txn:  # nested: the outer transaction decides
+            yield
+            return
+        self.con.raw_sql("BEGIN TRANSACTION")
+        self._in_txn = True
+        try:
+            yield
+        except BaseException:
+            self.con.raw_sql("ROLLBACK")
+            raise
+        else:
+            self.con.raw_sql("COMMIT")
+        finally:
+            self._in_txn = False
+
+    def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
+        return _duckdb_try_strptime(value, fmt)
+
+    def local_to_utc(self, value: ir.TimestampValue, tz: str) -> ir.TimestampValue:
+        # timezone(tz, naive) reads the naive time as local to tz (giving an instant);
+        # timezone('UTC', instant) renders that instant as naive UTC.
+        return _duckdb_timezone("UTC", _duckdb_timezone(tz, value).cast("timestamp('UTC')")).cast("timestamp")
+
+
+_VERSION_RE = re.compile(r"^(?P<base>.+)__v(?P<n>\d+)$")
+
+
+class SparkEngine(Engine):
+    """Apache Spark through Ibis's PySpark backend (a ``spark://`` master or local mode)."""
+
+    name = "spark"
+
+    def __init__(self, session, database: str = "mercator") -> None:  # noqa: ANN001 (pyspark optional)
+        self.spark = session
+        self.database = database
+        session.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        session.catalog.setCurrentDatabase(database)
+        self.con = ibis.pyspark.connect(session)
+        self._pending: dict[str, ir.Table] | None = None
+        self._collect_garbage()
+
+    @classmethod
+    def from_url(cls, url: str, database: str = "mercator") -> SparkEngine:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise WorkspaceError(
+                "a Spark workspace needs PySpark: pip install 'mercator[spark]' (and Java 17 on PATH)"
+            ) from exc
+        master = url.removeprefix("spark:") if url.startswith("spark:local") else url
+        if master in ("spark", "spark:"):
+            master = "local[*]"
+        session = (
+            SparkSession.builder.master(master).appName("mercator")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        return cls(session, database)
+
+    def _use(self) -> None:
+        self.spark.catalog.setCurrentDatabase(self.database)
+
+    def _view_target(self, name: str) -> str | None:
+        try:
+            rows = self.spark.sql(f"SHOW CREATE TABLE `{self.database}`.`{name}`").collect()
+        except Exception:
+            return None
+        m = re.search(r"FROM\s+`?[\w]+`?\.`?(\w+__v\d+)`?", rows[0][0]) if rows else None
+        return m.group(1) if m else None
+
+    def _collect_garbage(self) -> None:
+        """Drop physical versions no view points to (left by a load that did not commit)."""
+        live = {self._view_target(t.name) for t in self.spark.catalog.listTables(self.database)
+                if t.tableType == "VIEW" and not t.isTemporary}
+        for t in self.spark.catalog.listTables(self.database):
+            if _VERSION_RE.match(t.name) and t.name not in live:
+                self.spark.sql(f"DROP TABLE IF EXISTS `{self.database}`.`{t.name}`")
+
+    def exists(self, name: str) -> bool:
+        self._use()
+        return any(t.name == name for t in self.spark.catalog.listTables(self.database))
+
+    def table(self, name: str) -> ir.Table:
+        self._use()
+        if self._pending is not None and name in self._pending:
+            return self._pending[name]
+        return self.con.table(name, database=self.database)
+
+    def stage(self, arrow: pa.Table) -> ir.Table:
+        self._use()
+        name = f"_stage_{uuid.uuid4().hex[:12]}"
+        self.spark.createDataFrame(arrow).createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def materialize(self, expr: ir.Table) -> ir.Table:
+        self._use()
+        name = f"_tmp_{uuid.uuid4().hex[:12]}"
+        df = self.spark.sql(self.con.compile(expr)).cache()
+        df.count()
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def release(self, table: ir.Table) -> None:
+        with contextlib.suppress(Exception):
+            self.spark.catalog.dropTempView(table.get_name())
+
+    def _write_version(self, name: str, expr: ir.Table | None, schema: ibis.Schema | None = None
+                       ) -> tuple[str, str | None]:
+        """Write the next physical version of ``name``; return it and the version in use."""
+        current = self._view_target(name)
+        n = int(_VERSION_RE.match(current)["n"]) + 1 if current else 1
+        physical = f"{name}__v{n}"
+        if expr is not None:
+            self.spark.sql(self.con.compile(expr)).write.saveAsTable(
+                f"`{self.database}`.`{physical}`", format="parquet", mode="overwrite")
+        else:
+            self.con.create_table(physical, schema=schema, database=self.database)
+        return physical, current
+
+    def _point(self, name: str, physical: str, old: str | None) -> None:
+        self.spark.sql(f"CREATE OR REPLACE VIEW `{self.database}`.`{name}` AS "
+                       f"SELECT * FROM `{self.database}`.`{physical}`")
+        if old:
+            self.spark.sql(f"DROP TABLE IF EXISTS `{self.database}`.`{old}`")
+
+    def create(self, name: str, schema: ibis.Schema) -> None:
+        self._use()
+        self._point(name, *self._write_version(name, None, schema))
+
+    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
+        self._require_txn()
+        self._pending[name] = self.table(name).anti_join(keys.select(*key), list(key))
+
+    def insert(self, name: str, rows: ir.Table) -> None:
+        self._require_txn()
+        current = self.table(name)
+        self._pending[name] = current.union(rows.select(*current.columns).cast(current.schema()))
+
+    def _require_txn(self) -> None:
+        if self._pending is None:
+            raise WorkspaceError("Spark writes must run inside Workspace.transaction()")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._pending is not None:
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+            pending, self._pending = self._pending, None
+            # Compute every new version first; repoint the views only when all succeeded.
+            staged = [(name, *self._write_version(name, expr)) for name, expr in pending.items()]
+            for name, physical, old in staged:
+                self._point(name, physical, old)
+        finally:
+            self._pending = None
+            self._collect_garbage()
+
+    def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
+        return _spark_try_to_timestamp(value, strptime_to_java(fmt))
+
+    def local_to_utc(self, value: ir.TimestampValue, tz: str) -> ir.TimestampValue:
+        return _spark_to_utc(value, tz)
+
+    def close(self) -> None:  # the session is shared; never stop it here
+        pass
+
+
+def engine_for(location: str, *, spark_session=None, read_only: bool = False,  # noqa: ANN001
+               database: str = "mercator") -> Engine:
+    """Pick the engine for a workspace location."""
+    if spark_session is not None:
+        return SparkEngine(spark_session, database)
+    if location.startswith("spark:"):
+        return SparkEngine.from_url(location, database)
+    path = location.removeprefix("duckdb://")
+    return DuckDBEngine(path, read_only=read_only)
+
+
+__all__ = ["DuckDBEngine", "Engine", "SparkEngine", "engine_for", "strptime_to_java"]

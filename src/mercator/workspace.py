@@ -1,0 +1,134 @@
+"""The workspace: one store for all of a team's marketing data.
+
+``Workspace()`` opens (or creates) an embedded DuckDB file, ``./mercator.duckdb`` unless
+``MERCATOR_WORKSPACE`` or the argument says otherwise. ``Workspace("spark://host:7077")``,
+``Workspace("spark:local[2]")`` or ``Workspace(spark=session)`` runs the same code on Spark.
+Canonical tables are created empty on first open, so every analysis can rely on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from mercator._engines import Engine, engine_for
+from mercator.config import WorkspaceConfig, default_location
+from mercator.errors import WorkspaceError
+from mercator.results import Result
+from mercator.schema import TABLES, table_spec
+
+
+@dataclass(frozen=True)
+class TablesResult(Result):
+    """The canonical tables with their row counts and time ranges."""
+
+    kind = "tables"
+    title = "Tables"
+
+
+@dataclass(frozen=True)
+class QueryResult(Result):
+    """The rows a SQL query returned."""
+
+    kind = "query"
+    title = "Query"
+
+
+class Workspace:
+    """A Mercator store on DuckDB (default) or Spark.
+
+    Args:
+        location: ``path/to/file.duckdb`` (or ``duckdb://path``), ``spark://host:port``, or
+            ``spark:local[N]``. Default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``.
+        spark: an existing ``SparkSession`` to use instead of a location.
+        database: the Spark database holding the tables (Spark only).
+        config_path: settings file; default ``<workspace file>.toml`` beside a DuckDB file,
+            ``./mercator-spark.toml`` for Spark.
+        read_only: open a DuckDB file read-only (several readers may share it).
+    """
+
+    def __init__(self, location: str | Path | None = None, *, spark=None, database: str = "mercator",  # noqa: ANN001
+                 config_path: str | Path | None = None, read_only: bool = False) -> None:
+        self.location = "spark-session" if spark is not None else str(location or default_location())
+        self.engine: Engine = engine_for(self.location, spark_session=spark, read_only=read_only,
+                                         database=database)
+        if config_path is None:
+            config_path = ("mercator-spark.toml" if self.engine.name == "spark"
+                           else f"{self.location.removeprefix('duckdb://')}.toml")
+        self.config = WorkspaceConfig.load_or_create(Path(config_path))
+        if not read_only:
+            self.ensure_tables()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({self.location!r}, engine={self.engine.name!r})"
+
+    @property
+    def con(self) -> ibis.BaseBackend:
+        """The Ibis backend, for expressions that the canonical API does not cover."""
+        return self.engine.con
+
+    def ensure_tables(self) -> None:
+        """Create every canonical table that does not exist yet (empty, with its schema)."""
+        missing = [spec for name, spec in TABLES.items() if not self.engine.exists(name)]
+        if missing:
+            with self.transaction():
+                for spec in missing:
+                    self.engine.create(spec.name, spec.ibis_schema())
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        with self.engine.transaction():
+            yield
+
+    # -- reading ---------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """The canonical table ``name`` as an Ibis expression."""
+        table_spec(name)  # clear error for unknown names
+        return self.engine.table(name)
+
+    def sql(self, query: str) -> ir.Table:
+        """An Ibis expression from SQL over the workspace's tables."""
+        return self.engine.sql(query)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().to_pyarrow().as_py())
+
+    def query(self, query: str, *, limit: int | None = 10_000) -> QueryResult:
+        """Run SQL and return its rows (at most ``limit``) as a result."""
+        try:
+            expr = self.sql(query)
+        except Exception as exc:
+            raise WorkspaceError(f"the query failed: {exc}") from exc
+        df = expr.limit(limit).to_pandas() if limit else expr.to_pandas()
+        return QueryResult(tables={"rows": df}, params={"sql": query, "limit": limit})
+
+    def inventory(self) -> TablesResult:
+        """Every canonical table with its row count and the range of its time column."""
+        rows = []
+        for name, spec in TABLES.items():
+            t = self.table(name)
+            aggs = {"rows": t.count()}
+            if spec.time_column:
+                aggs["first"] = t[spec.time_column].min().cast("string")
+                aggs["last"] = t[spec.time_column].max().cast("string")
+            rec = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
+            rows.append({"table": name, "rows": int(rec["rows"]), "time_column": spec.time_column,
+                         "first": rec.get("first"), "last": rec.get("last")})
+        return TablesResult(tables={"tables": pd.DataFrame(rows)}, params={"workspace": self.location})
