@@ -36,6 +36,7 @@ REASONS: dict[str, str] = {
     "clicks_gt_impressions": "clicks exceed impressions",
     "conversions_gt_clicks": "conversions exceed clicks",
     "duplicate_key": "another row of the same load has the same key",
+    "malformed_row": "the row has the wrong number of fields",
 }
 
 _TYPES = {"string", "int64", "float64", "boolean", "date", "timestamp"}

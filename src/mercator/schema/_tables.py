@@ -25,8 +25,10 @@ _AD_DIMENSIONS = (
     C("device", "string", "Device class (desktop, mobile, tablet).", nullable=False, default=NOT_SET),
     C("country", "string", "Country name or ISO code.", nullable=False, default=NOT_SET),
     C("region", "string", "Region within the country.", nullable=False, default=NOT_SET),
-    C("audience", "string", "Audience or targeting segment (age band, gender, interest...).", nullable=False,
-      default=NOT_SET),
+    C("audience", "string", "Audience or targeting segment.", nullable=False, default=NOT_SET),
+    C("age", "string", "Age band targeted or reported.", nullable=False, default=NOT_SET),
+    C("gender", "string", "Gender targeted or reported.", nullable=False, default=NOT_SET),
+    C("interest", "string", "Interest category targeted.", nullable=False, default=NOT_SET),
 )
 
 AD_PERFORMANCE = TableSpec(
@@ -41,6 +43,8 @@ AD_PERFORMANCE = TableSpec(
         C("currency", "string", "ISO 4217 code of cost and conversion_value.", default="USD"),
         C("conversions", "float64", "Conversions the platform attributes to the ad.", unit="count", min=0),
         C("conversion_value", "float64", "Value of those conversions.", unit="currency", min=0),
+        C("approved_conversions", "float64", "Conversions confirmed downstream (e.g. purchases among enquiries).",
+          unit="count", min=0),
         C("sessions", "int64", "Landing-page sessions from the ad, where web analytics joins them.", unit="count",
           min=0),
         C("bounces", "int64", "Sessions that left after one page.", unit="count", min=0),
@@ -48,8 +52,7 @@ AD_PERFORMANCE = TableSpec(
         C("video_views", "int64", "Video views.", unit="count", min=0),
         C("engagements", "int64", "Likes, shares, comments and other engagements.", unit="count", min=0),
     ),
-    key=("date", "platform", "channel", "campaign_id", "ad_group", "ad_id", "creative_id", "device", "country",
-         "region", "audience"),
+    key=("date", *(c.name for c in _AD_DIMENSIONS if not c.nullable)),
     checks=(
         RowCheck("clicks_le_impressions", "clicks", "clicks_gt_impressions", "clicks <= impressions",
                  lambda t: t.clicks <= t.impressions),

@@ -1,0 +1,1 @@
+"""Ingestion: read files, map them to canonical tables, validate, quarantine, load."""

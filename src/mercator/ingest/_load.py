@@ -1,0 +1,279 @@
+"""Load a source into canonical tables: stage, validate, merge by natural key, quarantine.
+
+For every file, all of its target tables, its quarantine rows and its load-log rows are
+written in one transaction: a failure or a killed process leaves the workspace as it was.
+Merging is by natural key: a new key is inserted, a known key with other values replaces
+the old row, and a known key with the same values is left alone, so re-loading a file
+changes nothing. Rows that disappear from a file are not deleted from the workspace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import plotly.graph_objects as go
+
+from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
+from mercator.ingest._pii import pseudonymize
+from mercator.ingest._readers import ROW, RawSource, read_source
+from mercator.ingest._validate import COLUMN, DETAIL, REASON, typed_expression
+from mercator.results import Finding, Result
+from mercator.schema import LOAD_ID, REASONS, table_spec
+from mercator.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+STEPS = ("read", "validate", "merge")
+QKEY = table_spec("quarantine").key
+
+
+@dataclass(frozen=True)
+class IngestResult(Result):
+    """What a load did, per file and table, with quarantined rows counted by reason."""
+
+    kind = "ingest"
+    title = "Ingest"
+
+    def figures(self) -> list:
+        q = self.to_frame("quarantine_by_reason")
+        if q.empty:
+            return []
+        fig = go.Figure(go.Bar(x=q["rows"], y=q["reason"] + " (" + q["table_name"] + ")", orientation="h"))
+        fig.update_layout(title="Quarantined rows by reason", xaxis_title="rows", height=120 + 30 * len(q))
+        return [fig]
+
+
+def _hold(step: str) -> None:
+    """Test hook: pause inside the transaction so a test can kill the process there."""
+    if os.environ.get("MERCATOR_TEST_HOLD") == step:
+        print(f"MERCATOR_HOLDING {step}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
+def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: pd.DataFrame,
+                     load_id: str, now: dt.datetime) -> pa.Table:
+    """Quarantine records for the rejected rows, with the source row as JSON (PII hashed)."""
+    key = ws.config.pseudonymization_key.reveal()
+    pii_sources = {src.source: mapping.spec.column(col).pii for col, src in mapping.columns.items()
+                   if src.source and mapping.spec.column(col).pii}
+    source_rows = raw.data.filter(pc.is_in(raw.data[ROW], pa.array(bad[ROW].to_numpy(), pa.int64())))
+    by_row = {}
+    for rec in source_rows.to_pylist():  # rejected rows only: few, and bounded by the file
+        row = rec.pop(ROW)
+        for col, kind in pii_sources.items():
+            if rec.get(col) is not None:
+                rec[col] = pseudonymize(str(rec[col]), kind, key)
+        by_row[row] = json.dumps(rec, default=str, ensure_ascii=False)
+    n = len(bad)
+    return pa.table({
+        "load_id": pa.array([load_id] * n, pa.string()),
+        "table_name": pa.array([mapping.table] * n, pa.string()),
+        "source_file": pa.array([raw.path] * n, pa.string()),
+        "source_row": pa.array(bad[ROW].astype("int64"), pa.int64()),
+        "column": pa.array(bad[COLUMN], pa.string()),
+        "reason": pa.array(bad[REASON], pa.string()),
+        "detail": pa.array(bad[DETAIL], pa.string()),
+        "raw": pa.array([by_row.get(int(r)) for r in bad[ROW]], pa.string()),
+        "quarantined_at": pa.array([now] * n, pa.timestamp("us")),
+    })
+
+
+def _malformed_rows(raw: RawSource, mapping: TableMapping) -> pd.DataFrame:
+    return pd.DataFrame({
+        ROW: [m.row for m in raw.malformed],
+        REASON: ["malformed_row"] * len(raw.malformed),
+        COLUMN: [None] * len(raw.malformed),
+        DETAIL: [f"expected {m.expected} fields, found {m.actual}: {m.text[:80]!r}" for m in raw.malformed],
+    })
+
+
+def _any_changed(joined: ir.Table, columns: Sequence[str]) -> ir.BooleanValue:
+    """True where a joined row differs from the stored one in any column (nulls compare equal)."""
+    out = ibis.literal(False)
+    for c in columns:
+        out = out | ~joined[c].identical_to(joined[f"{c}__old"])
+    return out
+
+
+def _merge(ws: Workspace, good: ir.Table, mapping: TableMapping) -> tuple[int, int]:
+    """Upsert ``good`` into the target by natural key; return (inserted, updated)."""
+    engine, spec = ws.engine, mapping.spec
+    key = list(spec.key)
+    target = engine.table(spec.name)
+    others = [c for c in spec.column_names if c not in key]
+    joined = good.inner_join(target, key, rname="{name}__old")
+    changed = engine.materialize(joined.filter(_any_changed(joined, others)).select(key))
+    n_updated = int(changed.count().to_pyarrow().as_py())
+    n_new = int(good.anti_join(target, key).count().to_pyarrow().as_py())
+    if n_updated:
+        engine.delete_keys(spec.name, changed, key)
+    if n_new or n_updated:
+        # after deleting the changed keys, the rows to write are exactly those not stored
+        engine.insert(spec.name, good.anti_join(engine.table(spec.name), key).select(*spec.column_names, LOAD_ID))
+    engine.release(changed)
+    return n_new, n_updated
+
+
+def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMapping, *, load_id: str,
+               now: dt.datetime, progress: Progress | None = None) -> dict:
+    """Validate and merge one mapped table inside the caller's transaction; return its counts."""
+    engine, spec = ws.engine, mapping.spec
+    src = mapping.prepare(staged) if mapping.prepare else staged
+    checked = engine.materialize(typed_expression(src, mapping, engine, ws.config.pseudonymization_key.reveal()))
+    if progress:
+        progress("validate", 1, 1)
+    counts = checked.aggregate(rows=checked.count(), bad=checked[REASON].notnull().sum()).to_pyarrow().to_pylist()[0]
+    n_rows, n_bad = int(counts["rows"]), int(counts["bad"] or 0)
+    good = checked.filter(checked[REASON].isnull()).select(*spec.column_names).mutate(
+        **{LOAD_ID: ibis.literal(load_id)})
+    bad = checked.filter(checked[REASON].notnull()).select(ROW, REASON, COLUMN, DETAIL).to_pandas() \
+        if n_bad else pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])
+    if mapping.prepare is None and raw.malformed:
+        bad = pd.concat([bad, _malformed_rows(raw, mapping)], ignore_index=True)
+    n_new, n_updated = _merge(ws, good, mapping)
+    if progress:
+        progress("merge", 1, 1)
+    # Quarantine: this load's rejects replace those of earlier loads of the same file and table.
+    q = engine.table("quarantine")
+    old = q.filter((q.table_name == spec.name) & (q.source_file == raw.path))
+    if int(old.count().to_pyarrow().as_py()):
+        engine.delete_keys("quarantine", old, list(QKEY))
+    if len(bad):
+        qrows = engine.stage(_quarantine_rows(ws, raw, mapping, bad, load_id, now))
+        engine.insert("quarantine", qrows)
+    engine.release(checked)
+    n_good = n_rows - n_bad
+    return {"table_name": spec.name, "rows_read": n_rows if mapping.prepare else raw.num_rows,
+            "rows_inserted": n_new, "rows_updated": n_updated, "rows_unchanged": n_good - n_new - n_updated,
+            "rows_quarantined": len(bad), "bad": bad}
+
+
+def _already_loaded(ws: Workspace, raw: RawSource, mapping: TableMapping) -> dict | None:
+    """The last successful load of these bytes with this mapping, if any."""
+    loads = ws.table("loads")
+    hit = loads.filter((loads.table_name == mapping.table) & (loads.file_sha256 == raw.sha256)
+                       & (loads.mapping == mapping.fingerprint()) & (loads.source_file == raw.path))
+    rows = hit.order_by(ibis.desc("started_at")).limit(1).to_pyarrow().to_pylist()
+    return rows[0] if rows else None
+
+
+def ingest_file(ws: Workspace, path: str | Path, mappings: Sequence[TableMapping] | Callable[[RawSource], Sequence[
+        TableMapping]], *, force: bool = False, progress: Progress | None = None, read_options: dict | None = None,
+                ) -> list[dict]:
+    """Load one file into the tables its mappings name, in one transaction."""
+    raw = read_source(path, **(read_options or {}))
+    if progress:
+        progress("read", 1, 1)
+    maps = list(mappings(raw) if callable(mappings) else mappings)
+    if not force:
+        previous = [_already_loaded(ws, raw, m) for m in maps]
+        if all(previous):
+            return [{"table_name": p["table_name"], "source_file": raw.path, "rows_read": p["rows_read"],
+                     "rows_inserted": 0, "rows_updated": 0,
+                     "rows_unchanged": p["rows_read"] - p["rows_quarantined"], "rows_quarantined": p["rows_quarantined"],
+                     "skipped": True, "bad": None, "load_id": p["load_id"]} for p in previous]
+    load_id = uuid.uuid4().hex[:16]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    staged = ws.engine.stage(raw.data)
+    out = []
+    try:
+        with ws.transaction():
+            for m in maps:
+                started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                counts = load_table(ws, raw, staged, m, load_id=load_id, now=now, progress=progress)
+                log = {k: v for k, v in counts.items() if k != "bad"}
+                log.update(load_id=load_id, source_file=raw.path, file_sha256=raw.sha256, mapping=m.fingerprint(),
+                           started_at=started, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+                ws.engine.insert("loads", ws.engine.stage(pa.Table.from_pylist(
+                    [log], schema=ws.table("loads").schema().to_pyarrow())))
+                out.append({**counts, "source_file": raw.path, "skipped": False, "load_id": load_id})
+            _hold("commit")
+    finally:
+        ws.engine.release(staged)
+    return out
+
+
+def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: str | None = None,
+           mapping: str | Path | TableMapping | None = None, mapper: str | None = None,
+           options: dict | None = None, force: bool = False, progress: Progress | None = None,
+           read_options: dict | None = None) -> IngestResult:
+    """Load files into the workspace.
+
+    Args:
+        paths: one or more files (CSV/TSV, Parquet, JSON lines, Excel; ``.gz`` for text).
+        table: the canonical table to load into, with columns matched by name unless a
+            ``mapping`` is given.
+        mapping: a YAML mapping file (or a ``TableMapping``).
+        mapper: a built-in platform mapper (see ``mercator.ingest.MAPPERS``); detected from
+            the columns when neither ``table`` nor ``mapping`` is given.
+        options: options of the built-in mapper (e.g. ``{"date": "2017-08-17"}``).
+        force: load even when the same bytes were already loaded with the same mapping.
+    """
+    from mercator.ingest.mappers import MAPPERS, detect_mapper
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    records = []
+    for path in paths:
+        if mapping is not None:
+            tm = mapping if isinstance(mapping, TableMapping) else load_mapping(mapping)
+            maps: Sequence[TableMapping] | Callable = [tm]
+        elif mapper is not None or table is None:
+            def maps(raw: RawSource, _mapper=mapper) -> list[TableMapping]:  # noqa: ANN001
+                chosen = MAPPERS[_mapper] if _mapper else detect_mapper(raw)
+                return chosen.mappings(raw, **(options or {}))
+            if mapper is not None and mapper not in MAPPERS:
+                from mercator.errors import MappingError
+                raise MappingError(f"unknown mapper {mapper!r}; built-in mappers: {', '.join(MAPPERS)}")
+        else:
+            def maps(raw: RawSource, _table=table) -> list[TableMapping]:  # noqa: ANN001
+                return [identity_mapping(_table, raw.columns)]
+        ro = dict(read_options or {})
+        if mapper and MAPPERS[mapper].read_options:
+            ro = {**MAPPERS[mapper].read_options, **ro}
+        records += ingest_file(ws, path, maps, force=force, progress=progress, read_options=ro or None)
+    return _result(records, params={"paths": [str(p) for p in paths], "table": table, "mapper": mapper,
+                                    "mapping": str(mapping) if mapping else None})
+
+
+def _result(records: list[dict], params: dict) -> IngestResult:
+    summary = pd.DataFrame([{k: v for k, v in r.items() if k != "bad"} for r in records])
+    bad_frames = [r["bad"].assign(table_name=r["table_name"], source_file=r["source_file"])
+                  for r in records if r.get("bad") is not None and len(r["bad"])]
+    bad = pd.concat(bad_frames, ignore_index=True) if bad_frames else pd.DataFrame(
+        columns=[ROW, REASON, COLUMN, DETAIL, "table_name", "source_file"])
+    by_reason = (bad.groupby(["table_name", REASON]).size().rename("rows").reset_index()
+                 .rename(columns={REASON: "reason"}).sort_values("rows", ascending=False)) if len(bad) else \
+        pd.DataFrame(columns=["table_name", "reason", "rows"])
+    findings = []
+    for r in records:
+        if r.get("skipped"):
+            text = (f"{r['source_file']} -> {r['table_name']}: unchanged since load {r['load_id']} "
+                    f"(same bytes, same mapping); nothing to do.")
+        else:
+            text = (f"{r['source_file']} -> {r['table_name']}: {r['rows_inserted']:,} rows inserted, "
+                    f"{r['rows_updated']:,} updated, {r['rows_unchanged']:,} unchanged, "
+                    f"{r['rows_quarantined']:,} quarantined.")
+        findings.append(Finding(text=text, metric="rows_quarantined", segment=r["table_name"],
+                                value=float(r["rows_quarantined"]), impact=float(r["rows_quarantined"])))
+    for rec in by_reason.itertuples():
+        findings.append(Finding(text=f"{rec.rows:,} rows for {rec.table_name} quarantined: "
+                                     f"{REASONS.get(rec.reason, rec.reason)} ({rec.reason}).",
+                                metric="rows_quarantined", segment=f"{rec.table_name}/{rec.reason}",
+                                value=float(rec.rows), impact=float(rec.rows)))
+    samples = bad.rename(columns={ROW: "source_row", REASON: "reason", COLUMN: "column", DETAIL: "detail"}) \
+        .groupby("reason", group_keys=False).head(5) if len(bad) else pd.DataFrame()
+    return IngestResult(tables={"loads": summary, "quarantine_by_reason": by_reason, "quarantine_samples": samples},
+                        findings=tuple(findings), params=params)
