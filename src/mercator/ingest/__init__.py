@@ -1,1 +1,20 @@
-"""Ingestion: read files, map them to canonical tables, validate, quarantine, load."""
+"""Ingestion: read files, map them to canonical tables, validate, quarantine, load.
+
+>>> from mercator import Workspace
+>>> from mercator.ingest import ingest
+>>> ws = Workspace("shop.duckdb")
+>>> ingest(ws, "orders.csv", table="orders")             # columns matched by name
+>>> ingest(ws, "KAG_conversion_data.csv")                 # built-in mapper, detected
+>>> ingest(ws, "export.csv", mapping="google_ads.yaml")   # YAML mapping
+"""
+
+from mercator.ingest._load import IngestResult, ingest
+from mercator.ingest._mapping import ColumnSource, Currency, TableMapping, identity_mapping, load_mapping
+from mercator.ingest._pii import pseudonymize
+from mercator.ingest._readers import RawSource, read_source
+from mercator.ingest.mappers import MAPPERS, Mapper, detect_mapper
+
+__all__ = [
+    "MAPPERS", "ColumnSource", "Currency", "IngestResult", "Mapper", "RawSource", "TableMapping", "detect_mapper",
+    "identity_mapping", "ingest", "load_mapping", "pseudonymize", "read_source",
+]

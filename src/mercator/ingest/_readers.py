@@ -129,10 +129,12 @@ def _check_text(path: Path, data: bytes) -> None:
 
 
 def _sniff_delimiter(sample: str) -> str:
+    """The delimiter of a text sample; ``whitespace`` for space-aligned columns."""
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
-        return ","
+        first = sample.lstrip("\r\n").splitlines()[0] if sample.strip() else ""
+        return "whitespace" if len(first.split()) > 1 else ","
 
 
 def _row_numbers(n: int, malformed_rows: list[int]) -> pa.Array:
