@@ -226,7 +226,9 @@ def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: st
     if isinstance(paths, (str, Path)):
         paths = [paths]
     records = []
-    for path in paths:
+    for i, path in enumerate(paths):
+        if progress:
+            progress("files", i, len(paths))
         if mapping is not None:
             tm = mapping if isinstance(mapping, TableMapping) else load_mapping(mapping)
             maps: Sequence[TableMapping] | Callable = [tm]
@@ -244,8 +246,21 @@ def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: st
         if mapper and MAPPERS[mapper].read_options:
             ro = {**MAPPERS[mapper].read_options, **ro}
         records += ingest_file(ws, path, maps, force=force, progress=progress, read_options=ro or None)
+    if progress:
+        progress("files", len(paths), len(paths))
     return _result(records, params={"paths": [str(p) for p in paths], "table": table, "mapper": mapper,
                                     "mapping": str(mapping) if mapping else None})
+
+
+def combine(results: Sequence[IngestResult]) -> IngestResult:
+    """One result for several ``ingest`` calls."""
+    import pandas as _pd
+
+    tables = {name: _pd.concat([r.to_frame(name) for r in results], ignore_index=True)
+              for name in ("loads", "quarantine_by_reason", "quarantine_samples")}
+    findings = tuple(f for r in results for f in r.findings)
+    return IngestResult(tables=tables, findings=findings,
+                        params={"paths": [p for r in results for p in r.params.get("paths", [])]})
 
 
 def _result(records: list[dict], params: dict) -> IngestResult:

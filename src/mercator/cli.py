@@ -1,0 +1,299 @@
+"""The ``mercator`` command line (Typer + Rich).
+
+Every command that returns a result accepts ``--json`` and then prints exactly one JSON
+document (the result's ``to_dict()``) on stdout; logs and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mercator import __version__
+from mercator.errors import MercatorError
+from mercator.results import Result
+
+app = typer.Typer(help="Mercator: marketing data to decisions.", no_args_is_help=True, add_completion=False)
+schema_app = typer.Typer(help="The canonical data model.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+err = Console(stderr=True)
+out = Console()
+log = logging.getLogger("mercator")
+
+WorkspaceOpt = Annotated[str | None, typer.Option("--workspace", "-w", envvar="MERCATOR_WORKSPACE",
+                                                  help="DuckDB file or spark:// URL (default ./mercator.duckdb).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document on stdout.")]
+
+
+def _open(workspace: str | None, **kw):  # noqa: ANN202
+    from mercator.workspace import Workspace
+
+    return Workspace(workspace, **kw)
+
+
+def _emit(result: Result, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+        return
+    out.print(f"[bold]{result.title}[/bold]")
+    for f in result.findings:
+        out.print(f"- {f.text}")
+    for name, df in result.tables.items():
+        if df.empty:
+            continue
+        t = Table(title=name, show_lines=False)
+        for c in df.columns:
+            t.add_column(str(c))
+        for row in df.head(50).itertuples(index=False):
+            t.add_row(*("" if v is None else str(v) for v in row))
+        out.print(t)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print Mercator's version."""
+    out.print(__version__)
+
+
+@app.command()
+def init(workspace: WorkspaceOpt = None) -> None:
+    """Create a workspace (tables and the settings file with its pseudonymization key)."""
+    try:
+        ws = _open(workspace)
+    except MercatorError as exc:
+        _fail(exc)
+    err.print(f"workspace ready: {ws.location} (settings: {ws.config.path})")
+    ws.close()
+
+
+@app.command()
+def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the installation and the workspace: versions, engine, tables, settings."""
+    import duckdb
+    import ibis
+
+    from mercator.results import Finding, Result
+
+    checks = [("mercator", __version__), ("python", sys.version.split()[0]), ("ibis", ibis.__version__),
+              ("duckdb", duckdb.__version__)]
+    try:
+        import pyspark
+        checks.append(("pyspark", pyspark.__version__))
+    except ImportError:
+        checks.append(("pyspark", "not installed (pip install 'mercator[spark]')"))
+    findings = []
+    try:
+        ws = _open(workspace)
+        inv = ws.inventory().to_frame()
+        findings.append(Finding(f"workspace {ws.location} on {ws.engine.name}: {int(inv.rows.sum()):,} rows in "
+                                f"{int((inv.rows > 0).sum())} non-empty tables; settings in {ws.config.path}."))
+        ws.close()
+    except MercatorError as exc:
+        findings.append(Finding(f"workspace cannot be opened: {exc}", impact=1.0))
+    import pandas as pd
+
+    res = Result(tables={"versions": pd.DataFrame(checks, columns=["component", "version"])},
+                 findings=tuple(findings))
+    _emit(res, as_json)
+
+
+def _progress_callback(progress: Progress):  # noqa: ANN202
+    tasks: dict[str, int] = {}
+
+    def cb(step: str, done: int, total: int) -> None:
+        if step not in tasks:
+            tasks[step] = progress.add_task(step, total=total)
+        progress.update(tasks[step], completed=done, total=total)
+    return cb
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files to load (CSV/TSV, Parquet, JSON lines, Excel; .gz).")],
+    table: Annotated[str | None, typer.Option("--table", "-t", help="Canonical table; columns matched by name.")]
+    = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", "-m", help="YAML column mapping.")] = None,
+    mapper: Annotated[str | None, typer.Option("--mapper", help="Built-in mapper (see `mercator mappers`).")]
+    = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Mapper option key=value.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Load even if the same bytes were loaded before.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load files into the workspace; bad rows go to quarantine with their reason."""
+    from mercator.ingest import ingest as run_ingest
+
+    opts = {}
+    for o in option or []:
+        if "=" not in o:
+            _fail(MercatorError(f"--option {o!r}: expected key=value"))
+        k, v = o.split("=", 1)
+        opts[k] = v
+    try:
+        ws = _open(workspace)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=err, transient=as_json) as progress:
+            res = run_ingest(ws, paths, table=table, mapping=mapping, mapper=mapper, options=opts, force=force,
+                             progress=_progress_callback(progress))
+        ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
+@app.command()
+def mappers(as_json: JsonOpt = False) -> None:
+    """List the built-in mappers and the columns that identify each export."""
+    import pandas as pd
+
+    from mercator.ingest import MAPPERS
+
+    df = pd.DataFrame([{"mapper": m.name, "description": m.description, "signature": ", ".join(sorted(m.signature)),
+                        "options": "; ".join(f"{k}: {v}" for k, v in m.options.items())} for m in MAPPERS.values()])
+    _emit(Result(tables={"mappers": df}), as_json)
+
+
+@app.command()
+def tables(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The canonical tables with row counts and time ranges."""
+    try:
+        ws = _open(workspace)
+        res = ws.inventory()
+        ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL over the workspace's tables.")],
+          limit: Annotated[int, typer.Option(help="At most this many rows.")] = 10_000,
+          workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Run SQL against the workspace."""
+    try:
+        ws = _open(workspace, read_only=True) if _is_duckdb(workspace) else _open(workspace)
+        res = ws.query(sql, limit=limit)
+        ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
+def _is_duckdb(workspace: str | None) -> bool:
+    from mercator.config import default_location
+
+    loc = workspace or default_location()
+    return not loc.startswith("spark:") and Path(loc.removeprefix("duckdb://")).exists()
+
+
+@app.command()
+def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="Only rows meant for this table.")]
+               = None, limit: Annotated[int, typer.Option(help="At most this many sample rows.")] = 1000,
+               workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Rejected rows: counts by table, file and reason, and the rows themselves."""
+    from mercator.quality import quarantine_report
+
+    try:
+        ws = _open(workspace)
+        res = quarantine_report(ws, table=table, limit=limit)
+        ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
+@schema_app.command("docs")
+def schema_docs(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None
+                ) -> None:
+    """Print (or write) the data-model documentation generated from the declarations."""
+    from mercator.schema import data_model_markdown
+
+    text = data_model_markdown()
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@schema_app.command("show")
+def schema_show(table: Annotated[str, typer.Argument(help="Canonical table.")], as_json: JsonOpt = False) -> None:
+    """The columns of one canonical table."""
+    import pandas as pd
+
+    from mercator.schema import table_spec
+
+    try:
+        spec = table_spec(table)
+    except MercatorError as exc:
+        _fail(exc)
+    df = pd.DataFrame([{"column": c.name, "type": c.dtype, "unit": c.unit, "constraints": c.constraint_text(),
+                        "pii": c.pii, "key": c.name in spec.key, "description": c.description}
+                       for c in spec.columns])
+    _emit(Result(tables={table: df}, params={"table": table}), as_json)
+
+
+@app.command()
+def demo(size: Annotated[str, typer.Option(help="small, default or large.")] = "default",
+         workspace: Annotated[str, typer.Option("--workspace", "-w", help="Demo workspace file.")]
+         = "demo/mercator-demo.duckdb",
+         report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path("demo/report.html"),
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+         as_json: JsonOpt = False) -> None:
+    """Build the demo company's workspace (known ground truth), run the pipeline, write the report."""
+    from mercator.demo import build_demo_workspace
+    from mercator.report import build_report
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=as_json) as progress:
+        cb = _progress_callback(progress)
+        ws, res = build_demo_workspace(workspace, size=size, seed=seed, progress=cb)
+        path = build_report(ws, report, progress=cb)
+        ws.close()
+    err.print(f"report: {path}")
+    _emit(res, as_json)
+
+
+@app.command()
+def run(workspace: WorkspaceOpt = None,
+        report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path("mercator-report.html"),
+        as_json: JsonOpt = False) -> None:
+    """Run the analyses on the workspace and write the HTML report."""
+    from mercator.report import build_report
+
+    try:
+        ws = _open(workspace)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=err, transient=as_json) as progress:
+            path = build_report(ws, report, progress=_progress_callback(progress))
+        ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    err.print(f"report: {path}")
+    from mercator.results import Finding
+
+    _emit(Result(findings=(Finding(f"report written to {path}"),), params={"report": str(path)}), as_json)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
