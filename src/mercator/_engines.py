@@ -218,6 +218,7 @@ class SparkEngine(Engine):
         session.catalog.setCurrentDatabase(database)
         self.con = ibis.pyspark.connect(session)
         self._pending: dict[str, ir.Table] | None = None
+        self._deferred: list[str] = []
         self._collect_garbage()
 
     @classmethod
@@ -243,6 +244,8 @@ class SparkEngine(Engine):
         self.spark.catalog.setCurrentDatabase(self.database)
 
     def _view_target(self, name: str) -> str | None:
+        if not self.spark.catalog.tableExists(name, self.database):
+            return None
         try:
             rows = self.spark.sql(f"SHOW CREATE TABLE `{self.database}`.`{name}`").collect()
         except Exception:
@@ -283,6 +286,9 @@ class SparkEngine(Engine):
         return self.con.table(name)
 
     def release(self, table: ir.Table) -> None:
+        if self._pending is not None:  # pending versions may still read it: drop after commit
+            self._deferred.append(table.get_name())
+            return
         with contextlib.suppress(Exception):
             self.spark.catalog.dropTempView(table.get_name())
 
@@ -316,7 +322,10 @@ class SparkEngine(Engine):
     def insert(self, name: str, rows: ir.Table) -> None:
         self._require_txn()
         current = self.table(name)
-        self._pending[name] = current.union(rows.select(*current.columns).cast(current.schema()))
+        schema = current.schema()
+        # like SQL's INSERT with a column list: target columns the rows lack are null
+        rows = rows.mutate(**{c: ibis.null(schema[c]) for c in current.columns if c not in rows.columns})
+        self._pending[name] = current.union(rows.select(*current.columns).cast(schema))
 
     def _require_txn(self) -> None:
         if self._pending is None:
@@ -337,6 +346,10 @@ class SparkEngine(Engine):
                 self._point(name, physical, old)
         finally:
             self._pending = None
+            for name in self._deferred:
+                with contextlib.suppress(Exception):
+                    self.spark.catalog.dropTempView(name)
+            self._deferred = []
             self._collect_garbage()
 
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:

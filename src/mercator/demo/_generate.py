@@ -333,7 +333,7 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
               "content": content}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
              "mmm": t_media, "experiment": t_exp, "content": t_content,
-             "rows": {k: v.num_rows for k, v in tables.items()}}
+             "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 
 

@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine (Python 3.11 and Java 17):
+#   make demo   installs, builds the demo workspace on DuckDB, runs the pipeline, writes the report
+#   make test   installs and runs the tests (DuckDB and a local Spark session)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+export OMP_WAIT_POLICY := passive
+export OPENBLAS_NUM_THREADS := 1
+
+.PHONY: install demo test test-fast bench docs lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
+	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for the Spark tests: installing openjdk-17-jre-headless"; \
+	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) || echo "could not install Java; Spark tests will be skipped"; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mercator demo --workspace demo/mercator-demo.duckdb --report demo/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not spark and not slow"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+docs: $(STAMP)
+	$(BIN)/mercator schema docs --output docs/data-model.md
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet ruff && $(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf demo mercator-report.html .pytest_cache

@@ -1,0 +1,70 @@
+"""Shared fixtures: one local Spark session per test run, workspaces on both engines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+SHARED_DATA = Path(os.environ.get("MERCATOR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared(*parts: str) -> Path:
+    """A path under ../shared/data; skips the test with the reason if the folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real dataset {path} is not present (tests read ../shared/data beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    if shutil.which("java") is None:
+        pytest.skip("Spark tests need Java 17 on PATH (make test installs it with apt-get)")
+    pyspark = pytest.importorskip("pyspark", reason="Spark tests need pyspark (pip install 'mercator[spark]')")
+    from pyspark.sql import SparkSession
+
+    warehouse = tempfile.mkdtemp(prefix="mercator-spark-")
+    session = (
+        SparkSession.builder.master("local[2]").appName("mercator-tests")
+        .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.warehouse.dir", warehouse).config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    assert pyspark.__version__
+    yield session
+    session.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)
+
+
+@pytest.fixture
+def duckdb_ws(tmp_path):
+    from mercator import Workspace
+
+    ws = Workspace(str(tmp_path / "ws.duckdb"))
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def ws(request, tmp_path):
+    """A fresh workspace on each engine: one test body, run on DuckDB and on local Spark."""
+    from mercator import Workspace
+
+    if request.param == "duckdb":
+        w = Workspace(str(tmp_path / "ws.duckdb"))
+    else:
+        session = request.getfixturevalue("spark_session")
+        w = Workspace(spark=session, database=f"t_{uuid.uuid4().hex[:8]}", config_path=tmp_path / "ws.toml")
+    yield w
+    w.close()

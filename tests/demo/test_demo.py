@@ -1,0 +1,66 @@
+"""The demo company: deterministic, its planted effects visible in the data, loaded without rejects."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from mercator.demo import build_demo_workspace, generate, geometric_adstock, hill
+from mercator.report import build_report
+
+
+def test_seeded_and_reproducible():
+    a, b = generate("small", seed=3), generate("small", seed=3)
+    assert a.truth == b.truth
+    assert a.tables["ad_performance"].equals(b.tables["ad_performance"])
+
+
+def test_adstock_and_hill_by_hand():
+    assert np.allclose(geometric_adstock(np.array([1.0, 0, 0]), 0.5), [1, 0.5, 0.25])
+    assert hill(np.array([10.0]), 10.0, 2.0)[0] == 0.5
+
+
+def test_planted_mobile_incident_and_fatigue_are_in_the_data():
+    d = generate("small", seed=1)
+    ads = d.tables["ad_performance"].to_pandas()
+    ads["date"] = ads.date.astype(str)
+    inc = d.truth["ad_performance"]["mobile_cvr_incident"]
+    mob = ads[ads.device == "mobile"]
+    before = mob[mob.date < inc["from_date"]]
+    after = mob[mob.date >= inc["from_date"]]
+    cvr_b = before.conversions.sum() / before.clicks.sum()
+    cvr_a = after.conversions.sum() / after.clicks.sum()
+    assert abs(cvr_b - inc["cvr_before"]) < 0.004 and abs(cvr_a - inc["cvr_after"]) < 0.004
+    assert after.landing_page_load_ms.mean() > 2 * before.landing_page_load_ms.mean()
+    desk = ads[ads.device == "desktop"]
+    assert abs(desk[desk.date >= inc["from_date"]].conversions.sum() / desk[desk.date >= inc["from_date"]].clicks.sum()
+               - 0.040) < 0.004
+    fat = d.truth["ad_performance"]["creative_fatigue"]
+    c = ads[(ads.campaign_id == fat["campaign_id"]) & (ads.date >= fat["launch_date"])].groupby("date")[
+        ["clicks", "impressions"]].sum()
+    ctr = (c.clicks / c.impressions).to_numpy()
+    assert ctr[:7].mean() > 1.3 * ctr[-7:].mean()  # decays after launch
+
+
+def test_experiment_truth_and_journey_truth():
+    d = generate("small", seed=2)
+    t = d.truth
+    assert t["experiment"]["p_treatment"] == t["experiment"]["p_control"] * 1.2
+    shares = t["journeys"]["true_credit_share"]
+    assert abs(sum(shares.values()) - 1) < 1e-12 and shares["display"] == 0
+    assert t["rows"]["events"] == d.tables["events"].num_rows
+
+
+def test_demo_workspace_and_report(tmp_path):
+    ws, res = build_demo_workspace(tmp_path / "demo.duckdb", size="small", seed=5)
+    assert res.to_frame("loads")["rows_quarantined"].sum() == 0
+    truth = json.loads((tmp_path / "demo-data" / "truth.json").read_text())
+    for table, n in truth["rows"].items():
+        assert ws.count(table) == n, table
+    assert "@example.com" not in ws.table("customers").email.to_pandas().str.cat()
+    path = build_report(ws, tmp_path / "report.html")
+    html = path.read_text()
+    assert "<script src" not in html and "Plotly.newPlot" in html
+    assert "Data quality" in html and "KPI overview" in html
+    ws.close()

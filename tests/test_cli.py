@@ -1,0 +1,44 @@
+"""Every result command prints exactly one JSON document on stdout with --json."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from mercator.cli import app
+
+runner = CliRunner()
+
+
+def _json(args):
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_ingest_tables_query_quarantine_json(tmp_path):
+    ws = str(tmp_path / "w.duckdb")
+    p = tmp_path / "orders.csv"
+    p.write_text("order_id,ts,revenue\no1,2024-01-01,5\no2,yesterday,3\n")
+    doc = _json(["ingest", str(p), "--table", "orders", "--workspace", ws, "--json"])
+    assert doc["kind"] == "ingest" and doc["tables"]["loads"][0]["rows_quarantined"] == 1
+    tables = {r["table"]: r["rows"] for r in _json(["tables", "--workspace", ws, "--json"])["tables"]["tables"]}
+    assert tables["orders"] == 1
+    rows = _json(["query", "select order_id, revenue from orders", "--workspace", ws, "--json"])["tables"]["rows"]
+    assert rows == [{"order_id": "o1", "revenue": 5.0}]
+    q = _json(["quarantine", "--workspace", ws, "--json"])
+    assert q["tables"]["rows"][0]["reason"] == "unparseable_date" and q["tables"]["rows"][0]["source_row"] == 3
+
+
+def test_errors_are_clear_and_exit_2(tmp_path):
+    p = tmp_path / "empty.csv"
+    p.write_bytes(b"")
+    res = runner.invoke(app, ["ingest", str(p), "--table", "orders", "--workspace", str(tmp_path / "w.duckdb")])
+    assert res.exit_code == 2 and "empty" in res.output
+
+
+def test_schema_and_mappers_json():
+    assert _json(["schema", "show", "orders", "--json"])["tables"]["orders"][0]["column"] == "order_id"
+    names = [m["mapper"] for m in _json(["mappers", "--json"])["tables"]["mappers"]]
+    assert {"facebook_ads", "google_analytics", "online_retail", "cdnow", "retentioneering"} <= set(names)
