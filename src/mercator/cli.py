@@ -92,7 +92,7 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     import duckdb
     import ibis
 
-    from mercator.results import Finding, Result
+    from mercator.results import Finding
 
     checks = [("mercator", __version__), ("python", sys.version.split()[0]), ("ibis", ibis.__version__),
               ("duckdb", duckdb.__version__)]

@@ -327,15 +327,11 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     ids = people["customers"]["customer_id"].to_numpy(zero_copy_only=False)
     exp, t_exp = _experiment(rng, ids, cfg["days"])
     content, t_content = _content(rng, ids, cfg["days"])
-    orders = pa.concat_tables([people.pop("orders"), exp.pop("_experiment_orders").select(
-        [c for c in people_orders_columns()])], promote_options="permissive")
-    tables = {"ad_performance": ads, **{k: v for k, v in people.items()}, "orders": orders, **media, **exp,
-              "content": content}
+    # experiment purchases are ordinary orders (no country): one orders table holds both
+    orders = pa.concat_tables([people.pop("orders"), exp.pop("_experiment_orders")], promote_options="permissive")
+    tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
              "mmm": t_media, "experiment": t_exp, "content": t_content,
              "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 
-
-def people_orders_columns() -> list[str]:
-    return ["order_id", "customer_id", "ts", "revenue", "currency", "channel", "items", "is_return"]

@@ -24,8 +24,8 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import plotly.graph_objects as go
 
+from mercator.errors import MappingError
 from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pseudonymize
 from mercator.ingest._readers import ROW, RawSource, read_source
@@ -35,7 +35,6 @@ from mercator.schema import LOAD_ID, REASONS, table_spec
 from mercator.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
-STEPS = ("read", "validate", "merge")
 QKEY = table_spec("quarantine").key
 
 
@@ -47,12 +46,9 @@ class IngestResult(Result):
     title = "Ingest"
 
     def figures(self) -> list:
-        q = self.to_frame("quarantine_by_reason")
-        if q.empty:
-            return []
-        fig = go.Figure(go.Bar(x=q["rows"], y=q["reason"] + " (" + q["table_name"] + ")", orientation="h"))
-        fig.update_layout(title="Quarantined rows by reason", xaxis_title="rows", height=120 + 30 * len(q))
-        return [fig]
+        from mercator.quality import plot_quarantine_by_reason
+
+        return plot_quarantine_by_reason(self.to_frame("quarantine_by_reason"))
 
 
 def _hold(step: str) -> None:
@@ -205,6 +201,26 @@ def ingest_file(ws: Workspace, path: str | Path, mappings: Sequence[TableMapping
     return out
 
 
+def _plan(table: str | None, mapping: str | Path | TableMapping | None, mapper: str | None,
+          options: dict | None) -> tuple[Callable[[RawSource], list[TableMapping]], dict]:
+    """How every file of one ``ingest`` call is mapped, and the read options that go with it."""
+    from mercator.ingest.mappers import MAPPERS, detect_mapper
+
+    if mapping is not None:
+        tm = mapping if isinstance(mapping, TableMapping) else load_mapping(mapping)
+        return (lambda raw: [tm]), {}
+    if table is not None and mapper is None:
+        return (lambda raw: [identity_mapping(table, raw.columns)]), {}
+    if mapper is not None and mapper not in MAPPERS:
+        raise MappingError(f"unknown mapper {mapper!r}; built-in mappers: {', '.join(MAPPERS)}")
+
+    def plan(raw: RawSource) -> list[TableMapping]:
+        chosen = MAPPERS[mapper] if mapper else detect_mapper(raw)
+        return chosen.mappings(raw, **(options or {}))
+
+    return plan, dict(MAPPERS[mapper].read_options) if mapper else {}
+
+
 def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: str | None = None,
            mapping: str | Path | TableMapping | None = None, mapper: str | None = None,
            options: dict | None = None, force: bool = False, progress: Progress | None = None,
@@ -221,31 +237,15 @@ def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: st
         options: options of the built-in mapper (e.g. ``{"date": "2017-08-17"}``).
         force: load even when the same bytes were already loaded with the same mapping.
     """
-    from mercator.ingest.mappers import MAPPERS, detect_mapper
-
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    plan, plan_read_options = _plan(table, mapping, mapper, options)
+    ro = {**plan_read_options, **(read_options or {})} or None
     records = []
     for i, path in enumerate(paths):
         if progress:
             progress("files", i, len(paths))
-        if mapping is not None:
-            tm = mapping if isinstance(mapping, TableMapping) else load_mapping(mapping)
-            maps: Sequence[TableMapping] | Callable = [tm]
-        elif mapper is not None or table is None:
-            def maps(raw: RawSource, _mapper=mapper) -> list[TableMapping]:  # noqa: ANN001
-                chosen = MAPPERS[_mapper] if _mapper else detect_mapper(raw)
-                return chosen.mappings(raw, **(options or {}))
-            if mapper is not None and mapper not in MAPPERS:
-                from mercator.errors import MappingError
-                raise MappingError(f"unknown mapper {mapper!r}; built-in mappers: {', '.join(MAPPERS)}")
-        else:
-            def maps(raw: RawSource, _table=table) -> list[TableMapping]:  # noqa: ANN001
-                return [identity_mapping(_table, raw.columns)]
-        ro = dict(read_options or {})
-        if mapper and MAPPERS[mapper].read_options:
-            ro = {**MAPPERS[mapper].read_options, **ro}
-        records += ingest_file(ws, path, maps, force=force, progress=progress, read_options=ro or None)
+        records += ingest_file(ws, path, plan, force=force, progress=progress, read_options=ro)
     if progress:
         progress("files", len(paths), len(paths))
     return _result(records, params={"paths": [str(p) for p in paths], "table": table, "mapper": mapper,
@@ -254,9 +254,7 @@ def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: st
 
 def combine(results: Sequence[IngestResult]) -> IngestResult:
     """One result for several ``ingest`` calls."""
-    import pandas as _pd
-
-    tables = {name: _pd.concat([r.to_frame(name) for r in results], ignore_index=True)
+    tables = {name: pd.concat([r.to_frame(name) for r in results], ignore_index=True)
               for name in ("loads", "quarantine_by_reason", "quarantine_samples")}
     findings = tuple(f for r in results for f in r.findings)
     return IngestResult(tables=tables, findings=findings,

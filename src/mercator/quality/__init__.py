@@ -14,7 +14,8 @@ from mercator.results import Finding, Result
 from mercator.schema import REASONS
 from mercator.workspace import Workspace
 
-__all__ = ["DataQualityResult", "QuarantineResult", "data_quality", "quarantine_report"]
+__all__ = ["DataQualityResult", "QuarantineResult", "data_quality", "plot_quarantine_by_reason",
+           "quarantine_report"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class QuarantineResult(Result):
     title = "Quarantine"
 
     def figures(self) -> list:
-        return _reason_bars(self.to_frame("by_reason"))
+        return plot_quarantine_by_reason(self.to_frame("by_reason"))
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,11 @@ class DataQualityResult(Result):
             fig = go.Figure(go.Bar(x=tables["table"], y=tables["rows"], name="rows loaded"))
             fig.update_layout(title="Rows per table", yaxis_type="log", yaxis_title="rows (log scale)", height=360)
             figs.append(fig)
-        return figs + _reason_bars(self.to_frame("quarantine_by_reason"))
+        return figs + plot_quarantine_by_reason(self.to_frame("quarantine_by_reason"))
 
 
-def _reason_bars(by_reason: pd.DataFrame) -> list:
+def plot_quarantine_by_reason(by_reason: pd.DataFrame) -> list:
+    """Bars of rejected rows per table and reason (columns table_name, reason, rows)."""
     if by_reason.empty:
         return []
     labels = by_reason["table_name"] + ": " + by_reason["reason"]
