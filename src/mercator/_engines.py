@@ -76,6 +76,11 @@ def strptime_to_java(fmt: str) -> str:
     return "".join(out)
 
 
+def same_key(left: ir.Table, right: ir.Table, key: Sequence[str]) -> list[ir.BooleanValue]:
+    """Join predicates on a natural key where null matches null (a dimension not reported)."""
+    return [left[k].identical_to(right[k]) for k in key]
+
+
 class Engine:
     """What a workspace needs from an engine. Subclasses implement the differences."""
 
@@ -170,7 +175,7 @@ class DuckDBEngine(Engine):
         self.con.create_table(name, schema=schema)
 
     def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
-        cond = " AND ".join(f't."{k}" = d."{k}"' for k in key)
+        cond = " AND ".join(f't."{k}" IS NOT DISTINCT FROM d."{k}"' for k in key)
         self.con.raw_sql(f'DELETE FROM "{name}" AS t USING ({self.con.compile(keys.select(*key))}) AS d WHERE {cond}')
 
     def insert(self, name: str, rows: ir.Table) -> None:
@@ -317,7 +322,8 @@ class SparkEngine(Engine):
 
     def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
         self._require_txn()
-        self._pending[name] = self.table(name).anti_join(keys.select(*key), list(key))
+        current, keys = self.table(name), keys.select(*key)
+        self._pending[name] = current.anti_join(keys, same_key(current, keys, key))
 
     def insert(self, name: str, rows: ir.Table) -> None:
         self._require_txn()

@@ -30,3 +30,20 @@ def test_changed_file_updates_by_key(ws, tmp_path):
     assert (res.rows_inserted, res.rows_updated, res.rows_unchanged) == (1, 1, 1)
     df = ws.table("orders").to_pandas().set_index("order_id")
     assert len(df) == 3 and df.loc["o2", "revenue"] == 25
+
+
+def test_unreported_dimensions_match_null_to_null(ws, tmp_path):
+    """ad_performance keys include dimensions a file may lack (here device, region, age...):
+    they are null, and a re-load must still find the stored rows instead of adding copies."""
+    p = tmp_path / "ads.csv"
+    head = "date,platform,campaign_id,ad_id,impressions,clicks,cost\n"
+    p.write_text(head + "2024-01-01,meta,c1,a1,100,5,2.5\n2024-01-01,meta,c1,a2,50,1,1.0\n"
+                        "2024-01-01,meta,c1,a2,60,1,1.0\n")  # third row: same key as the second
+    first = ingest(ws, p, table="ad_performance").to_frame("loads").iloc[0]
+    assert (first.rows_inserted, first.rows_quarantined) == (2, 1)
+    p.write_text(head + "2024-01-01,meta,c1,a1,100,5,2.5\n2024-01-01,meta,c1,a2,50,1,1.5\n")
+    res = ingest(ws, p, table="ad_performance").to_frame("loads").iloc[0]
+    assert (res.rows_inserted, res.rows_updated, res.rows_unchanged) == (0, 1, 1)
+    df = ws.table("ad_performance").to_pandas().set_index("ad_id")
+    assert len(df) == 2 and df.loc["a2", "cost"] == 1.5 and df["device"].isna().all()
+    assert df["_load_id"].tolist() in ([1, 2], [2, 1]) and df.loc["a2", "_load_id"] == 2

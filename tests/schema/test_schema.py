@@ -24,6 +24,8 @@ def test_every_table_of_the_design_is_declared():
 def test_declarations_reject_mistakes():
     with pytest.raises(SchemaError, match="must be required"):
         TableSpec("x", "x", (Column("k", "string", "k"),), key=("k",))
+    with pytest.raises(SchemaError, match="is not declared"):
+        TableSpec("x", "x", (Column("k", "string", "k", nullable=False),), key=("k", "j"))
     with pytest.raises(SchemaError, match="dtype"):
         Column("k", "text", "k")
     with pytest.raises(SchemaError, match="not a canonical table"):

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mercator._engines import same_key
 from mercator.errors import MappingError
 from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pseudonymize
 from mercator.ingest._readers import ROW, RawSource, read_source
-from mercator.ingest._validate import COLUMN, DETAIL, REASON, typed_expression
+from mercator.ingest._validate import (COLUMN, DETAIL, REASON, RULE, duplicate_rows, row_checks, shared_key_rows,
+                                       typed_expression)
 from mercator.results import Finding, Result
 from mercator.schema import LOAD_ID, REASONS, table_spec
 from mercator.workspace import Workspace
@@ -59,7 +60,7 @@ def _hold(step: str) -> None:
 
 
 def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: pd.DataFrame,
-                     load_id: str, now: dt.datetime) -> pa.Table:
+                     load_id: int, now: dt.datetime) -> pa.Table:
     """Quarantine records for the rejected rows, with the source row as JSON (PII hashed)."""
     key = ws.config.pseudonymization_key.reveal()
     pii_sources = {src.source: mapping.spec.column(col).pii for col, src in mapping.columns.items()
@@ -74,7 +75,7 @@ def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: 
         by_row[row] = json.dumps(rec, default=str, ensure_ascii=False)
     n = len(bad)
     return pa.table({
-        "load_id": pa.array([load_id] * n, pa.string()),
+        "load_id": pa.array([load_id] * n, pa.int64()),
         "table_name": pa.array([mapping.table] * n, pa.string()),
         "source_file": pa.array([raw.path] * n, pa.string()),
         "source_row": pa.array(bad[ROW].astype("int64"), pa.int64()),
@@ -103,44 +104,72 @@ def _any_changed(joined: ir.Table, columns: Sequence[str]) -> ir.BooleanValue:
     return out
 
 
-def _merge(ws: Workspace, good: ir.Table, mapping: TableMapping) -> tuple[int, int]:
-    """Upsert ``good`` into the target by natural key; return (inserted, updated)."""
+def _merge(ws: Workspace, good: ir.Table, n_good: int, mapping: TableMapping) -> tuple[int, int]:
+    """Upsert the ``n_good`` rows of ``good`` into the target by natural key; return (inserted, updated)."""
     engine, spec = ws.engine, mapping.spec
     key = list(spec.key)
     target = engine.table(spec.name)
+    if not int(target.count().to_pyarrow().as_py()):  # a first load: every row is new; stream them in
+        engine.insert(spec.name, good)
+        return n_good, 0
+    good = engine.materialize(good)  # read three times below
     others = [c for c in spec.column_names if c not in key]
-    joined = good.inner_join(target, key, rname="{name}__old")
+    joined = good.inner_join(target, same_key(good, target, key), rname="{name}__old")
     changed = engine.materialize(joined.filter(_any_changed(joined, others)).select(key))
     n_updated = int(changed.count().to_pyarrow().as_py())
-    n_new = int(good.anti_join(target, key).count().to_pyarrow().as_py())
+    n_new = int(good.anti_join(target, same_key(good, target, key)).count().to_pyarrow().as_py())
     if n_updated:
         engine.delete_keys(spec.name, changed, key)
     if n_new or n_updated:
         # after deleting the changed keys, the rows to write are exactly those not stored
-        engine.insert(spec.name, good.anti_join(engine.table(spec.name), key).select(*spec.column_names, LOAD_ID))
+        kept = engine.table(spec.name)
+        engine.insert(spec.name, good.anti_join(kept, same_key(good, kept, key)))
     engine.release(changed)
+    engine.release(good)
     return n_new, n_updated
 
 
-def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMapping, *, load_id: str,
+def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMapping, *, load_id: int,
                now: dt.datetime, progress: Progress | None = None) -> dict:
-    """Validate and merge one mapped table inside the caller's transaction; return its counts."""
+    """Validate and merge one mapped table inside the caller's transaction; return its counts.
+
+    The typed rows are computed twice and never stored in between: once to find the rejected
+    and duplicate rows (kept as row numbers only), once streaming the good rows into the
+    target. The messages of rejected rows are built for those rows alone.
+    """
     engine, spec = ws.engine, mapping.spec
+    key = list(spec.key)
+    pkey = ws.config.pseudonymization_key.reveal()
+
+    def typed(source: ir.Table, explain: bool = False) -> ir.Table:
+        return typed_expression(source, mapping, engine, pkey, explain=explain)
+
     src = mapping.prepare(staged) if mapping.prepare else staged
-    checked = engine.materialize(typed_expression(src, mapping, engine, ws.config.pseudonymization_key.reveal()))
+    checks = engine.materialize(row_checks(typed(src), key))
+    counts = checks.aggregate(rows=checks.count(), bad=checks[RULE].notnull().sum()).to_pyarrow().to_pylist()[0]
+    n_rows, n_bad = int(counts["rows"]), int(counts["bad"] or 0)
+    parts = [pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])]
+    if n_bad:
+        rejected = typed(src.semi_join(checks.filter(checks[RULE].notnull()).select(ROW), ROW), explain=True)
+        parts.append(rejected.select(ROW, REASON, COLUMN, DETAIL).to_pandas())
+    dups = duplicate_rows(typed(src.semi_join(shared_key_rows(checks), ROW)), key).to_pandas()
+    if len(dups):  # within one load a key appears once: the first row wins
+        parts.append(dups.assign(**{REASON: "duplicate_key", COLUMN: ", ".join(key),
+                                    DETAIL: "an earlier row of this file has the same key"}))
     if progress:
         progress("validate", 1, 1)
-    counts = checked.aggregate(rows=checked.count(), bad=checked[REASON].notnull().sum()).to_pyarrow().to_pylist()[0]
-    n_rows, n_bad = int(counts["rows"]), int(counts["bad"] or 0)
-    good = checked.filter(checked[REASON].isnull()).select(*spec.column_names).mutate(
-        **{LOAD_ID: ibis.literal(load_id)})
-    bad = checked.filter(checked[REASON].notnull()).select(ROW, REASON, COLUMN, DETAIL).to_pandas() \
-        if n_bad else pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])
-    if mapping.prepare is None and raw.malformed:
-        bad = pd.concat([bad, _malformed_rows(raw, mapping)], ignore_index=True)
-    n_new, n_updated = _merge(ws, good, mapping)
+    bad = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).sort_values(ROW, ignore_index=True)
+    n_good = n_rows - len(bad)
+    good = typed(src)
+    good = good.filter(good[RULE].isnull())
+    dup_table = engine.stage(pa.table({ROW: pa.array(dups[ROW], pa.int64())})) if len(dups) else None
+    if dup_table is not None:
+        good = good.anti_join(dup_table, ROW)
+    n_new, n_updated = _merge(ws, good.select(*spec.column_names, **{LOAD_ID: ibis.literal(load_id)}), n_good, mapping)
     if progress:
         progress("merge", 1, 1)
+    if mapping.prepare is None and raw.malformed:
+        bad = pd.concat([bad, _malformed_rows(raw, mapping)], ignore_index=True)
     # Quarantine: this load's rejects replace those of earlier loads of the same file and table.
     q = engine.table("quarantine")
     old = q.filter((q.table_name == spec.name) & (q.source_file == raw.path))
@@ -149,8 +178,9 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     if len(bad):
         qrows = engine.stage(_quarantine_rows(ws, raw, mapping, bad, load_id, now))
         engine.insert("quarantine", qrows)
-    engine.release(checked)
-    n_good = n_rows - n_bad
+    for t in (checks, dup_table):
+        if t is not None:
+            engine.release(t)
     return {"table_name": spec.name, "rows_read": n_rows if mapping.prepare else raw.num_rows,
             "rows_inserted": n_new, "rows_updated": n_updated, "rows_unchanged": n_good - n_new - n_updated,
             "rows_quarantined": len(bad), "bad": bad}
@@ -180,12 +210,14 @@ def ingest_file(ws: Workspace, path: str | Path, mappings: Sequence[TableMapping
                      "rows_inserted": 0, "rows_updated": 0,
                      "rows_unchanged": p["rows_read"] - p["rows_quarantined"], "rows_quarantined": p["rows_quarantined"],
                      "skipped": True, "bad": None, "load_id": p["load_id"]} for p in previous]
-    load_id = uuid.uuid4().hex[:16]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     staged = ws.engine.stage(raw.data)
     out = []
     try:
         with ws.transaction():
+            # Loads are numbered 1, 2, 3... (an integer costs nothing to store on every row)
+            last = ws.table("loads").load_id.max().to_pyarrow().as_py()
+            load_id = int(last or 0) + 1
             for m in maps:
                 started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
                 counts = load_table(ws, raw, staged, m, load_id=load_id, now=now, progress=progress)

@@ -1,8 +1,11 @@
 """Coerce mapped columns to their canonical types and find the rows that break a rule.
 
-Pure expression building: given the staged source table, return one Ibis expression with
-every canonical column typed, plus ``_reason``, ``_column`` and ``_detail`` for the first
-rule a row breaks (null for a good row). The engine evaluates it in one pass.
+Pure expression building. ``typed_expression`` gives every canonical column typed plus
+``_rule``, the number of the first row rule a row breaks (null for a good row): one cheap
+pass over the whole source. Only the rejected rows are then explained
+(``explain=True``: ``_reason``, ``_column`` and ``_detail`` in words), so the cost of
+building messages is paid per bad row, not per row. ``row_checks``, ``shared_key_rows`` and
+``duplicate_rows`` find the rows whose natural key an earlier row of the same load has.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from mercator.ingest._pii import pseudonymize_expr
 from mercator.ingest._readers import ROW
 from mercator.schema import EARLIEST_DATE, Column
 
-REASON, COLUMN, DETAIL = "_reason", "_column", "_detail"
+REASON, COLUMN, DETAIL, RULE, KEY_HASH = "_reason", "_column", "_detail", "_rule", "_key_hash"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _WORDS = {"int64": "a whole number", "float64": "a number", "boolean": "true or false", "date": "a date",
@@ -35,10 +38,8 @@ def _raw_value(t: ir.Table, src: ColumnSource) -> ir.Value:
 
 
 def _blank_to_null(v: ir.Value) -> ir.Value:
-    if v.type().is_string():
-        v = v.strip()
-        return v.nullif("")
-    return v
+    # the reader has trimmed the source text; values a mapping derives may still be blank
+    return v.nullif("") if v.type().is_string() else v
 
 
 def _coerce(raw: ir.Value, col: Column, src: ColumnSource, mapping: TableMapping, engine: Engine) -> ir.Value:
@@ -80,8 +81,13 @@ def _quote(v: ir.Value) -> ir.StringValue:
     return "'" + v.cast("string").substr(0, 60) + "'"
 
 
-def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: str) -> ir.Table:
-    """Map, coerce, pseudonymize and validate: the staged table with typed columns and reasons."""
+def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: str, *,
+                     explain: bool = False) -> ir.Table:
+    """Map, coerce, pseudonymize and validate: ``_row``, the typed columns and ``_rule``.
+
+    With ``explain``, also ``_reason``, ``_column`` and ``_detail`` of the first broken rule
+    (meant for the few rejected rows: the detail text is built per row).
+    """
     spec = mapping.spec
     missing = sorted(mapping.source_columns() - set(src.columns))
     if missing:
@@ -136,12 +142,15 @@ def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: 
     # source values); every other rule is then written over the typed columns.
     t = src.select(ROW, **typed,
                    **{f"__bad{i}": cond.fill_null(False) for i, (cond, *_r) in enumerate(failures)},
-                   **{f"__det{i}": det.cast("string") for i, (_c, _r, _col, det) in enumerate(failures)})
+                   **({f"__det{i}": det.cast("string") for i, (_c, _r, _col, det) in enumerate(failures)}
+                      if explain else {}))
     # A value that does not read as its type is reported as such, before it counts as empty.
     checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = [
-        (t[f"__bad{i}"], reason, column, t[f"__det{i}"]) for i, (_c, reason, column, _d) in enumerate(failures)]
-    for k in spec.key:
-        checks.append((t[k].isnull(), "missing_key", k, ibis.literal(f"key column {k} is empty")))
+        (t[f"__bad{i}"], reason, column, t[f"__det{i}"] if explain else None)
+        for i, (_c, reason, column, _d) in enumerate(failures)]
+    for k in spec.key:  # a nullable key part is a dimension the source may not report
+        if not spec.column(k).nullable:
+            checks.append((t[k].isnull(), "missing_key", k, ibis.literal(f"key column {k} is empty")))
     latest = dt.date.today() + dt.timedelta(days=366)
     for col in spec.columns:
         v = t[col.name]
@@ -166,18 +175,35 @@ def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: 
 
     # The first rule a row breaks names its reason; comparisons with null count as passing.
     conds = [(c.fill_null(False), r, col, d) for c, r, col, d in checks]
-    t = t.mutate(**{
+    rule = ibis.cases(*((c, i) for i, (c, *_x) in enumerate(conds)), else_=ibis.null("int16")).cast("int16")
+    if not explain:
+        return t.select(ROW, *spec.column_names, **{RULE: rule})
+    return t.select(ROW, *spec.column_names, **{
+        RULE: rule,
         REASON: ibis.cases(*((c, r) for c, r, _, _ in conds), else_=ibis.null("string")),
         COLUMN: ibis.cases(*((c, col) for c, _, col, _ in conds), else_=ibis.null("string")),
         DETAIL: ibis.cases(*((c, d.cast("string")) for c, _, _, d in conds), else_=ibis.null("string")),
-    }).select(ROW, *spec.column_names, REASON, COLUMN, DETAIL)
-
-    # Within one load a key must appear once: the first row wins, later ones are quarantined.
-    ok = t[REASON].isnull()
-    rank = ibis.row_number().over(group_by=[*spec.key, ok], order_by=t[ROW])
-    dup = ok & (rank > 0)
-    return t.mutate(**{
-        REASON: dup.ifelse("duplicate_key", t[REASON]),
-        COLUMN: dup.ifelse(ibis.literal(", ".join(spec.key)), t[COLUMN]),
-        DETAIL: dup.ifelse(ibis.literal("an earlier row of this file has the same key"), t[DETAIL]),
     })
+
+
+def row_checks(typed: ir.Table, key: list[str]) -> ir.Table:
+    """``_row``, ``_rule`` and one 64-bit hash of the natural key: all a load needs to find
+    its rejected and duplicate rows, small enough to keep while the typed rows stream."""
+    return typed.select(ROW, RULE, **{KEY_HASH: ibis.struct({k: typed[k] for k in key}).hash()})
+
+
+def shared_key_rows(checks: ir.Table) -> ir.Table:
+    """``_row`` of the good rows whose key hash another good row has: duplicate candidates.
+
+    Ranking all rows by the full key would sort the whole load; grouping one integer is a
+    cheap aggregate, and only the few candidates are then compared by the exact key.
+    """
+    good = checks.filter(checks[RULE].isnull())
+    shared = good.group_by(KEY_HASH).aggregate(__n=good.count()).filter(lambda g: g["__n"] > 1).select(KEY_HASH)
+    return good.semi_join(shared, KEY_HASH).select(ROW)
+
+
+def duplicate_rows(candidates: ir.Table, key: list[str]) -> ir.Table:
+    """``_row`` of every candidate whose exact key an earlier row (lower ``_row``) has."""
+    rank = ibis.row_number().over(group_by=[candidates[k] for k in key], order_by=candidates[ROW])
+    return candidates.mutate(__rank=rank).filter(lambda r: r["__rank"] > 0).select(ROW)

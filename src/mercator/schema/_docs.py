@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mercator.schema._model import LOAD_ID, REASONS
+from mercator.schema._model import LOAD_ID, NOT_SET, REASONS
 from mercator.schema._tables import TABLES
 
 
@@ -19,8 +19,11 @@ def data_model_markdown() -> str:
         "",
         "Timestamps are stored in UTC. Columns tagged PII are pseudonymized at ingest with a keyed",
         "SHA-256 whose key lives in the workspace's secret file, never in code. Every table also",
-        f"carries `{LOAD_ID}`, the load that last wrote the row. A row's natural key decides whether a",
-        "load inserts it or updates it; re-loading the same rows changes nothing.",
+        f"carries `{LOAD_ID}`, the load that last wrote the row (loads are numbered from 1; see",
+        "`loads`). A row's natural key decides whether a load inserts it or updates it; re-loading",
+        "the same rows changes nothing. A key column that is not required is a dimension a source",
+        f"may not report: it is null then (shown as `{NOT_SET}` in breakdowns), and null matches null",
+        "when keys are compared.",
         "",
     ]
     for spec in TABLES.values():

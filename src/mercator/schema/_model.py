@@ -15,8 +15,8 @@ import ibis.expr.types as ir
 
 from mercator.errors import SchemaError
 
-#: Dimension value used for a key column that the source does not provide. It follows
-#: Google Analytics' convention, so analysts recognise it.
+#: Label of a null dimension (one the source does not report) in breakdowns and reports.
+#: It follows Google Analytics' convention, so analysts recognise it.
 NOT_SET = "(not set)"
 
 #: Earliest date accepted in any date or timestamp column unless a column says otherwise.
@@ -134,8 +134,8 @@ class TableSpec:
         for k in self.key:
             if k not in by_name:
                 raise SchemaError(f"table {self.name!r}: key column {k!r} is not declared")
-            if by_name[k].nullable:
-                raise SchemaError(f"table {self.name!r}: key column {k!r} must be required")
+        if self.key and all(by_name[k].nullable for k in self.key):
+            raise SchemaError(f"table {self.name!r}: at least one key column must be required (not nullable)")
         for chk in self.checks:
             if chk.column not in by_name:
                 raise SchemaError(f"table {self.name!r}: check {chk.name!r} names unknown column {chk.column!r}")
@@ -170,7 +170,7 @@ class TableSpec:
     def ibis_schema(self) -> ibis.Schema:
         """The engine schema, with the load-id column every canonical table carries."""
         pairs = [(c.name, ibis.dtype(c.dtype)) for c in self.columns]
-        pairs.append((LOAD_ID, ibis.dtype("string")))
+        pairs.append((LOAD_ID, ibis.dtype("int64")))
         return ibis.schema(pairs)
 
 

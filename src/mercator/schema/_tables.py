@@ -7,28 +7,29 @@ regenerate the docs; ``tests/schema`` fails while they disagree.
 
 from __future__ import annotations
 
-from mercator.schema._model import NOT_SET, Column, RowCheck, TableSpec
+from mercator.schema._model import Column, RowCheck, TableSpec
 
 C = Column
 
-# Dimensions that identify an ad_performance row. A source that lacks one gets NOT_SET, so
-# the natural key is always complete and joins stay simple on every engine.
+# Dimensions that identify an ad_performance row. A dimension the source does not report is
+# null (shown as NOT_SET, "(not set)", in breakdowns); keys match null to null. Null rather
+# than a filler string because the engines store an all-null column almost for free, while
+# a constant string costs a third of a second per column and 5M rows to write in DuckDB.
 _AD_DIMENSIONS = (
     C("platform", "string", "Ad platform that reported the row (facebook, google_ads, ...).", nullable=False),
-    C("channel", "string", "Marketing channel (paid_social, paid_search, display, video, ...).", nullable=False,
-      default=NOT_SET),
-    C("campaign_id", "string", "Platform's campaign id.", nullable=False, default=NOT_SET),
+    C("channel", "string", "Marketing channel (paid_social, paid_search, display, video, ...)."),
+    C("campaign_id", "string", "Platform's campaign id."),
     C("campaign", "string", "Campaign name."),
-    C("ad_group", "string", "Ad group or ad set id.", nullable=False, default=NOT_SET),
-    C("ad_id", "string", "Ad id.", nullable=False, default=NOT_SET),
-    C("creative_id", "string", "Creative id.", nullable=False, default=NOT_SET),
-    C("device", "string", "Device class (desktop, mobile, tablet).", nullable=False, default=NOT_SET),
-    C("country", "string", "Country name or ISO code.", nullable=False, default=NOT_SET),
-    C("region", "string", "Region within the country.", nullable=False, default=NOT_SET),
-    C("audience", "string", "Audience or targeting segment.", nullable=False, default=NOT_SET),
-    C("age", "string", "Age band targeted or reported.", nullable=False, default=NOT_SET),
-    C("gender", "string", "Gender targeted or reported.", nullable=False, default=NOT_SET),
-    C("interest", "string", "Interest category targeted.", nullable=False, default=NOT_SET),
+    C("ad_group", "string", "Ad group or ad set id."),
+    C("ad_id", "string", "Ad id."),
+    C("creative_id", "string", "Creative id."),
+    C("device", "string", "Device class (desktop, mobile, tablet)."),
+    C("country", "string", "Country name or ISO code."),
+    C("region", "string", "Region within the country."),
+    C("audience", "string", "Audience or targeting segment."),
+    C("age", "string", "Age band targeted or reported."),
+    C("gender", "string", "Gender targeted or reported."),
+    C("interest", "string", "Interest category targeted."),
 )
 
 AD_PERFORMANCE = TableSpec(
@@ -52,7 +53,7 @@ AD_PERFORMANCE = TableSpec(
         C("video_views", "int64", "Video views.", unit="count", min=0),
         C("engagements", "int64", "Likes, shares, comments and other engagements.", unit="count", min=0),
     ),
-    key=("date", *(c.name for c in _AD_DIMENSIONS if not c.nullable)),
+    key=("date", *(c.name for c in _AD_DIMENSIONS if c.name != "campaign")),
     checks=(
         RowCheck("clicks_le_impressions", "clicks", "clicks_gt_impressions", "clicks <= impressions",
                  lambda t: t.clicks <= t.impressions),
@@ -289,7 +290,7 @@ QUARANTINE = TableSpec(
     name="quarantine",
     description="Every rejected row: where it came from, which column, why, and the row as it was read.",
     columns=(
-        C("load_id", "string", "The load that rejected the row.", nullable=False),
+        C("load_id", "int64", "The load that rejected the row.", nullable=False),
         C("table_name", "string", "Canonical table the row was meant for.", nullable=False),
         C("source_file", "string", "Path of the source file.", nullable=False),
         C("source_row", "int64", "Row in the source file; the header is row 1.", nullable=False),
@@ -307,7 +308,7 @@ LOADS = TableSpec(
     name="loads",
     description="The load log: one row per file and target table loaded, with what the load did.",
     columns=(
-        C("load_id", "string", "Load id.", nullable=False),
+        C("load_id", "int64", "Load id: 1 for the workspace's first load, then counting up.", nullable=False),
         C("table_name", "string", "Target table.", nullable=False),
         C("source_file", "string", "Path of the source file.", nullable=False),
         C("file_sha256", "string", "SHA-256 of the file's bytes."),
