@@ -222,6 +222,68 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     _emit(res, as_json)
 
 
+def _analysis(workspace: str | None, run, as_json: bool) -> None:  # noqa: ANN001
+    """Open the workspace read-only, run one analysis, print it (or its JSON)."""
+    try:
+        ws = _open(workspace, read_only=True)
+        try:
+            res = run(ws)
+        finally:
+            ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
+@app.command("explore")
+def explore_cmd(since: Annotated[str | None, typer.Option(help="First day of the period (YYYY-MM-DD); default: "
+                                                               "the last 28 days.")] = None,
+                by: Annotated[str, typer.Option(help="Breakdowns, comma-separated; a pair as a+b "
+                                                     "(e.g. channel,device+country).")] = "channel,device",
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """What happened: KPIs against the previous period and a year ago, breakdowns, anomalies."""
+    import datetime as dt
+
+    from mercator.explore import explore
+
+    start = dt.date.fromisoformat(since) if since else None
+    _analysis(workspace, lambda ws: explore(ws, since=start, by=[b.strip() for b in by.split(",") if b.strip()]),
+              as_json)
+
+
+@app.command("diagnose")
+def diagnose_cmd(metric: Annotated[str, typer.Option(help="KPI, e.g. cvr, cpa, conversions.")],
+                 current: Annotated[str, typer.Option(help="START:END of the period to explain.")],
+                 baseline: Annotated[str | None, typer.Option(help="START:END to compare with; default: the "
+                                                                   "period just before.")] = None,
+                 workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Why a KPI changed: mix and rate effects by segment, root cause, one level of drill-down."""
+    from mercator.diagnose import diagnose
+
+    _analysis(workspace, lambda ws: diagnose(ws, metric, current, baseline), as_json)
+
+
+@app.command("funnel")
+def funnel_cmd(steps: Annotated[str, typer.Option(help="Event names in order, comma-separated.")],
+               by: Annotated[str | None, typer.Option(help="Segment by this events column (device, channel...).")]
+               = None, window: Annotated[str, typer.Option(help="Conversion window from the first step.")] = "7d",
+               workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Users through ordered steps within a window; drop-off and its significance by segment."""
+    from mercator.diagnose import funnel
+
+    _analysis(workspace, lambda ws: funnel(ws, [s.strip() for s in steps.split(",")], window=window, by=by), as_json)
+
+
+@app.command("cohorts")
+def cohorts_cmd(grain: Annotated[str, typer.Option(help="week or month.")] = "week",
+                table: Annotated[str, typer.Option(help="events or orders.")] = "events",
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Retention of first-activity cohorts."""
+    from mercator.diagnose import cohorts
+
+    _analysis(workspace, lambda ws: cohorts(ws, grain=grain, table=table), as_json)
+
+
 @schema_app.command("docs")
 def schema_docs(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None
                 ) -> None:

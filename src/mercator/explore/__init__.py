@@ -1,16 +1,30 @@
-"""Explore: what happened. The KPI overview is here; breakdowns, trends and anomalies follow."""
+"""Explore: what happened? KPI summaries, breakdowns, trends and anomalies.
+
+Aggregation runs in the engine (``_frames.part_frame``); the KPIs, bands and findings are
+computed from the small frames that come back.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
-from mercator.metrics import AD_KPIS, kpi_aggregates
+from mercator.explore._anomaly import band, decay, level_shift
+from mercator.explore._frames import AD_DIMENSIONS, Period, date_range, default_period, label, part_frame
+from mercator.metrics import HEADLINE, kpi, with_kpis
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
-__all__ = ["KpiOverview", "kpi_overview"]
+__all__ = ["AD_DIMENSIONS", "Anomalies", "Breakdown", "Exploration", "KpiOverview", "KpiSummary", "Period",
+           "anomalies", "breakdown", "explore", "kpi_overview", "kpi_summary"]
+
+#: KPIs and dimensions the anomaly scan watches by default.
+WATCHED_KPIS = ("cvr", "ctr", "cpa", "cpc", "conversions", "cost")
+WATCHED_DIMENSIONS = ("device", "channel", "country", "campaign_id", "creative_id")
 
 
 @dataclass(frozen=True)
@@ -32,20 +46,331 @@ class KpiOverview(Result):
 
 def kpi_overview(ws: Workspace, *, by: str = "channel") -> KpiOverview:
     """Totals and KPIs of ad_performance overall, by ``by``, and per day (computed in the engine)."""
-    t = ws.table("ad_performance")
-    totals = t.aggregate(**kpi_aggregates(t)).to_pandas()
-    by_dim = t.group_by(by).aggregate(**kpi_aggregates(t)).order_by("cost").to_pandas().iloc[::-1]
-    daily = t.group_by("date").aggregate(**kpi_aggregates(t, ["cost", "clicks", "conversions"])) \
-        .order_by("date").to_pandas()
+    kpis = list(HEADLINE)
+    totals = with_kpis(part_frame(ws, kpis), kpis)[kpis]
+    by_dim = with_kpis(part_frame(ws, kpis, by=[by]), kpis)[[by, *kpis]].sort_values("cost", ascending=False)
+    by_dim[by] = by_dim[by].map(label)
+    daily = with_kpis(part_frame(ws, ["cost", "clicks", "conversions"], grain="day"), ["cost", "clicks", "conversions"])
+    daily = daily.rename(columns={"period": "date"})[["date", "cost", "clicks", "conversions"]]
     findings = []
-    if len(totals) and totals["impressions"].iloc[0] and totals["impressions"].iloc[0] > 0:
+    if len(totals) and totals["impressions"].iloc[0] > 0:
         row = totals.iloc[0]
-        parts = [f"{AD_KPIS[k].label} {AD_KPIS[k].fmt.format(row[k])}" for k in
-                 ("cost", "conversions", "ctr", "cpc", "cvr", "cpa", "roas") if row[k] == row[k] and row[k] is not None]
-        findings.append(Finding("Overall: " + ", ".join(parts) + ".", metric="cost", value=float(row["cost"])))
+        shown = ("cost", "conversions", "ctr", "cpc", "cvr", "cpa", "roas")
+        findings.append(Finding("Overall: " + ", ".join(f"{kpi(k).label} {kpi(k).format(row[k])}" for k in shown) + ".",
+                                metric="cost", value=float(row["cost"])))
         top = by_dim.iloc[0]
         findings.append(Finding(f"{by} {top[by]} has the largest spend: {top['cost']:,.2f} "
                                 f"({top['cost'] / row['cost']:.0%} of the total).", metric="cost", segment=str(top[by]),
                                 value=float(top["cost"])))
-    return KpiOverview(tables={"totals": totals, f"by_{by}": by_dim, "daily": daily}, findings=tuple(findings),
-                       params={"by": by})
+    return KpiOverview(tables={"totals": totals.reset_index(drop=True), f"by_{by}": by_dim.reset_index(drop=True),
+                               "daily": daily}, findings=tuple(findings), params={"by": by})
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KpiSummary(Result):
+    kind = "kpi_summary"
+    title = "KPI summary"
+
+
+def _change_text(k, cur: float, ref: float) -> str:  # noqa: ANN001
+    if ref is None or not np.isfinite(ref) or ref == 0 or not np.isfinite(cur):
+        return "n/a"
+    return f"{cur / ref - 1:+.1%}"
+
+
+def kpi_summary(ws: Workspace, period: Period | None = None, *, kpis: tuple[str, ...] = HEADLINE) -> KpiSummary:
+    """Each KPI in ``period`` against the period just before and the same period 52 weeks earlier."""
+    period = period or default_period(ws)
+    refs = {"current": period, "previous": period.previous(), "year_ago": period.year_ago()}
+    values = {}
+    for name, p in refs.items():
+        f = with_kpis(part_frame(ws, list(kpis), period=p), list(kpis))
+        values[name] = f.iloc[0] if len(f) else pd.Series(np.nan, index=list(kpis))
+    rows = []
+    for n in kpis:
+        cur, prev, yago = (float(values[x][n]) if values[x][n] is not None else np.nan for x in refs)
+        rows.append({"kpi": n, "label": kpi(n).label, "current": cur, "previous": prev,
+                     "change": cur / prev - 1 if prev and np.isfinite(prev) else np.nan,
+                     "year_ago": yago, "change_year_ago": cur / yago - 1 if yago and np.isfinite(yago) else np.nan})
+    table = pd.DataFrame(rows)
+    findings = []
+    for r in table.itertuples():
+        if np.isfinite(r.change):
+            k = kpi(r.kpi)
+            good = (r.change > 0) == k.higher_is_better
+            findings.append(Finding(
+                f"{k.label} {k.format(r.current)} in {period}, {_change_text(k, r.current, r.previous)} on the "
+                f"previous {period.days} days ({k.format(r.previous)}); year on year "
+                f"{_change_text(k, r.current, r.year_ago)}{'' if good or abs(r.change) < 0.02 else ' (worse)'}.",
+                metric=r.kpi, value=r.current, impact=abs(r.change) / 10))
+    return KpiSummary(tables={"summary": table}, findings=tuple(findings),
+                      params={"period": str(period), "previous": str(refs["previous"]),
+                              "year_ago": str(refs["year_ago"])})
+
+
+# -- breakdown -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Breakdown(Result):
+    kind = "breakdown"
+    title = "Breakdown"
+
+    def figures(self) -> list:
+        t = self.to_frame("breakdown")
+        if t.empty:
+            return []
+        by = self.params["by"]
+        name = t[by].astype(str).agg(" / ".join, axis=1)
+        fig = go.Figure(go.Bar(x=name, y=t["cost"], name="cost"))
+        fig.update_layout(title=f"Cost by {' x '.join(by)}", height=360)
+        return [fig]
+
+
+def breakdown(ws: Workspace, by: list[str] | tuple[str, ...] = ("channel",), period: Period | None = None, *,
+              kpis: tuple[str, ...] = HEADLINE) -> Breakdown:
+    """KPIs per segment of one dimension or a pair, with share of cost and change on the previous period."""
+    by = list(by)
+    period = period or default_period(ws)
+    cur = with_kpis(part_frame(ws, list(kpis), by=by, period=period), list(kpis))
+    prev = with_kpis(part_frame(ws, list(kpis), by=by, period=period.previous()), list(kpis))
+    for df in (cur, prev):
+        for b in by:
+            df[b] = df[b].map(label)
+    t = cur.merge(prev[[*by, *kpis]], on=by, how="left", suffixes=("", "_previous"))
+    total_cost = t["cost"].sum()
+    t["share_of_cost"] = t["cost"] / total_cost if total_cost else np.nan
+    for n in kpis:
+        t[f"{n}_change"] = t[n] / t[f"{n}_previous"].where(t[f"{n}_previous"] != 0) - 1
+    t = t[[*by, *kpis, "share_of_cost", *(f"{n}_change" for n in kpis)]].sort_values("cost", ascending=False,
+                                                                                      ignore_index=True)
+    findings = []
+    if len(t):
+        top = t.iloc[0]
+        findings.append(Finding(f"{' / '.join(str(top[b]) for b in by)} takes {top['share_of_cost']:.0%} of spend "
+                                f"at CPA {kpi('cpa').format(top['cpa'])} (ROAS {kpi('roas').format(top['roas'])}).",
+                                metric="cost", segment="/".join(str(top[b]) for b in by), value=float(top["cost"])))
+    return Breakdown(tables={"breakdown": t}, findings=tuple(findings), params={"by": by, "period": str(period)})
+
+
+# -- anomalies -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Anomalies(Result):
+    kind = "anomalies"
+    title = "Anomalies and shifts"
+
+    def figures(self) -> list:
+        s = self.to_frame("series")
+        if s.empty:
+            return []
+        figs = []
+        for (k, seg), g in list(s.groupby(["kpi", "segment"], sort=False))[:3]:
+            fig = go.Figure()
+            fig.add_scatter(x=g["date"], y=g["upper"], line={"width": 0}, showlegend=False, hoverinfo="skip")
+            fig.add_scatter(x=g["date"], y=g["lower"], fill="tonexty", line={"width": 0}, name="expected band",
+                            fillcolor="rgba(100,150,220,0.25)")
+            fig.add_scatter(x=g["date"], y=g["value"], name=kpi(k).label, line={"color": "#234"})
+            a = g[g["anomaly"]]
+            fig.add_scatter(x=a["date"], y=a["value"], mode="markers", name="anomaly", marker={"color": "red", "size": 7})
+            fig.update_layout(title=f"{kpi(k).label}, {seg}: daily with expected band", height=360)
+            figs.append(fig)
+        return figs
+
+
+def _series(frame: pd.DataFrame, n: str) -> pd.Series:
+    f = with_kpis(frame, [n]).set_index("period")
+    idx = pd.date_range(f.index.min(), f.index.max(), freq="D")
+    return f[n].reindex(idx)
+
+
+def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tuple[str, ...] = WATCHED_DIMENSIONS,
+              top: int = 5, since: dt.date | None = None) -> Anomalies:
+    """Scan every KPI overall and in the ``top`` segments (by cost) of each dimension.
+
+    Finds lasting level shifts (with the band the days before implied), single-day anomalies
+    against a one-sided robust band, and decay of creatives' CTR (fatigue). Overlapping
+    findings (the same change seen overall, per device, per channel...) are reported once,
+    by the segment where the change is sharpest.
+    """
+    lo, hi = date_range(ws)
+    since = since or lo
+    parts_needed = list(kpis)
+    frames = {("all", "all"): part_frame(ws, parts_needed, grain="day")}
+    for d in dims:
+        if ws.table("ad_performance").schema().get(d) is None:
+            continue
+        f = part_frame(ws, parts_needed, by=[d], grain="day")
+        spend = f.groupby(d, dropna=False)["cost"].sum().sort_values(ascending=False)
+        # every creative is checked for fatigue; other dimensions watch their largest segments
+        for v in spend.index if d == "creative_id" else spend.index[:top]:
+            sub = f[f[d].isna()] if v is None or v != v else f[f[d] == v]
+            frames[(d, label(v))] = sub.drop(columns=[d])
+    records, series_rows = [], []
+    totals = frames[("all", "all")].set_index("period")
+    for (d, seg), f in frames.items():
+        if len(f) < 28:
+            continue
+        for n in kpis:
+            k = kpi(n)
+            y = _series(f, n)
+            if d == "creative_id":
+                if n == "ctr":
+                    dc = decay(y)
+                    if dc is not None and dc.start.date() >= since:
+                        records.append(_decay_record(dc, f, totals, seg))
+                continue
+            sh = level_shift(y)
+            if sh is not None and sh.date.date() >= since:
+                after = f[(f.period >= sh.date) & (f.period < sh.date + pd.Timedelta(days=56))]
+                window_total = totals.loc[sh.date: sh.date + pd.Timedelta(days=55), k.num].sum()
+                moved = (sh.after - sh.before) * (after[k.den].sum() / k.scale if k.den else len(after))
+                impact = abs(moved) / window_total if window_total else 0.0
+                records.append({"type": "shift", "kpi": n, "dimension": d, "segment": seg, "date": sh.date,
+                                "before": sh.before, "after": sh.after, "change": sh.change,
+                                "expected_low": sh.expected_low, "expected_high": sh.expected_high, "t": sh.t,
+                                "impact": impact, "parts": {k.num, k.den} - {None}})
+            b = band(y)
+            b = b[b.index.date >= since]
+            for day, r in b[b["anomaly"]].iterrows():
+                den = f.loc[f.period == day, k.den].sum() / k.scale if k.den else 1.0
+                day_total = totals.loc[day, k.num] if day in totals.index else np.nan
+                records.append({"type": "spike" if r.value > r.expected else "dip", "kpi": n, "dimension": d,
+                                "segment": seg, "date": day, "value": r.value, "expected": r.expected,
+                                "expected_low": r.lower, "expected_high": r.upper, "z": r.z,
+                                "impact": abs(r.value - r.expected) * den / (28 * day_total) if day_total else 0.0,
+                                "parts": {k.num, k.den} - {None}})
+            if (d, seg) == ("all", "all") or len(series_rows) < 3 * 800:
+                series_rows.append(b.assign(kpi=n, segment=f"{d}={seg}" if d != "all" else "all")
+                                   .reset_index(names="date"))
+    found = pd.DataFrame(records)
+    kept = _dedupe(found) if len(found) else found
+    findings = tuple(_finding(ws, r) for r in kept.head(20).itertuples()) if len(kept) else ()
+    series = pd.concat(series_rows, ignore_index=True) if series_rows else pd.DataFrame()
+    if len(kept):  # show the series of the leading findings first
+        order = [f"{r.dimension}={r.segment}" if r.dimension != "all" else "all" for r in kept.head(3).itertuples()]
+        lead = [(r.kpi, o) for r, o in zip(kept.head(3).itertuples(), order, strict=True)]
+        key = series["kpi"] + "|" + series["segment"]
+        rank = {f"{a}|{b}": i for i, (a, b) in enumerate(lead)}
+        series = series.assign(_o=key.map(rank).fillna(99)).sort_values(["_o", "kpi", "segment", "date"]) \
+            .drop(columns="_o").reset_index(drop=True)
+    table = kept.drop(columns=["parts"]) if len(kept) else kept
+    return Anomalies(tables={"findings": table, "series": series}, findings=findings,
+                     params={"kpis": list(kpis), "dims": list(dims), "since": str(since), "until": str(hi)})
+
+
+def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict:  # noqa: ANN001
+    head = f[(f.period >= dc.start) & (f.period < dc.start + pd.Timedelta(days=dc.days))]
+    lost = (dc.first - dc.last) / 2 * head["impressions"].sum()  # clicks lost to the decline, roughly
+    total_clicks = totals.loc[dc.start: dc.start + pd.Timedelta(days=dc.days - 1), "clicks"].sum()
+    return {"type": "decay", "kpi": "ctr", "dimension": "creative_id", "segment": seg, "date": dc.start,
+            "before": dc.first, "after": dc.last, "change": dc.change, "days": dc.days,
+            "impact": lost / total_clicks if total_clicks else 0.0, "parts": {"clicks", "impressions", "creative"}}
+
+
+def _dedupe(found: pd.DataFrame) -> pd.DataFrame:
+    """One finding per change.
+
+    The same change shows in several KPIs of one segment (a CVR drop is also a CPA rise) and
+    in every segment that contains it (overall, per device, per channel...). Findings within
+    7 days that share a KPI part are one change: per segment the most basic KPI (earliest in
+    WATCHED_KPIS) speaks for it, and across segments the sharpest (impact x |log change|).
+    """
+    order = {n: i for i, n in enumerate(WATCHED_KPIS)}
+    change = found["change"] if "change" in found else pd.Series(np.nan, index=found.index)
+    found = found.assign(score=found["impact"] * np.abs(np.log1p(change.astype(float).clip(lower=-0.9))).fillna(0.05),
+                         kpi_order=found["kpi"].map(order).fillna(len(order)))
+
+    def clash(r, q) -> bool:  # noqa: ANN001
+        return abs((r.date - q.date).days) <= 7 and bool(r.parts & q.parts) and \
+            (r.type == q.type or "shift" in (r.type, q.type))
+
+    # per segment: the most basic KPI first
+    found = found.sort_values(["kpi_order", "score"], ascending=[True, False], ignore_index=True)
+    kept: list[int] = []
+    for i, r in found.iterrows():
+        if not any(clash(r, found.loc[j]) and (r.dimension, r.segment) == (found.loc[j].dimension,
+                                                                          found.loc[j].segment) for j in kept):
+            kept.append(i)
+    found = found.loc[kept].sort_values("score", ascending=False, ignore_index=True)
+    kept = []
+    for i, r in found.iterrows():
+        if not any(clash(r, found.loc[j]) for j in kept):
+            kept.append(i)
+    return found.loc[kept].drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
+
+
+def _finding(ws: Workspace, r) -> Finding:  # noqa: ANN001
+    k = kpi(r.kpi)
+    where = "overall" if r.dimension == "all" else f"{r.dimension}={r.segment}"
+    when = f"{r.date:%Y-%m-%d}"
+    if r.type == "shift":
+        verb = "rose" if r.after > r.before else "fell"
+        text = (f"{k.label} ({where}) {verb} from {k.format(r.before)} to {k.format(r.after)} from {when} "
+                f"(expected {k.format(r.expected_low)}-{k.format(r.expected_high)}).")
+        if r.dimension != "all":
+            text = text[:-1] + _share_of_change(ws, r)
+        return Finding(text, metric=r.kpi, segment=where, value=float(r.after),
+                       interval=(float(r.expected_low), float(r.expected_high)), impact=float(r.impact),
+                       confidence=float(min(1.0, abs(r.t) / 20)))
+    if r.type == "decay":
+        return Finding(f"{k.label} of creative {r.segment} fell {abs(r.change):.0%} over its first {int(r.days)} days "
+                       f"(from {k.format(r.before)} to {k.format(r.after)}, from {when}): creative fatigue.",
+                       metric=r.kpi, segment=where, value=float(r.after), impact=float(r.impact))
+    return Finding(f"{k.label} ({where}) on {when}: {k.format(r.value)}, {'above' if r.type == 'spike' else 'below'} "
+                   f"the expected {k.format(r.expected_low)}-{k.format(r.expected_high)}.", metric=r.kpi,
+                   segment=where, value=float(r.value), interval=(float(r.expected_low), float(r.expected_high)),
+                   impact=float(r.impact))
+
+
+def _share_of_change(ws: Workspace, r) -> str:  # noqa: ANN001
+    """'; mobile explains 71% of the drop in conversions.' from a decomposition around the shift."""
+    from mercator.diagnose._decompose import decompose
+
+    k = kpi(r.kpi)
+    n = "conversions" if "conversions" in (k.num, k.den) else k.num
+    cur = Period(r.date.date(), r.date.date() + dt.timedelta(days=27))
+    base = cur.previous()
+    b = part_frame(ws, [n], by=[r.dimension], period=base)
+    c = part_frame(ws, [n], by=[r.dimension], period=cur)
+    seg = decompose(b, c, r.dimension, kpi(n))
+    seg[r.dimension] = seg[r.dimension].map(label)
+    row = seg[seg[r.dimension] == r.segment]
+    change = seg.attrs["change"]
+    if row.empty or not change or not np.isfinite(row["share"].iloc[0]):
+        return "."
+    word = "rise" if change > 0 else "drop"
+    return (f"; {r.segment} explains {row['share'].iloc[0]:.0%} of the {word} in {kpi(n).label.lower()} "
+            f"over the next 4 weeks.")
+
+
+# -- everything ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Exploration(Result):
+    kind = "explore"
+    title = "What happened"
+
+    def figures(self) -> list:
+        return Anomalies(tables={"series": self.to_frame("series")}).figures()
+
+
+def explore(ws: Workspace, *, since: dt.date | None = None, by: tuple[str, ...] | list[str] = ("channel", "device"),
+            kpis: tuple[str, ...] = HEADLINE) -> Exploration:
+    """Summary against the previous period and a year ago, breakdowns, and the anomaly scan."""
+    period = default_period(ws, since)
+    summary = kpi_summary(ws, period, kpis=kpis)
+    tables = {"summary": summary.to_frame("summary")}
+    findings = list(summary.findings)
+    for b in by:
+        bd = breakdown(ws, [d.strip() for d in b.split("+")] if isinstance(b, str) else list(b), period, kpis=kpis)
+        tables[f"by_{b.replace('+', '_')}"] = bd.to_frame("breakdown")
+    an = anomalies(ws)
+    tables["anomalies"] = an.to_frame("findings")
+    tables["series"] = an.to_frame("series")
+    findings += list(an.findings)
+    return Exploration(tables=tables, findings=tuple(findings), params={"period": str(period), "by": list(by)})
+
+
+

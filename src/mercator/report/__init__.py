@@ -37,10 +37,55 @@ def _kpis(ws: Workspace) -> Result:
     return kpi_overview(ws)
 
 
+def _what_happened(ws: Workspace) -> Result:
+    from mercator.explore import explore
+    return explore(ws)
+
+
+def _why(ws: Workspace) -> Result:
+    """The leading shift explained: its KPI, 4 weeks from the shift against the 4 weeks before."""
+    import datetime as dt
+
+    from mercator.diagnose import diagnose
+    from mercator.explore import Period, anomalies
+
+    found = anomalies(ws).to_frame("findings")
+    shifts = found[found["type"] == "shift"] if len(found) else found
+    if not len(shifts):
+        return Result(findings=())
+    top = shifts.iloc[0]
+    start = top.date.date()
+    return diagnose(ws, top.kpi, Period(start, start + dt.timedelta(days=27)))
+
+
+def _funnel(ws: Workspace) -> Result:
+    from mercator.diagnose import funnel
+
+    names = set(ws.table("events").event_name.value_counts().to_pandas()["event_name"])
+    steps = [s for s in ("page_view", "add_to_cart", "begin_checkout", "purchase") if s in names]
+    return funnel(ws, steps, by="device") if len(steps) >= 2 else Result()
+
+
+def _cohorts(ws: Workspace) -> Result:
+    from mercator.diagnose import cohorts
+    return cohorts(ws, table="orders", grain="month")
+
+
+def _correlations(ws: Workspace) -> Result:
+    from mercator.diagnose import correlations
+    return correlations(ws)
+
+
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
     Section("kpis", "KPI overview", _kpis, tables=("totals", "by_channel")),
+    Section("what-happened", "What happened", _what_happened, tables=("summary", "by_channel", "by_device",
+                                                                      "anomalies")),
+    Section("why", "Why: the leading change decomposed", _why, tables=("segments", "drill_down")),
+    Section("funnel", "Why: funnel", _funnel, tables=("steps", "step_tests")),
+    Section("cohorts", "Why: cohort retention (orders)", _cohorts, tables=()),
+    Section("correlations", "Why: correlations", _correlations, tables=("pairs",)),
 ]
 
 
