@@ -114,26 +114,28 @@ EVENTS = """event_id,user_id,ts,event_name,device
 """
 
 
-def test_funnel_equals_hand_count(ws, tmp_path):
-    """By hand, window 1 day: view 5 users (u1..u5); cart after view within a day: u1, u3
-    (u2's cart is 2 days later; u3's earlier cart does not count); buy after cart: u1, u3."""
+@pytest.fixture()
+def events_ws(ws, tmp_path):
     p = tmp_path / "events.csv"
     p.write_text(EVENTS)
     ingest(ws, p, table="events")
-    f = funnel(ws, ["view", "cart", "buy"], window="1d", by="device")
+    return ws
+
+
+def test_funnel_equals_hand_count(events_ws):
+    """By hand, window 1 day: view 5 users (u1..u5); cart after view within a day: u1, u3
+    (u2's cart is 2 days later; u3's earlier cart does not count); buy after cart: u1, u3."""
+    f = funnel(events_ws, ["view", "cart", "buy"], window="1d", by="device")
     assert f.to_frame("steps")["users"].tolist() == [5, 2, 2]
     seg = f.to_frame("by_segment").set_index(["segment", "step"])["users"]
     assert seg[("mobile", "view")] == 2 and seg[("mobile", "cart")] == 1 and seg[("desktop", "cart")] == 1
     assert f.params["median_seconds_to_convert"] == pytest.approx((3600 + 5400) / 2)
 
 
-def test_cohorts_equal_hand_count(ws, tmp_path):
+def test_cohorts_equal_hand_count(events_ws):
     """Weeks start on Monday: week of 2024-01-01: u1, u2, u3 (3 users); u1 is back in week +1
     (2024-01-09); u4 starts in week 2024-01-08; u5 in week 2024-01-15."""
-    p = tmp_path / "events.csv"
-    p.write_text(EVENTS)
-    ingest(ws, p, table="events")
-    m = cohorts(ws, grain="week").to_frame("retention")
+    m = cohorts(events_ws, grain="week").to_frame("retention")
     first = m[m.cohort == pd.Timestamp("2024-01-01")].set_index("periods_since")
     assert first.loc[0, "users"] == 3 and first.loc[1, "users"] == 1
     assert first.loc[1, "retention"] == pytest.approx(1 / 3)
