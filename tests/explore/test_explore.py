@@ -15,6 +15,7 @@ from mercator.explore import anomalies, breakdown, kpi_summary
 from mercator.explore._anomaly import band, level_shift
 from mercator.explore._frames import Period
 from mercator.ingest import ingest
+from mercator.metrics import kpi_aggregates
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,11 @@ def test_summary_and_breakdown_are_ratios_of_sums(demo):
     cur = t.filter((t.date >= p.start) & (t.date <= p.end)).aggregate(c=t.clicks.sum(), i=t.impressions.sum()) \
         .to_pandas().iloc[0]
     assert s.loc["ctr", "current"] == pytest.approx(cur.c / cur.i, rel=1e-12)
+    # the Ibis definitions (kpi_aggregates) and the summed-parts path give the same KPIs
+    inside = t.filter((t.date >= p.start) & (t.date <= p.end))
+    direct = inside.aggregate(**kpi_aggregates(inside, ["ctr", "cpa", "roas"])).to_pandas().iloc[0]
+    for n in ("ctr", "cpa", "roas"):
+        assert s.loc[n, "current"] == pytest.approx(direct[n], rel=1e-12)
     b = breakdown(ws, ["device", "country"], p).to_frame("breakdown")
     assert len(b) == 12 and b["share_of_cost"].sum() == pytest.approx(1.0)
 

@@ -40,14 +40,14 @@ def decompose(base: pd.DataFrame, cur: pd.DataFrame, dim: str | list[str], k: KP
         total0, total1 = float(n0.sum()), float(n1.sum())
     else:
         d0, d1 = m[f"{k.den}_0"].astype(float), m[f"{k.den}_1"].astype(float)
-        total0 = k.of(float(n0.sum()), float(d0.sum()))
-        total1 = k.of(float(n1.sum()), float(d1.sum()))
+        total0 = k.from_parts(n0.sum(), d0.sum())
+        total1 = k.from_parts(n1.sum(), d1.sum())
         w0 = d0 / d0.sum() if d0.sum() else d0 * 0
         w1 = d1 / d1.sum() if d1.sum() else d1 * 0
-        r0 = (n0 * k.scale / d0.where(d0 != 0)).fillna(total0)
-        r1 = (n1 * k.scale / d1.where(d1 != 0)).fillna(r0)
-        m["value_0"] = (n0 * k.scale / d0.where(d0 != 0))
-        m["value_1"] = (n1 * k.scale / d1.where(d1 != 0))
+        m["value_0"] = k.from_parts(n0, d0)
+        m["value_1"] = k.from_parts(n1, d1)
+        r0 = m["value_0"].fillna(total0)
+        r1 = m["value_1"].fillna(r0)
         m["mix"] = (w1 - w0) * (r0 - total0)
         m["rate"] = w1 * (r1 - r0)
     m["contribution"] = m["mix"] + m["rate"]

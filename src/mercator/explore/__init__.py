@@ -207,7 +207,7 @@ def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tupl
         for v in spend.index if d == "creative_id" else spend.index[:top]:
             sub = f[f[d].isna()] if v is None or v != v else f[f[d] == v]
             frames[(d, label(v))] = sub.drop(columns=[d])
-    records, series_rows = [], []
+    records, bands = [], {}
     totals = frames[("all", "all")].set_index("period")
     for (d, seg), f in frames.items():
         if len(f) < 28:
@@ -241,20 +241,15 @@ def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tupl
                                 "expected_low": r.lower, "expected_high": r.upper, "z": r.z,
                                 "impact": abs(r.value - r.expected) * den / (28 * day_total) if day_total else 0.0,
                                 "parts": {k.num, k.den} - {None}})
-            if (d, seg) == ("all", "all") or len(series_rows) < 3 * 800:
-                series_rows.append(b.assign(kpi=n, segment=f"{d}={seg}" if d != "all" else "all")
-                                   .reset_index(names="date"))
+            bands[(n, d, seg)] = b
     found = pd.DataFrame(records)
     kept = _dedupe(found) if len(found) else found
     findings = tuple(_finding(ws, r) for r in kept.head(20).itertuples()) if len(kept) else ()
-    series = pd.concat(series_rows, ignore_index=True) if series_rows else pd.DataFrame()
-    if len(kept):  # show the series of the leading findings first
-        order = [f"{r.dimension}={r.segment}" if r.dimension != "all" else "all" for r in kept.head(3).itertuples()]
-        lead = [(r.kpi, o) for r, o in zip(kept.head(3).itertuples(), order, strict=True)]
-        key = series["kpi"] + "|" + series["segment"]
-        rank = {f"{a}|{b}": i for i, (a, b) in enumerate(lead)}
-        series = series.assign(_o=key.map(rank).fillna(99)).sort_values(["_o", "kpi", "segment", "date"]) \
-            .drop(columns="_o").reset_index(drop=True)
+    # the daily series with their bands, for the three leading findings (decay has no band)
+    shown = [(r.kpi, r.dimension, r.segment) for r in kept.head(3).itertuples() if (r.kpi, r.dimension, r.segment)
+             in bands]
+    series = pd.concat([bands[key].assign(kpi=key[0], segment="all" if key[1] == "all" else f"{key[1]}={key[2]}")
+                        .reset_index(names="date") for key in shown], ignore_index=True) if shown else pd.DataFrame()
     table = kept.drop(columns=["parts"]) if len(kept) else kept
     return Anomalies(tables={"findings": table, "series": series}, findings=findings,
                      params={"kpis": list(kpis), "dims": list(dims), "since": str(since), "until": str(hi)})
@@ -286,19 +281,21 @@ def _dedupe(found: pd.DataFrame) -> pd.DataFrame:
         return abs((r.date - q.date).days) <= 7 and bool(r.parts & q.parts) and \
             (r.type == q.type or "shift" in (r.type, q.type))
 
-    # per segment: the most basic KPI first
-    found = found.sort_values(["kpi_order", "score"], ascending=[True, False], ignore_index=True)
-    kept: list[int] = []
-    for i, r in found.iterrows():
-        if not any(clash(r, found.loc[j]) and (r.dimension, r.segment) == (found.loc[j].dimension,
-                                                                          found.loc[j].segment) for j in kept):
-            kept.append(i)
-    found = found.loc[kept].sort_values("score", ascending=False, ignore_index=True)
-    kept = []
-    for i, r in found.iterrows():
-        if not any(clash(r, found.loc[j]) for j in kept):
-            kept.append(i)
-    return found.loc[kept].drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
+    def same_segment_clash(r, q) -> bool:  # noqa: ANN001
+        return (r.dimension, r.segment) == (q.dimension, q.segment) and clash(r, q)
+
+    def first_of_each(df: pd.DataFrame, by: list[str], ascending: list[bool], same) -> pd.DataFrame:  # noqa: ANN001
+        """Walk in order; keep a finding unless a kept one is the same change."""
+        df = df.sort_values(by, ascending=ascending, ignore_index=True)
+        kept: list[int] = []
+        for i, r in df.iterrows():
+            if not any(same(r, df.loc[j]) for j in kept):
+                kept.append(i)
+        return df.loc[kept]
+
+    found = first_of_each(found, ["kpi_order", "score"], [True, False], same_segment_clash)
+    found = first_of_each(found, ["score"], [False], clash)
+    return found.drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
 
 
 def _finding(ws: Workspace, r) -> Finding:  # noqa: ANN001

@@ -148,7 +148,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     checks = engine.materialize(row_checks(typed(src), key))
     counts = checks.aggregate(rows=checks.count(), bad=checks[RULE].notnull().sum()).to_pyarrow().to_pylist()[0]
     n_rows, n_bad = int(counts["rows"]), int(counts["bad"] or 0)
-    parts = [pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])]
+    parts = []
     if n_bad:
         rejected = typed(src.semi_join(checks.filter(checks[RULE].notnull()).select(ROW), ROW), explain=True)
         parts.append(rejected.select(ROW, REASON, COLUMN, DETAIL).to_pandas())
@@ -158,7 +158,8 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
                                     DETAIL: "an earlier row of this file has the same key"}))
     if progress:
         progress("validate", 1, 1)
-    bad = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).sort_values(ROW, ignore_index=True)
+    bad = pd.concat(parts, ignore_index=True).sort_values(ROW, ignore_index=True) if parts else \
+        pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])
     n_good = n_rows - len(bad)
     good = typed(src)
     good = good.filter(good[RULE].isnull())

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
+import numpy as np
 
 from mercator.errors import MercatorError
 
@@ -45,11 +46,17 @@ class KPI:
             return num
         return num * self.scale / t[self.den].sum().nullif(0)
 
-    def of(self, num: float, den: float | None = None) -> float:
-        """The KPI from already-summed parts (null for a zero denominator)."""
+    def from_parts(self, num, den=None):  # noqa: ANN001, ANN201
+        """The KPI from already-summed parts, scalars or arrays (NaN for a zero denominator).
+
+        The same rule as ``expr``, for sums that have left the engine.
+        """
         if self.den is None:
             return num
-        return float("nan") if not den else num * self.scale / den
+        n, d = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+        out = np.full(np.broadcast(n, d).shape, np.nan)
+        np.divide(n * self.scale, d, out=out, where=d != 0)
+        return float(out) if out.ndim == 0 else out
 
     def format(self, value: float | None) -> str:
         if value is None or value != value:
@@ -134,12 +141,8 @@ def with_kpis(df, names: list[str] | tuple[str, ...], suffix: str = ""):  # noqa
     df = df.copy()
     for n in names:
         k = kpi(n)
-        num = df[k.num + suffix].astype(float)
-        if k.den is None:
-            df[n + suffix] = num
-        else:
-            den = df[k.den + suffix].astype(float)
-            df[n + suffix] = (num * k.scale / den.where(den != 0)).astype(float)
+        df[n + suffix] = k.from_parts(df[k.num + suffix].astype(float),
+                                      None if k.den is None else df[k.den + suffix])
     return df
 
 
