@@ -251,6 +251,18 @@ def explore_cmd(since: Annotated[str | None, typer.Option(help="First day of the
               as_json)
 
 
+@app.command("trend")
+def trend_cmd(metric: Annotated[str, typer.Option(help="KPI, e.g. conversions, cpa, revenue.")] = "conversions",
+              grain: Annotated[str, typer.Option(help="day or week.")] = "day",
+              period: Annotated[str | None, typer.Option(help="START:END; default: all data.")] = None,
+              workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """A KPI's trend and seasonality (STL), with anomalous days marked."""
+    from mercator.explore import Period, trend
+
+    _analysis(workspace, lambda ws: trend(ws, metric, grain=grain, period=Period.parse(period) if period else None),
+              as_json)
+
+
 @app.command("diagnose")
 def diagnose_cmd(metric: Annotated[str, typer.Option(help="KPI, e.g. cvr, cpa, conversions.")],
                  current: Annotated[str, typer.Option(help="START:END of the period to explain.")],
@@ -267,11 +279,13 @@ def diagnose_cmd(metric: Annotated[str, typer.Option(help="KPI, e.g. cvr, cpa, c
 def funnel_cmd(steps: Annotated[str, typer.Option(help="Event names in order, comma-separated.")],
                by: Annotated[str | None, typer.Option(help="Segment by this events column (device, channel...).")]
                = None, window: Annotated[str, typer.Option(help="Conversion window from the first step.")] = "7d",
+               period: Annotated[str | None, typer.Option(help="START:END of first steps; default: all.")] = None,
                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Users through ordered steps within a window; drop-off and its significance by segment."""
     from mercator.diagnose import funnel
 
-    _analysis(workspace, lambda ws: funnel(ws, [s.strip() for s in steps.split(",")], window=window, by=by), as_json)
+    _analysis(workspace, lambda ws: funnel(ws, [s.strip() for s in steps.split(",")], window=window, by=by,
+                                           period=period), as_json)
 
 
 @app.command("cohorts")

@@ -138,7 +138,9 @@ def funnel(ws: Workspace, steps: list[str] | tuple[str, ...], *, window: str | i
                 rest_n, rest_prev = reached.sum() - reached[j], prev.sum() - prev[j]
                 if rest_prev <= 0:
                     continue
-                _z, p = proportions_ztest([reached[j], rest_n], [prev[j], rest_prev])
+                pooled = (reached[j] + rest_n) / (prev[j] + rest_prev)
+                # all continue or none do: no difference to test (the z statistic would be 0/0)
+                p = proportions_ztest([reached[j], rest_n], [prev[j], rest_prev])[1] if 0 < pooled < 1 else 1.0
                 pair_rows.append({"step": steps[i], "segment": seg["segment"].iloc[j],
                                   "conversion": reached[j] / prev[j], "rest_conversion": rest_n / rest_prev,
                                   "p_value": p})

@@ -14,17 +14,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.explore._anomaly import band, decay, level_shift
-from mercator.explore._frames import AD_DIMENSIONS, Period, date_range, default_period, label, part_frame
-from mercator.metrics import HEADLINE, kpi, with_kpis
+from mercator.explore._frames import AD_DIMENSIONS, Period, date_range, default_period, event_frame, label, part_frame
+from mercator.metrics import EVENT_COUNT_PREFIX, HEADLINE, kpi, with_kpis
+from mercator.errors import MercatorError
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
-__all__ = ["AD_DIMENSIONS", "Anomalies", "Breakdown", "Exploration", "KpiOverview", "KpiSummary", "Period",
-           "anomalies", "breakdown", "explore", "kpi_overview", "kpi_summary"]
+__all__ = ["AD_DIMENSIONS", "Anomalies", "Breakdown", "Exploration", "KpiOverview", "KpiSummary", "Period", "Trend",
+           "anomalies", "breakdown", "event_anomalies", "explore", "kpi_overview", "kpi_summary", "trend"]
 
 #: KPIs and dimensions the anomaly scan watches by default.
 WATCHED_KPIS = ("cvr", "ctr", "cpa", "cpc", "conversions", "cost")
 WATCHED_DIMENSIONS = ("device", "channel", "country", "campaign_id", "creative_id")
+#: A ratio's single days are judged only where its numerator is at least this a day (median).
+MIN_DAILY_NUMERATOR = 5
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,60 @@ def breakdown(ws: Workspace, by: list[str] | tuple[str, ...] = ("channel",), per
     return Breakdown(tables={"breakdown": t}, findings=tuple(findings), params={"by": by, "period": str(period)})
 
 
+# -- trend -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Trend(Result):
+    kind = "trend"
+    title = "Trend"
+
+    def figures(self) -> list:
+        t = self.to_frame("trend")
+        if t.empty:
+            return []
+        k = kpi(self.params["metric"])
+        fig = go.Figure()
+        fig.add_scatter(x=t["date"], y=t["value"], name=k.label, line={"color": "#9ab"})
+        fig.add_scatter(x=t["date"], y=t["trend"], name="trend", line={"color": "#234", "width": 3})
+        a = t[t["anomaly"]]
+        fig.add_scatter(x=a["date"], y=a["value"], mode="markers", name="anomaly", marker={"color": "red", "size": 7})
+        fig.update_layout(title=f"{k.label} per {self.params['grain']}: trend (STL) with anomalies marked", height=380)
+        return [fig]
+
+
+def trend(ws: Workspace, metric: str = "conversions", *, grain: str = "day", period: Period | None = None) -> Trend:
+    """A KPI per day or week split into trend, seasonality (STL) and residual, with anomalous days marked."""
+    from mercator.explore._trend import stl, weekday_profile
+
+    if grain not in ("day", "week"):
+        raise MercatorError(f"grain must be day or week; got {grain!r}")
+    k = kpi(metric)
+    frame = part_frame(ws, [metric], grain=grain, period=period, table=k.table,
+                       date_column="date" if k.table == "ad_performance" else "ts")
+    if frame.empty:
+        return Trend(tables={"trend": pd.DataFrame()}, params={"metric": metric, "grain": grain})
+    f = with_kpis(frame, [metric]).set_index("period")
+    idx = pd.date_range(f.index.min(), f.index.max(), freq="D" if grain == "day" else "W-MON")
+    y = f[metric].reindex(idx)
+    comp = stl(y, grain)
+    comp["anomaly"] = band(y)["anomaly"] if grain == "day" else False
+    findings = []
+    tr = comp["trend"].dropna()
+    span = 8 if grain == "week" else 56
+    if len(tr) > span:
+        change = tr.iloc[-1] / tr.iloc[-1 - span] - 1 if tr.iloc[-1 - span] else np.nan
+        findings.append(Finding(f"{k.label} trend {change:+.1%} over the last {span} {grain}s "
+                                f"({k.format(tr.iloc[-1 - span])} to {k.format(tr.iloc[-1])} per {grain}).",
+                                metric=metric, value=float(tr.iloc[-1]), impact=abs(float(change)) / 10))
+    if grain == "day" and len(y.dropna()) >= 21:
+        prof = weekday_profile(comp)
+        findings.append(Finding(f"Weekly pattern of {k.label}: highest on {prof.idxmax()} ({prof.max():+.0%} on the "
+                                f"trend), lowest on {prof.idxmin()} ({prof.min():+.0%}).", metric=metric,
+                                value=float(prof.max() - prof.min())))
+    return Trend(tables={"trend": comp.reset_index(names="date")}, findings=tuple(findings),
+                 params={"metric": metric, "grain": grain, "period": str(period) if period else None})
+
+
 # -- anomalies -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -187,26 +244,62 @@ def _series(frame: pd.DataFrame, n: str) -> pd.Series:
 
 def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tuple[str, ...] = WATCHED_DIMENSIONS,
               top: int = 5, since: dt.date | None = None) -> Anomalies:
-    """Scan every KPI overall and in the ``top`` segments (by cost) of each dimension.
+    """Scan every KPI of ad_performance overall and in the ``top`` segments (by cost) of each dimension.
 
-    Finds lasting level shifts (with the band the days before implied), single-day anomalies
-    against a one-sided robust band, and decay of creatives' CTR (fatigue). Overlapping
-    findings (the same change seen overall, per device, per channel...) are reported once,
-    by the segment where the change is sharpest.
+    Finds lasting level shifts and episodes (with the band the days before implied), single-day
+    anomalies against a one-sided robust band, and decay of creatives' CTR (fatigue).
+    Overlapping findings (the same change seen overall, per device, per channel...) are
+    reported once, by the segment where the change is sharpest.
     """
     lo, hi = date_range(ws)
-    since = since or lo
-    parts_needed = list(kpis)
-    frames = {("all", "all"): part_frame(ws, parts_needed, grain="day")}
+    frames = {("all", "all"): part_frame(ws, list(kpis), grain="day")}
     for d in dims:
         if ws.table("ad_performance").schema().get(d) is None:
             continue
-        f = part_frame(ws, parts_needed, by=[d], grain="day")
-        spend = f.groupby(d, dropna=False)["cost"].sum().sort_values(ascending=False)
+        f = part_frame(ws, list(kpis), by=[d], grain="day")
         # every creative is checked for fatigue; other dimensions watch their largest segments
-        for v in spend.index if d == "creative_id" else spend.index[:top]:
-            sub = f[f[d].isna()] if v is None or v != v else f[f[d] == v]
-            frames[(d, label(v))] = sub.drop(columns=[d])
+        frames.update(_largest_segments(f, d, "cost", None if d == "creative_id" else top))
+    return _scan(ws, frames, kpis, since or lo, hi, fatigue_dim="creative_id", explain=True)
+
+
+def event_anomalies(ws: Workspace, *, conversion: str = "purchase", dims: tuple[str, ...] = ("device", "channel"),
+                    top: int = 5, since: dt.date | None = None) -> Anomalies:
+    """Scan the daily series of ``events``: visits, users, the share of visits that convert
+    (reach ``conversion``), and the count of every event name; visits and conversion also in
+    the ``top`` segments (by visits) of each of ``dims``.
+
+    Event counts are small, so their bands and shifts use a Poisson noise floor; a new event
+    type that appears (a checkout bug, payment errors) is a shift up from zero, and one that
+    stops again is an episode with its end.
+    """
+    lo, hi = date_range(ws, "events", "ts")
+    overall = event_frame(ws, conversion=conversion)
+    names = tuple(c for c in overall.columns if c.startswith(EVENT_COUNT_PREFIX))
+    frames = {("all", "all"): overall}
+    schema = ws.table("events").schema()
+    for d in dims:
+        if schema.get(d) is not None:
+            frames.update(_largest_segments(event_frame(ws, conversion=conversion, by=[d], counts=False), d, "visits",
+                                            top))
+    series = ("visits", "users", "visit_cvr", *("events." + c[len(EVENT_COUNT_PREFIX):] for c in names))
+    return _scan(ws, frames, series, since or lo, hi, counts=set(series) - {"visit_cvr"},
+                 params={"conversion": conversion})
+
+
+def _largest_segments(f: pd.DataFrame, d: str, size: str, top: int | None) -> dict:
+    """``{(dimension, label): frame}`` for the ``top`` segments of ``d`` by ``size`` (all if None)."""
+    total = f.groupby(d, dropna=False)[size].sum().sort_values(ascending=False)
+    out = {}
+    for v in total.index if top is None else total.index[:top]:
+        sub = f[f[d].isna()] if v is None or v != v else f[f[d] == v]
+        out[(d, label(v))] = sub.drop(columns=[d])
+    return out
+
+
+def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, until: dt.date, *,
+          fatigue_dim: str | None = None, explain: bool = False, counts: set[str] = frozenset(),
+          params: dict | None = None) -> Anomalies:
+    """Shifts, single-day anomalies (and fatigue in ``fatigue_dim``) in every KPI of every frame."""
     records, bands = [], {}
     totals = frames[("all", "all")].set_index("period")
     for (d, seg), f in frames.items():
@@ -214,24 +307,29 @@ def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tupl
             continue
         for n in kpis:
             k = kpi(n)
+            if k.num not in f or (k.den is not None and k.den not in f):
+                continue
             y = _series(f, n)
-            if d == "creative_id":
+            if d == fatigue_dim:
                 if n == "ctr":
                     dc = decay(y)
                     if dc is not None and dc.start.date() >= since:
                         records.append(_decay_record(dc, f, totals, seg))
                 continue
-            sh = level_shift(y)
+            sh = level_shift(y, counts=n in counts)
             if sh is not None and sh.date.date() >= since:
-                after = f[(f.period >= sh.date) & (f.period < sh.date + pd.Timedelta(days=56))]
-                window_total = totals.loc[sh.date: sh.date + pd.Timedelta(days=55), k.num].sum()
+                stop = sh.end if sh.end is not None else sh.date + pd.Timedelta(days=56)
+                after = f[(f.period >= sh.date) & (f.period < stop)]
+                window_total = totals.loc[sh.date: stop - pd.Timedelta(days=1), k.num].sum()
                 moved = (sh.after - sh.before) * (after[k.den].sum() / k.scale if k.den else len(after))
                 impact = abs(moved) / window_total if window_total else 0.0
                 records.append({"type": "shift", "kpi": n, "dimension": d, "segment": seg, "date": sh.date,
-                                "before": sh.before, "after": sh.after, "change": sh.change,
+                                "end": sh.end, "before": sh.before, "after": sh.after, "change": sh.change,
                                 "expected_low": sh.expected_low, "expected_high": sh.expected_high, "t": sh.t,
                                 "impact": impact, "parts": {k.num, k.den} - {None}})
-            b = band(y)
+            if k.is_ratio and f[k.num].median() < MIN_DAILY_NUMERATOR:
+                continue  # too few events a day to judge one day's rate (shifts above pool many days)
+            b = band(y, counts=n in counts)
             b = b[b.index.date >= since]
             for day, r in b[b["anomaly"]].iterrows():
                 den = f.loc[f.period == day, k.den].sum() / k.scale if k.den else 1.0
@@ -243,8 +341,8 @@ def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tupl
                                 "parts": {k.num, k.den} - {None}})
             bands[(n, d, seg)] = b
     found = pd.DataFrame(records)
-    kept = _dedupe(found) if len(found) else found
-    findings = tuple(_finding(ws, r) for r in kept.head(20).itertuples()) if len(kept) else ()
+    kept = _dedupe(found, kpis) if len(found) else found
+    findings = tuple(_finding(ws, r, explain) for r in kept.head(20).itertuples()) if len(kept) else ()
     # the daily series with their bands, for the three leading findings (decay has no band)
     shown = [(r.kpi, r.dimension, r.segment) for r in kept.head(3).itertuples() if (r.kpi, r.dimension, r.segment)
              in bands]
@@ -252,7 +350,8 @@ def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tupl
                         .reset_index(names="date") for key in shown], ignore_index=True) if shown else pd.DataFrame()
     table = kept.drop(columns=["parts"]) if len(kept) else kept
     return Anomalies(tables={"findings": table, "series": series}, findings=findings,
-                     params={"kpis": list(kpis), "dims": list(dims), "since": str(since), "until": str(hi)})
+                     params={"kpis": list(kpis), "dims": sorted({d for d, _ in frames} - {"all"}),
+                             "since": str(since), "until": str(until), **(params or {})})
 
 
 def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict:  # noqa: ANN001
@@ -264,17 +363,17 @@ def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict: 
             "impact": lost / total_clicks if total_clicks else 0.0, "parts": {"clicks", "impressions", "creative"}}
 
 
-def _dedupe(found: pd.DataFrame) -> pd.DataFrame:
+def _dedupe(found: pd.DataFrame, kpis: tuple[str, ...]) -> pd.DataFrame:
     """One finding per change.
 
     The same change shows in several KPIs of one segment (a CVR drop is also a CPA rise) and
     in every segment that contains it (overall, per device, per channel...). Findings within
     7 days that share a KPI part are one change: per segment the most basic KPI (earliest in
-    WATCHED_KPIS) speaks for it, and across segments the sharpest (impact x |log change|).
+    ``kpis``) speaks for it, and across segments the sharpest (impact x |log change|).
     """
-    order = {n: i for i, n in enumerate(WATCHED_KPIS)}
+    order = {n: i for i, n in enumerate(kpis)}
     change = found["change"] if "change" in found else pd.Series(np.nan, index=found.index)
-    found = found.assign(score=found["impact"] * np.abs(np.log1p(change.astype(float).clip(lower=-0.9))).fillna(0.05),
+    found = found.assign(score=found["impact"] * np.abs(np.log1p(change.astype(float).clip(-0.9, 9.0))).fillna(0.05),
                          kpi_order=found["kpi"].map(order).fillna(len(order)))
 
     def clash(r, q) -> bool:  # noqa: ANN001
@@ -298,15 +397,16 @@ def _dedupe(found: pd.DataFrame) -> pd.DataFrame:
     return found.drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
 
 
-def _finding(ws: Workspace, r) -> Finding:  # noqa: ANN001
+def _finding(ws: Workspace, r, explain: bool = False) -> Finding:  # noqa: ANN001
     k = kpi(r.kpi)
     where = "overall" if r.dimension == "all" else f"{r.dimension}={r.segment}"
     when = f"{r.date:%Y-%m-%d}"
     if r.type == "shift":
         verb = "rose" if r.after > r.before else "fell"
-        text = (f"{k.label} ({where}) {verb} from {k.format(r.before)} to {k.format(r.after)} from {when} "
+        until = f" until {r.end:%Y-%m-%d}" if getattr(r, "end", None) is not None and r.end == r.end else ""
+        text = (f"{k.label} ({where}) {verb} from {k.format(r.before)} to {k.format(r.after)} from {when}{until} "
                 f"(expected {k.format(r.expected_low)}-{k.format(r.expected_high)}).")
-        if r.dimension != "all":
+        if explain and r.dimension != "all":
             text = text[:-1] + _share_of_change(ws, r)
         return Finding(text, metric=r.kpi, segment=where, value=float(r.after),
                        interval=(float(r.expected_low), float(r.expected_high)), impact=float(r.impact),
@@ -350,24 +450,39 @@ class Exploration(Result):
     title = "What happened"
 
     def figures(self) -> list:
-        return Anomalies(tables={"series": self.to_frame("series")}).figures()
+        figs = Trend(tables={"trend": self.to_frame("trend")}, params={"metric": "conversions", "grain": "day"}) \
+            .figures() if "trend" in self.tables else []
+        return figs + [fig for name in ("series", "event_series") if name in self.tables
+                       for fig in Anomalies(tables={"series": self.to_frame(name)}).figures()]
 
 
 def explore(ws: Workspace, *, since: dt.date | None = None, by: tuple[str, ...] | list[str] = ("channel", "device"),
             kpis: tuple[str, ...] = HEADLINE) -> Exploration:
-    """Summary against the previous period and a year ago, breakdowns, and the anomaly scan."""
-    period = default_period(ws, since)
-    summary = kpi_summary(ws, period, kpis=kpis)
-    tables = {"summary": summary.to_frame("summary")}
-    findings = list(summary.findings)
-    for b in by:
-        bd = breakdown(ws, [d.strip() for d in b.split("+")] if isinstance(b, str) else list(b), period, kpis=kpis)
-        tables[f"by_{b.replace('+', '_')}"] = bd.to_frame("breakdown")
-    an = anomalies(ws)
-    tables["anomalies"] = an.to_frame("findings")
-    tables["series"] = an.to_frame("series")
-    findings += list(an.findings)
-    return Exploration(tables=tables, findings=tuple(findings), params={"period": str(period), "by": list(by)})
-
-
-
+    """Summary against the previous period and a year ago, breakdowns, and the anomaly scans
+    of ad_performance and of events (each where the workspace has rows)."""
+    tables: dict[str, pd.DataFrame] = {}
+    findings: list[Finding] = []
+    params: dict = {"by": list(by)}
+    if ws.count("ad_performance"):
+        period = default_period(ws, since)
+        summary = kpi_summary(ws, period, kpis=kpis)
+        tables["summary"] = summary.to_frame("summary")
+        findings += summary.findings
+        for b in by:
+            bd = breakdown(ws, [d.strip() for d in b.split("+")] if isinstance(b, str) else list(b), period, kpis=kpis)
+            tables[f"by_{b.replace('+', '_')}"] = bd.to_frame("breakdown")
+        tr = trend(ws, "conversions")
+        tables["trend"] = tr.to_frame("trend")
+        findings += tr.findings
+        an = anomalies(ws)
+        tables["anomalies"], tables["series"] = an.to_frame("findings"), an.to_frame("series")
+        findings += an.findings
+        params["period"] = str(period)
+    if ws.count("events"):
+        ev = event_anomalies(ws)
+        tables["event_anomalies"], tables["event_series"] = ev.to_frame("findings"), ev.to_frame("series")
+        findings += ev.findings
+    if not tables:
+        raise MercatorError("nothing to explore: ad_performance and events are empty (load data with mercator "
+                            "ingest, or run mercator demo)")
+    return Exploration(tables=tables, findings=tuple(findings), params=params)

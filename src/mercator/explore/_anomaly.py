@@ -20,7 +20,9 @@ The method, for a daily series ``y``:
    sums, O(n)), with the noise estimated from first differences (unaffected by the shift).
    Reported when |t| >= ``t_min``, the relative change is at least ``min_change``, and the
    two weeks either side of the split already show 60% of it, by at least 5 standard errors
-   (abrupt, not seasonal drift).
+   (abrupt, not seasonal drift). One more split on either side that reverses the first
+   makes it an *episode* with an end (a bug that was fixed); its t is then the episode's
+   level against all days outside it. For small counts the noise is at least Poisson's.
 5. Decay: a Theil-Sen slope of log ``d`` over a segment's first weeks (creative fatigue).
 """
 
@@ -42,12 +44,20 @@ def _weekday_factors(y: pd.Series) -> pd.Series:
     if by_day.isna().all() or len(by_day) < 7:
         return pd.Series(1.0, index=y.index)
     by_day = by_day.fillna(1.0)
+    if (by_day <= 0).any():  # a weekday that is usually zero: no multiplicative pattern to estimate
+        return pd.Series(1.0, index=y.index)
     by_day = by_day / by_day.mean()
     return pd.Series(y.index.dayofweek.map(by_day).to_numpy(float), index=y.index)
 
 
-def band(y: pd.Series, *, window: int = 28, k: float = K_DEFAULT, min_history: int = 14) -> pd.DataFrame:
-    """Expected value, band and anomaly flag of every day of ``y`` (a daily DatetimeIndex)."""
+def band(y: pd.Series, *, window: int = 28, k: float = K_DEFAULT, min_history: int = 14,
+         counts: bool = False) -> pd.DataFrame:
+    """Expected value, band and anomaly flag of every day of ``y`` (a daily DatetimeIndex).
+
+    With ``counts`` (small event counts) the band is at least as wide as the Poisson
+    quantiles of the expected count (taken as at least 1) with the same tail probability
+    as ``k`` standard deviations: a normal band is far too narrow for counts near zero.
+    """
     y = y.astype(float)
     factor = _weekday_factors(y)
     d = y / factor
@@ -57,18 +67,22 @@ def band(y: pd.Series, *, window: int = 28, k: float = K_DEFAULT, min_history: i
     scale = 1.4826 * dev.shift(1).rolling(window, min_periods=min_history).median()
     scale = np.maximum(scale, 0.005 * level.abs() + 1e-12)
     z = (d - level) / scale
-    lower = (level - k * scale) * factor
+    lower, upper = (level - k * scale) * factor, (level + k * scale) * factor
+    if counts:
+        lam = np.maximum(level * factor, 1.0).fillna(1.0)
+        tail = stats.norm.sf(k)
+        upper = np.maximum(upper, pd.Series(stats.poisson.isf(tail, lam), index=y.index))
+        lower = np.minimum(lower, pd.Series(stats.poisson.ppf(tail, lam), index=y.index) - 1)
     if (y.dropna() >= 0).all():  # counts and rates cannot go below zero
         lower = lower.clip(lower=0)
-    return pd.DataFrame({
-        "value": y, "expected": level * factor, "lower": lower,
-        "upper": (level + k * scale) * factor, "z": z, "anomaly": (z.abs() > k) & y.notna(),
-    }, index=y.index)
+    anomaly = ((y > upper) | (y < lower)) & level.notna() & y.notna()
+    return pd.DataFrame({"value": y, "expected": level * factor, "lower": lower, "upper": upper, "z": z,
+                         "anomaly": anomaly}, index=y.index)
 
 
 @dataclass(frozen=True)
 class Shift:
-    """A lasting change of level from ``date``."""
+    """A change of level from ``date``: lasting, or an episode that ends at ``end``."""
 
     date: pd.Timestamp
     before: float
@@ -76,46 +90,99 @@ class Shift:
     t: float
     expected_low: float  # the band of the level after the cut, had it not changed
     expected_high: float
+    end: pd.Timestamp | None = None  # last day of the changed level, for an episode
 
     @property
     def change(self) -> float:
-        return self.after / self.before - 1 if self.before else float("nan")
+        if self.before == 0:
+            return float("inf") if self.after > 0 else float("nan")
+        return self.after / self.before - 1
+
+
+def _best_split(d: np.ndarray, noise: float, min_segment: int) -> tuple[int, float] | None:
+    """Index starting the second segment, and the two-sample t of the split (cumulative sums, O(n))."""
+    n = len(d)
+    if n < 2 * min_segment:
+        return None
+    c = np.cumsum(d)
+    i = np.arange(min_segment, n - min_segment + 1)
+    m1 = c[i - 1] / i
+    m2 = (c[-1] - c[i - 1]) / (n - i)
+    t = (m2 - m1) / (noise * np.sqrt(1 / i + 1 / (n - i)))
+    j = int(np.argmax(np.abs(t)))
+    return int(i[j]), float(t[j])
+
+
+def _episode(d: np.ndarray, cut: int, t: float, noise: float, t_min: float, min_segment: int) -> tuple[int, int]:
+    """``(start, end)`` of the changed level: the split may be the start or the end of an
+    episode (a bug that was fixed), found by one more split on either side that reverses it."""
+    best: tuple[int, int] = (cut, len(d))
+    best_t = 0.0
+    for lo, hi in ((0, cut), (cut, len(d))):
+        found = _best_split(d[lo:hi], noise, min_segment)
+        if found is None or found[1] * t >= 0 or abs(found[1]) < t_min or abs(found[1]) <= best_t:
+            continue  # a second split must reverse the first, clearly
+        best_t = abs(found[1])
+        best = (lo + found[0], cut) if lo == 0 else (cut, cut + found[0])
+    if best == (cut, len(d)):
+        return best
+    start, end = best
+    # the level outside the episode must be about the same on both sides
+    before, after = np.median(d[max(0, start - min_segment * 4):start]), np.median(d[end:end + min_segment * 4])
+    inside = np.median(d[start:end])
+    if end < len(d) and start > 0 and abs(after - before) > 0.5 * abs(inside - before):
+        return cut, len(d)
+    return start, end
 
 
 def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_change: float = 0.10,
-                span: int = 56) -> Shift | None:
-    """The largest lasting change of level in ``y``, if it is clear enough."""
+                span: int = 56, counts: bool = False) -> Shift | None:
+    """The largest change of level in ``y`` (lasting, or an episode with an end), if clear enough.
+
+    With ``counts`` the noise is at least Poisson's (the square root of the mean), which a
+    series of small counts needs: its first differences are mostly zero.
+    """
     y = y.astype(float).dropna()
     n = len(y)
     if n < 2 * min_segment:
         return None
     d = (y / _weekday_factors(y)).to_numpy()
     noise = 1.4826 * np.median(np.abs(np.diff(d) - np.median(np.diff(d)))) / np.sqrt(2)
+    if counts:
+        noise = max(noise, float(np.sqrt(max(np.mean(d), 1e-12))))
     if not np.isfinite(noise) or noise <= 0:
         noise = 1e-12 + 0.005 * np.abs(np.median(d))
-    c = np.cumsum(d)
-    i = np.arange(min_segment, n - min_segment + 1)  # first index of the second segment
-    m1 = c[i - 1] / i
-    m2 = (c[-1] - c[i - 1]) / (n - i)
-    t = (m2 - m1) / (noise * np.sqrt(1 / i + 1 / (n - i)))
-    j = int(np.argmax(np.abs(t)))
-    cut = int(i[j])
-    before = float(np.median(d[max(0, cut - span):cut]))
-    after = float(np.median(d[cut:cut + span]))
-    if abs(t[j]) < t_min or before == 0 or abs(after / before - 1) < min_change:
+    cut, t = _best_split(d, noise, min_segment)
+    start, end = _episode(d, cut, t, noise, t_min, min_segment)
+    if end < n and end - start > n - (end - start):
+        return None  # the "episode" is most of the series: its usual level; the data's edges differ
+    if end < n or start != cut:  # an episode: test its level against everything outside it
+        inside, outside = d[start:end], np.concatenate([d[:start], d[end:]])
+        t = float((inside.mean() - outside.mean()) / (noise * np.sqrt(1 / len(inside) + 1 / len(outside))))
+    # levels are medians (robust), or means for small counts (a median of 0s and 1s says little)
+    center = np.mean if counts else np.median
+    before = float(center(d[max(0, start - span):start]))
+    after = float(center(d[start:min(end, start + span)]))
+    if abs(t) < t_min or (before == 0 and not (counts and after > 0)) or \
+            (before != 0 and abs(after / before - 1) < min_change):
         return None
     # A shift is abrupt: the two weeks either side of the cut already show most of it (a
     # slow seasonal swing would also split well over months, but not locally).
-    local = float(np.median(d[cut:cut + 14]) - np.median(d[max(0, cut - 14):cut]))
+    w = min(14, end - start)
+    local = float(center(d[start:start + w]) - center(d[max(0, start - 14):start]))
     local_se = 1.2533 * noise * np.sqrt(2 / 14)
-    if local * (after - before) <= 0 or abs(local) < 0.6 * abs(after - before) or abs(local) < 5 * local_se:
+    # an episode has already shown two clear breaks (its start and its end), so less is asked
+    share, n_se = (0.5, 3) if end < n else (0.6, 5)
+    if local * (after - before) <= 0 or abs(local) < share * abs(after - before) or abs(local) < n_se * local_se:
         return None
     # the band the level after the cut would lie in had nothing changed: the level before,
     # +- 3 standard errors of a median over the days after (1.2533 = sqrt(pi / 2))
-    half = 3 * 1.2533 * noise / np.sqrt(min(span, n - cut))
+    half = 3 * 1.2533 * noise / np.sqrt(min(span, end - start))
     lo, hi = before - half, before + half
-    return Shift(date=y.index[cut], before=before, after=after, t=float(t[j]), expected_low=float(lo),
-                 expected_high=float(hi))
+    if counts or (y >= 0).all():
+        lo = max(lo, 0.0)
+    return Shift(date=y.index[start], before=before, after=after, t=t, expected_low=float(lo),
+                 expected_high=float(hi), end=y.index[end - 1] if end < n else None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 
 from mercator.errors import MercatorError
-from mercator.metrics import kpi, part_sums, prepared
+from mercator.metrics import EVENT_COUNT_PREFIX, kpi, part_sums, prepared
 from mercator.workspace import Workspace
 
 #: Dimensions of ad_performance that breakdowns and root-cause search use by default.
@@ -114,6 +114,33 @@ def part_frame(ws: Workspace, kpis: list[str] | tuple[str, ...], *, by: list[str
     return df
 
 
+def event_frame(ws: Workspace, *, conversion: str = "purchase", by: list[str] | tuple[str, ...] = (),
+                period: Period | None = None, counts: bool = True) -> pd.DataFrame:
+    """Per day (and ``by`` segment) from ``events``, in the engine: visits, users, converting
+    visits and (with ``counts``) the count of every event name as ``n_event:<name>`` columns.
+
+    A visit is a session; where a source records no sessions, a user's day stands for one.
+    """
+    e = ws.table("events")
+    if period is not None:
+        e = e.filter((e.ts >= ibis.timestamp(f"{period.start} 00:00:00"))
+                     & (e.ts < ibis.timestamp(f"{period.end} 00:00:00") + ibis.interval(days=1)))
+    day = e.ts.cast("date").name("period")
+    visit = e.session_id.fill_null(e.user_id.concat("@", day.cast("string")))
+    keys = [*(e[b] for b in by), day]
+    df = e.group_by(keys).aggregate(
+        visits=visit.nunique(), users=e.user_id.nunique(),
+        converting_visits=visit.nunique(where=e.event_name == conversion)).to_pandas()
+    if counts:
+        n = e.group_by([*keys, e.event_name]).aggregate(n=e.count()).to_pandas()
+        wide = n.pivot_table(index=[*by, "period"], columns="event_name", values="n", fill_value=0, dropna=False)
+        wide.columns = [EVENT_COUNT_PREFIX + str(c) for c in wide.columns]
+        df = df.merge(wide.reset_index(), on=[*by, "period"], how="left")
+    df["period"] = pd.to_datetime(df["period"])
+    return df.fillna({c: 0 for c in df.columns if c.startswith(EVENT_COUNT_PREFIX)}) \
+        .sort_values([*by, "period"], ignore_index=True)
+
+
 def label(value: object) -> str:
     """A dimension value for people: null is a dimension the source did not report."""
     from mercator.schema import NOT_SET
@@ -121,4 +148,4 @@ def label(value: object) -> str:
     return NOT_SET if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-__all__ = ["AD_DIMENSIONS", "Period", "date_range", "default_period", "label", "part_frame"]
+__all__ = ["AD_DIMENSIONS", "Period", "date_range", "default_period", "event_frame", "label", "part_frame"]

@@ -5,7 +5,7 @@ denominator gives null on every engine (``nullif(0)``: Spark's ANSI mode would r
 DuckDB would return inf). Definitions follow the Google Ads API metrics where it defines
 them (CTR, average CPC, average CPM, conversion rate, cost per conversion, conversion value
 per cost); the others follow Google Analytics (bounce rate, revenue per session, average
-order value). ``docs/metrics.md`` lists them; a test keeps it in step with this module.
+order value). docs/explore.md lists them; a test keeps it in step with this module.
 
 Because every ratio keeps its numerator and denominator, analyses can decompose a change in
 a ratio into mix and rate effects, and forecasts can model the two parts separately.
@@ -92,7 +92,17 @@ KPIS: dict[str, KPI] = {k.name: k for k in (
     _k("revenue", "Revenue", "sum of order revenue", "revenue", fmt="{:,.2f}", table="orders"),
     _k("orders", "Orders", "count of orders", "orders", table="orders"),
     _k("aov", "AOV", "revenue / orders", "revenue", "orders", fmt="{:,.2f}", table="orders"),
+    # events, per day (daily distinct counts: see explore.event_frame)
+    _k("visits", "Visits", "distinct sessions with an event (users where sessions are not recorded)", "visits",
+       table="events"),
+    _k("users", "Users", "distinct users with an event", "users", table="events"),
+    _k("visit_cvr", "Visit conversion rate", "visits reaching the conversion event / visits", "converting_visits",
+       "visits", fmt="{:.2%}", table="events"),
 )}
+
+#: ``events.<name>`` is the daily count of events called <name>; its part column is
+#: ``EVENT_COUNT_PREFIX + name`` in explore.event_frame.
+EVENT_COUNT_PREFIX = "n_event:"
 
 #: KPIs of ad_performance (the explore and diagnose default).
 AD_KPIS: dict[str, KPI] = {n: k for n, k in KPIS.items() if k.table == "ad_performance"}
@@ -101,6 +111,10 @@ HEADLINE = ("cost", "impressions", "clicks", "conversions", "conversion_value", 
 
 
 def kpi(name: str) -> KPI:
+    if name.startswith("events.") and len(name) > 7:
+        event = name[7:]
+        return KPI(name, f"{event} events", f"count of {event} events", EVENT_COUNT_PREFIX + event, fmt="{:,.1f}",
+                   higher_is_better=True, table="events")
     try:
         return KPIS[name]
     except KeyError:
@@ -146,5 +160,5 @@ def with_kpis(df, names: list[str] | tuple[str, ...], suffix: str = ""):  # noqa
     return df
 
 
-__all__ = ["AD_KPIS", "HEADLINE", "KPI", "KPIS", "kpi", "kpi_aggregates", "part_sums", "parts", "prepared",
+__all__ = ["AD_KPIS", "EVENT_COUNT_PREFIX", "HEADLINE", "KPI", "KPIS", "kpi", "kpi_aggregates", "part_sums", "parts", "prepared",
            "with_kpis"]

@@ -23,42 +23,42 @@ from mercator.workspace import Workspace
 class Section:
     id: str
     title: str
-    build: Callable[[Workspace], Result]
+    build: Callable[[Workspace, dict[str, Result]], Result]  # (workspace, earlier sections' results by id)
     tables: tuple[str, ...] = ()
 
 
-def _data_quality(ws: Workspace) -> Result:
+def _data_quality(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.quality import data_quality
     return data_quality(ws)
 
 
-def _kpis(ws: Workspace) -> Result:
+def _kpis(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.explore import kpi_overview
     return kpi_overview(ws)
 
 
-def _what_happened(ws: Workspace) -> Result:
+def _what_happened(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.explore import explore
     return explore(ws)
 
 
-def _why(ws: Workspace) -> Result:
-    """The leading shift explained: its KPI, 4 weeks from the shift against the 4 weeks before."""
+def _why(ws: Workspace, done: dict[str, Result]) -> Result:
+    """The leading shift of "What happened" explained: its KPI, 4 weeks from the shift against the 4 weeks before."""
     import datetime as dt
 
     from mercator.diagnose import diagnose
-    from mercator.explore import Period, anomalies
+    from mercator.explore import Period
 
-    found = anomalies(ws).to_frame("findings")
-    shifts = found[found["type"] == "shift"] if len(found) else found
-    if not len(shifts):
+    found = done["what-happened"].tables.get("anomalies") if "what-happened" in done else None
+    shifts = found[found["type"] == "shift"] if found is not None and len(found) else None
+    if shifts is None or not len(shifts):
         return Result(findings=())
     top = shifts.iloc[0]
     start = top.date.date()
     return diagnose(ws, top.kpi, Period(start, start + dt.timedelta(days=27)))
 
 
-def _funnel(ws: Workspace) -> Result:
+def _funnel(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.diagnose import funnel
 
     names = set(ws.table("events").event_name.value_counts().to_pandas()["event_name"])
@@ -66,12 +66,12 @@ def _funnel(ws: Workspace) -> Result:
     return funnel(ws, steps, by="device") if len(steps) >= 2 else Result()
 
 
-def _cohorts(ws: Workspace) -> Result:
+def _cohorts(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.diagnose import cohorts
     return cohorts(ws, table="orders", grain="month")
 
 
-def _correlations(ws: Workspace) -> Result:
+def _correlations(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.diagnose import correlations
     return correlations(ws)
 
@@ -81,7 +81,7 @@ SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
     Section("kpis", "KPI overview", _kpis, tables=("totals", "by_channel")),
     Section("what-happened", "What happened", _what_happened, tables=("summary", "by_channel", "by_device",
-                                                                      "anomalies")),
+                                                                      "anomalies", "event_anomalies")),
     Section("why", "Why: the leading change decomposed", _why, tables=("segments", "drill_down")),
     Section("funnel", "Why: funnel", _funnel, tables=("steps", "step_tests")),
     Section("cohorts", "Why: cohort retention (orders)", _cohorts, tables=()),
@@ -95,10 +95,10 @@ def plotly_js() -> str:
 
 
 def render_report(ws: Workspace, sections: list[Section] | None = None, progress=None) -> str:  # noqa: ANN001
-    rendered = []
+    rendered, done = [], {}
     sections = sections or SECTIONS
     for i, s in enumerate(sections):
-        res = s.build(ws)
+        res = done[s.id] = s.build(ws, done)
         figs = [f.to_html(full_html=False, include_plotlyjs=False) for f in res.figures()]
         tables = [(name, res.to_frame(name).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
                   for name in s.tables if name in res.tables and not res.to_frame(name).empty]
