@@ -34,6 +34,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/explore.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

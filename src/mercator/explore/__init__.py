@@ -236,10 +236,10 @@ class Anomalies(Result):
         return figs
 
 
-def _series(frame: pd.DataFrame, n: str) -> pd.Series:
-    f = with_kpis(frame, [n]).set_index("period")
-    idx = pd.date_range(f.index.min(), f.index.max(), freq="D")
-    return f[n].reindex(idx)
+def _daily(frame: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
+    """The named KPIs per day over the frame's whole date range (missing days are NaN)."""
+    f = with_kpis(frame, kpis).set_index("period")
+    return f[kpis].reindex(pd.date_range(f.index.min(), f.index.max(), freq="D"))
 
 
 def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tuple[str, ...] = WATCHED_DIMENSIONS,
@@ -288,12 +288,10 @@ def event_anomalies(ws: Workspace, *, conversion: str = "purchase", dims: tuple[
 
 def _largest_segments(f: pd.DataFrame, d: str, size: str, top: int | None) -> dict:
     """``{(dimension, label): frame}`` for the ``top`` segments of ``d`` by ``size`` (all if None)."""
-    total = f.groupby(d, dropna=False)[size].sum().sort_values(ascending=False)
-    out = {}
-    for v in total.index if top is None else total.index[:top]:
-        sub = f[f[d].isna()] if v is None or v != v else f[f[d] == v]
-        out[(d, label(v))] = sub.drop(columns=[d])
-    return out
+    groups = f.groupby(d, dropna=False, sort=False)  # one pass, not a mask per segment
+    total = groups[size].sum().sort_values(ascending=False)
+    keep = total.index if top is None else total.index[:top]
+    return {(d, label(v)): groups.get_group(v if v == v else np.nan).drop(columns=[d]) for v in keep}
 
 
 def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, until: dt.date, *,
@@ -305,11 +303,12 @@ def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, un
     for (d, seg), f in frames.items():
         if len(f) < 28:
             continue
-        for n in kpis:
+        names = [n for n in (("ctr",) if d == fatigue_dim else kpis)
+                 if kpi(n).num in f and (kpi(n).den is None or kpi(n).den in f)]
+        daily = _daily(f, names) if names else None
+        for n in names:
             k = kpi(n)
-            if k.num not in f or (k.den is not None and k.den not in f):
-                continue
-            y = _series(f, n)
+            y = daily[n]
             if d == fatigue_dim:
                 if n == "ctr":
                     dc = decay(y)
@@ -386,11 +385,12 @@ def _dedupe(found: pd.DataFrame, kpis: tuple[str, ...]) -> pd.DataFrame:
     def first_of_each(df: pd.DataFrame, by: list[str], ascending: list[bool], same) -> pd.DataFrame:  # noqa: ANN001
         """Walk in order; keep a finding unless a kept one is the same change."""
         df = df.sort_values(by, ascending=ascending, ignore_index=True)
+        rows = list(df.itertuples())
         kept: list[int] = []
-        for i, r in df.iterrows():
-            if not any(same(r, df.loc[j]) for j in kept):
+        for i, r in enumerate(rows):
+            if not any(same(r, rows[j]) for j in kept):
                 kept.append(i)
-        return df.loc[kept]
+        return df.iloc[kept]
 
     found = first_of_each(found, ["kpi_order", "score"], [True, False], same_segment_clash)
     found = first_of_each(found, ["score"], [False], clash)
