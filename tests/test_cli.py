@@ -42,3 +42,23 @@ def test_schema_and_mappers_json():
     assert _json(["schema", "show", "orders", "--json"])["tables"]["orders"][0]["column"] == "order_id"
     names = [m["mapper"] for m in _json(["mappers", "--json"])["tables"]["mappers"]]
     assert {"facebook_ads", "google_analytics", "online_retail", "cdnow", "retentioneering"} <= set(names)
+
+
+def test_explore_family_json(tmp_path):
+    """explore, trend, diagnose, funnel and cohorts each print one JSON document (small demo)."""
+    from mercator.demo import build_demo_workspace
+
+    path = tmp_path / "demo.duckdb"
+    build_demo_workspace(path, size="small")[0].close()
+    ws = ["--workspace", str(path), "--json"]
+    doc = _json(["explore", "--by", "channel,device+country", *ws])
+    assert doc["kind"] == "explore" and {"summary", "by_device_country", "trend", "anomalies"} <= set(doc["tables"])
+    assert _json(["trend", "--metric", "cpa", "--grain", "week", *ws])["kind"] == "trend"
+    assert _json(["trend", "--metric", "visits", *ws])["tables"]["trend"]
+    doc = _json(["diagnose", "--metric", "cvr", "--current", "2024-03-01:2024-03-28", *ws])
+    assert doc["kind"] == "diagnosis" and doc["findings"]
+    doc = _json(["funnel", "--steps", "page_view,add_to_cart,purchase", "--by", "device", *ws])
+    assert [r["step"] for r in doc["tables"]["steps"]] == ["page_view", "add_to_cart", "purchase"]
+    assert _json(["cohorts", "--grain", "month", "--table", "orders", *ws])["kind"] == "cohorts"
+    res = runner.invoke(app, ["trend", "--metric", "users", "--grain", "week", *ws])
+    assert res.exit_code == 2 and "use grain day" in res.output

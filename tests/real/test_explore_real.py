@@ -112,3 +112,13 @@ def test_facebook_breakdowns_equal_hand_sql(facebook, dims):
     for c in ("cost", "clicks", "impressions", "conversions", "ctr", "cpa"):
         pd.testing.assert_series_equal(merged[c].astype(float), merged[f"{c}_sql"].astype(float), check_names=False,
                                        rtol=1e-9)
+
+
+def test_explore_runs_where_dimensions_are_not_reported(facebook):
+    """The Facebook export reports no device, country or creative (null): the scan groups them
+    as "(not set)" instead of failing, and the summary still equals the totals."""
+    from mercator.explore import explore
+
+    ex = explore(facebook, since=pd.Timestamp("2017-01-01").date())
+    assert ex.to_frame("summary").set_index("kpi").loc["conversions", "current"] == 3264
+    assert (ex.to_frame("by_device")["device"] == "(not set)").all()

@@ -185,8 +185,13 @@ def trend(ws: Workspace, metric: str = "conversions", *, grain: str = "day", per
     if grain not in ("day", "week"):
         raise MercatorError(f"grain must be day or week; got {grain!r}")
     k = kpi(metric)
-    frame = part_frame(ws, [metric], grain=grain, period=period, table=k.table,
-                       date_column="date" if k.table == "ad_performance" else "ts")
+    if k.table == "events":  # daily distinct counts: they do not add up to weeks
+        if grain != "day":
+            raise MercatorError(f"{metric} is counted per day (distinct visits and users); use grain day")
+        frame = event_frame(ws, period=period, counts=metric.startswith("events."))
+    else:
+        frame = part_frame(ws, [metric], grain=grain, period=period, table=k.table,
+                           date_column="date" if k.table == "ad_performance" else "ts")
     if frame.empty:
         return Trend(tables={"trend": pd.DataFrame()}, params={"metric": metric, "grain": grain})
     f = with_kpis(frame, [metric]).set_index("period")
@@ -288,10 +293,10 @@ def event_anomalies(ws: Workspace, *, conversion: str = "purchase", dims: tuple[
 
 def _largest_segments(f: pd.DataFrame, d: str, size: str, top: int | None) -> dict:
     """``{(dimension, label): frame}`` for the ``top`` segments of ``d`` by ``size`` (all if None)."""
-    groups = f.groupby(d, dropna=False, sort=False)  # one pass, not a mask per segment
-    total = groups[size].sum().sort_values(ascending=False)
-    keep = total.index if top is None else total.index[:top]
-    return {(d, label(v)): groups.get_group(v if v == v else np.nan).drop(columns=[d]) for v in keep}
+    # one groupby pass, not a mask per segment; null (not reported) is a segment of its own
+    parts = {label(v): sub.drop(columns=[d]) for v, sub in f.groupby(d, dropna=False, sort=False)}
+    largest = sorted(parts, key=lambda s: -parts[s][size].sum())
+    return {(d, s): parts[s] for s in (largest if top is None else largest[:top])}
 
 
 def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, until: dt.date, *,
