@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
 STEPS = ["page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
 
@@ -36,7 +36,7 @@ def _rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def make_ads(ws, rows: int) -> None:  # noqa: ANN001
+def make_ads(ws, rows: int) -> None:
     """rows ad rows; the key (date, campaign, creative, device, country) is unique per row."""
     ws.con.raw_sql(f"""
         INSERT INTO ad_performance BY NAME
@@ -54,7 +54,7 @@ def make_ads(ws, rows: int) -> None:  # noqa: ANN001
         FROM g""")
 
 
-def make_events(ws, n: int, users: int) -> None:  # noqa: ANN001
+def make_events(ws, n: int, users: int) -> None:
     """n events of users users; each step is reached by a falling share of users, in order."""
     ws.con.raw_sql(f"""
         INSERT INTO events BY NAME
@@ -71,7 +71,7 @@ def make_events(ws, n: int, users: int) -> None:  # noqa: ANN001
         FROM range({n}) t(i)""")
 
 
-def bench_ads(ws, rows: int) -> dict:  # noqa: ANN001
+def bench_ads(ws, rows: int) -> dict:
     from mercator.diagnose import diagnose
     from mercator.explore import explore
     from mercator.explore._frames import part_frame
@@ -117,7 +117,7 @@ def _pandas_funnel(e: pd.DataFrame, window_s: int) -> list[int]:
     return counts
 
 
-def bench_funnel(ws, n: int, users: int) -> dict:  # noqa: ANN001
+def bench_funnel(ws, n: int, users: int) -> dict:
     from mercator.diagnose import funnel
 
     t0 = time.perf_counter()

@@ -216,7 +216,7 @@ class SparkEngine(Engine):
 
     name = "spark"
 
-    def __init__(self, session, database: str = "mercator") -> None:  # noqa: ANN001 (pyspark optional)
+    def __init__(self, session, database: str = "mercator") -> None:
         self.spark = session
         self.database = database
         session.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -368,7 +368,7 @@ class SparkEngine(Engine):
         pass
 
 
-def engine_for(location: str, *, spark_session=None, read_only: bool = False,  # noqa: ANN001
+def engine_for(location: str, *, spark_session=None, read_only: bool = False,
                database: str = "mercator") -> Engine:
     """Pick the engine for a workspace location."""
     if spark_session is not None:

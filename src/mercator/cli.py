@@ -34,7 +34,7 @@ WorkspaceOpt = Annotated[str | None, typer.Option("--workspace", "-w", envvar="M
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document on stdout.")]
 
 
-def _open(workspace: str | None, **kw):  # noqa: ANN202
+def _open(workspace: str | None, **kw):
     from mercator.workspace import Workspace
 
     return Workspace(workspace, **kw)
@@ -117,7 +117,7 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     _emit(res, as_json)
 
 
-def _progress_callback(progress: Progress):  # noqa: ANN202
+def _progress_callback(progress: Progress):
     tasks: dict[str, int] = {}
 
     def cb(step: str, done: int, total: int) -> None:
@@ -222,7 +222,7 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     _emit(res, as_json)
 
 
-def _analysis(workspace: str | None, run, as_json: bool) -> None:  # noqa: ANN001
+def _analysis(workspace: str | None, run, as_json: bool) -> None:
     """Open the workspace read-only, run one analysis, print it (or its JSON)."""
     try:
         ws = _open(workspace, read_only=True)

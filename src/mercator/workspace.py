@@ -53,7 +53,7 @@ class Workspace:
         read_only: open a DuckDB file read-only (several readers may share it).
     """
 
-    def __init__(self, location: str | Path | None = None, *, spark=None, database: str = "mercator",  # noqa: ANN001
+    def __init__(self, location: str | Path | None = None, *, spark=None, database: str = "mercator",
                  config_path: str | Path | None = None, read_only: bool = False) -> None:
         self.location = "spark-session" if spark is not None else str(location or default_location())
         self.engine: Engine = engine_for(self.location, spark_session=spark, read_only=read_only,

@@ -60,8 +60,9 @@ def test_duplicate_key_keeps_first_row(duckdb_ws, tmp_path):
 
 
 def test_conversions_le_clicks_only_when_switched_on(duckdb_ws, tmp_path):
-    from mercator.ingest import identity_mapping
     import dataclasses
+
+    from mercator.ingest import identity_mapping
 
     path = write(tmp_path, "2024-01-01,google_ads,c1,1000,10,5.5,20\n")
     ingest(duckdb_ws, path, table="ad_performance")

@@ -34,7 +34,7 @@ def write_demo_files(data: DemoData, folder: str | Path) -> dict[str, Path]:
 
 
 def build_demo_workspace(path: str | Path = "demo/mercator-demo.duckdb", *, size: str = "default", seed: int = 7,
-                         progress=None) -> tuple[Workspace, IngestResult]:  # noqa: ANN001
+                         progress=None) -> tuple[Workspace, IngestResult]:
     """Create a fresh demo workspace at ``path`` (replacing an old one) and load the demo data."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,14 +46,14 @@ class Diagnosis(Result):
         return [fig]
 
 
-def _concentration(seg: pd.DataFrame, k, n: int) -> float:  # noqa: ANN001
+def _concentration(seg: pd.DataFrame, k, n: int) -> float:
     """The baseline volume share of the ``n`` leading segments (smaller: a more specific cause)."""
     col = f"{k.den or k.num}_0"
     total = float(seg[col].sum())
     return float(seg[col].iloc[:n].sum()) / total if total else 1.0
 
 
-def root_cause(candidates: dict[tuple[str, ...], pd.DataFrame], k, cover: float = 0.8) -> tuple[str, ...]:  # noqa: ANN001
+def root_cause(candidates: dict[tuple[str, ...], pd.DataFrame], k, cover: float = 0.8) -> tuple[str, ...]:
     """The dimension (or pair) whose fewest segments explain ``cover`` of the change.
 
     Ties go to the candidate whose explaining segments are the smallest part of the baseline
@@ -68,7 +68,7 @@ def root_cause(candidates: dict[tuple[str, ...], pd.DataFrame], k, cover: float 
     return min(candidates, key=score)
 
 
-def _segment_label(row, key: tuple[str, ...]) -> str:  # noqa: ANN001
+def _segment_label(row, key: tuple[str, ...]) -> str:
     return " / ".join(label(getattr(row, d) if not isinstance(row, pd.Series) else row[d]) for d in key)
 
 
@@ -166,7 +166,7 @@ def _filtered_frame(ws: Workspace, metric: str, dim: str, period: Period, where:
     return t.group_by(dim).aggregate(**part_sums(t, [metric])).to_pandas()
 
 
-def _delta(k, value: float) -> str:  # noqa: ANN001
+def _delta(k, value: float) -> str:
     if value is None or not np.isfinite(value):
         return "n/a"
     if "%" in k.fmt:

@@ -23,6 +23,7 @@ from mercator.metrics import with_kpis
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
+
 @dataclass(frozen=True)
 class Correlations(Result):
     kind = "correlations"

@@ -13,10 +13,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mercator.explore._anomaly import band, decay, level_shift
-from mercator.explore._frames import AD_DIMENSIONS, Period, date_range, default_period, event_frame, label, part_frame
-from mercator.metrics import EVENT_COUNT_PREFIX, HEADLINE, kpi, with_kpis
 from mercator.errors import MercatorError
+from mercator.explore._anomaly import band, decay, level_shift
+from mercator.explore._frames import (
+    AD_DIMENSIONS,
+    Period,
+    date_range,
+    default_period,
+    event_frame,
+    label,
+    part_frame,
+)
+from mercator.metrics import EVENT_COUNT_PREFIX, HEADLINE, kpi, with_kpis
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -77,7 +85,7 @@ class KpiSummary(Result):
     title = "KPI summary"
 
 
-def _change_text(k, cur: float, ref: float) -> str:  # noqa: ANN001
+def _change_text(k, cur: float, ref: float) -> str:
     if ref is None or not np.isfinite(ref) or ref == 0 or not np.isfinite(cur):
         return "n/a"
     return f"{cur / ref - 1:+.1%}"
@@ -358,7 +366,7 @@ def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, un
                              "since": str(since), "until": str(until), **(params or {})})
 
 
-def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict:  # noqa: ANN001
+def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict:
     head = f[(f.period >= dc.start) & (f.period < dc.start + pd.Timedelta(days=dc.days))]
     lost = (dc.first - dc.last) / 2 * head["impressions"].sum()  # clicks lost to the decline, roughly
     total_clicks = totals.loc[dc.start: dc.start + pd.Timedelta(days=dc.days - 1), "clicks"].sum()
@@ -380,14 +388,14 @@ def _dedupe(found: pd.DataFrame, kpis: tuple[str, ...]) -> pd.DataFrame:
     found = found.assign(score=found["impact"] * np.abs(np.log1p(change.astype(float).clip(-0.9, 9.0))).fillna(0.05),
                          kpi_order=found["kpi"].map(order).fillna(len(order)))
 
-    def clash(r, q) -> bool:  # noqa: ANN001
+    def clash(r, q) -> bool:
         return abs((r.date - q.date).days) <= 7 and bool(r.parts & q.parts) and \
             (r.type == q.type or "shift" in (r.type, q.type))
 
-    def same_segment_clash(r, q) -> bool:  # noqa: ANN001
+    def same_segment_clash(r, q) -> bool:
         return (r.dimension, r.segment) == (q.dimension, q.segment) and clash(r, q)
 
-    def first_of_each(df: pd.DataFrame, by: list[str], ascending: list[bool], same) -> pd.DataFrame:  # noqa: ANN001
+    def first_of_each(df: pd.DataFrame, by: list[str], ascending: list[bool], same) -> pd.DataFrame:
         """Walk in order; keep a finding unless a kept one is the same change."""
         df = df.sort_values(by, ascending=ascending, ignore_index=True)
         rows = list(df.itertuples())
@@ -402,7 +410,7 @@ def _dedupe(found: pd.DataFrame, kpis: tuple[str, ...]) -> pd.DataFrame:
     return found.drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
 
 
-def _finding(ws: Workspace, r, explain: bool = False) -> Finding:  # noqa: ANN001
+def _finding(ws: Workspace, r, explain: bool = False) -> Finding:
     k = kpi(r.kpi)
     where = "overall" if r.dimension == "all" else f"{r.dimension}={r.segment}"
     when = f"{r.date:%Y-%m-%d}"
@@ -426,7 +434,7 @@ def _finding(ws: Workspace, r, explain: bool = False) -> Finding:  # noqa: ANN00
                    impact=float(r.impact))
 
 
-def _share_of_change(ws: Workspace, r) -> str:  # noqa: ANN001
+def _share_of_change(ws: Workspace, r) -> str:
     """'; mobile explains 71% of the drop in conversions.' from a decomposition around the shift."""
     from mercator.diagnose._decompose import decompose
 

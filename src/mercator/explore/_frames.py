@@ -77,7 +77,7 @@ def default_period(ws: Workspace, since: dt.date | None = None, days: int = 28,
     return Period(start, hi)
 
 
-def _in_period(t, column: str, period: Period | None):  # noqa: ANN001, ANN202
+def _in_period(t, column: str, period: Period | None):
     if period is None:
         return t
     col = t[column].cast("date") if column != "date" else t[column]

@@ -9,7 +9,13 @@
 """
 
 from mercator.ingest._load import IngestResult, ingest
-from mercator.ingest._mapping import ColumnSource, Currency, TableMapping, identity_mapping, load_mapping
+from mercator.ingest._mapping import (
+    ColumnSource,
+    Currency,
+    TableMapping,
+    identity_mapping,
+    load_mapping,
+)
 from mercator.ingest._pii import pseudonymize
 from mercator.ingest._readers import RawSource, read_source
 from mercator.ingest.mappers import MAPPERS, Mapper, detect_mapper

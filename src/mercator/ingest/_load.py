@@ -29,8 +29,16 @@ from mercator.errors import MappingError
 from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pseudonymize
 from mercator.ingest._readers import ROW, RawSource, read_source
-from mercator.ingest._validate import (COLUMN, DETAIL, REASON, RULE, duplicate_rows, row_checks, shared_key_rows,
-                                       typed_expression)
+from mercator.ingest._validate import (
+    COLUMN,
+    DETAIL,
+    REASON,
+    RULE,
+    duplicate_rows,
+    row_checks,
+    shared_key_rows,
+    typed_expression,
+)
 from mercator.results import Finding, Result
 from mercator.schema import LOAD_ID, REASONS, table_spec
 from mercator.workspace import Workspace

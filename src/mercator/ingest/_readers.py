@@ -176,7 +176,7 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
     def parse(enc: str, threads: bool, newlines: bool = False) -> tuple[pa.Table, list]:
         bad: list = []
 
-        def on_invalid(row) -> str:  # noqa: ANN001 (pyarrow InvalidRow)
+        def on_invalid(row) -> str:
             bad.append(row)
             return "skip"
 

@@ -46,7 +46,7 @@ class KPI:
             return num
         return num * self.scale / t[self.den].sum().nullif(0)
 
-    def from_parts(self, num, den=None):  # noqa: ANN001, ANN201
+    def from_parts(self, num, den=None):
         """The KPI from already-summed parts, scalars or arrays (NaN for a zero denominator).
 
         The same rule as ``expr``, for sums that have left the engine.
@@ -64,7 +64,7 @@ class KPI:
         return self.fmt.format(value)
 
 
-def _k(*args, **kw) -> KPI:  # noqa: ANN002, ANN003
+def _k(*args, **kw) -> KPI:
     return KPI(*args, **kw)
 
 
@@ -150,7 +150,7 @@ def kpi_aggregates(t: ir.Table, names: list[str] | tuple[str, ...] | None = None
     return {n: kpi(n).expr(t) for n in (names or list(AD_KPIS))}
 
 
-def with_kpis(df, names: list[str] | tuple[str, ...], suffix: str = ""):  # noqa: ANN001, ANN201
+def with_kpis(df, names: list[str] | tuple[str, ...], suffix: str = ""):
     """Add the named KPIs to a pandas frame of part sums (columns named like the parts)."""
     df = df.copy()
     for n in names:

@@ -94,7 +94,7 @@ def plotly_js() -> str:
     return resources.files("plotly").joinpath("package_data/plotly.min.js").read_text(encoding="utf-8")
 
 
-def render_report(ws: Workspace, sections: list[Section] | None = None, progress=None) -> str:  # noqa: ANN001
+def render_report(ws: Workspace, sections: list[Section] | None = None, progress=None) -> str:
     rendered, done = [], {}
     sections = sections or SECTIONS
     for i, s in enumerate(sections):
@@ -113,7 +113,7 @@ def render_report(ws: Workspace, sections: list[Section] | None = None, progress
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), sections=rendered, plotly_js=plotly_js())
 
 
-def build_report(ws: Workspace, path: str | Path, progress=None) -> Path:  # noqa: ANN001
+def build_report(ws: Workspace, path: str | Path, progress=None) -> Path:
     """Write the report to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,15 @@
 
 from mercator.errors import SchemaError
 from mercator.schema._docs import data_model_markdown
-from mercator.schema._model import EARLIEST_DATE, LOAD_ID, NOT_SET, REASONS, Column, RowCheck, TableSpec
+from mercator.schema._model import (
+    EARLIEST_DATE,
+    LOAD_ID,
+    NOT_SET,
+    REASONS,
+    Column,
+    RowCheck,
+    TableSpec,
+)
 from mercator.schema._tables import TABLES
 
 
