@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/explore.py
+	$(BIN)/python benchmarks/clv.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

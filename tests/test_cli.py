@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from typer.testing import CliRunner
 
 from mercator.cli import app
@@ -62,3 +64,23 @@ def test_explore_family_json(tmp_path):
     assert _json(["cohorts", "--grain", "month", "--table", "orders", *ws])["kind"] == "cohorts"
     res = runner.invoke(app, ["trend", "--metric", "users", "--grain", "week", *ws])
     assert res.exit_code == 2 and "use grain day" in res.output
+
+
+def test_clv_and_segment_json(tmp_path):
+    """clv fit and segment rfm each print one JSON document; rfm saves its run."""
+    p = tmp_path / "orders.csv"
+    rng = np.random.default_rng(1)
+    rows = ["order_id,customer_id,ts,revenue"]
+    for c in range(300):  # irregular repeat purchases, so the CLV models have something to fit
+        days = np.unique(rng.integers(0, 180, 1 + rng.poisson(0.3 + 2 * rng.random())))
+        rows += [f"o{c}_{d},c{c},{np.datetime64('2024-01-01') + d} 10:00:00,{10 + c % 50}" for d in days]
+    p.write_text("\n".join(rows) + "\n")
+    ws = str(tmp_path / "w.duckdb")
+    _json(["ingest", str(p), "--table", "orders", "--workspace", ws, "--json"])
+    doc = _json(["clv", "fit", "--calibration-end", "2024-03-01", "--workspace", ws, "--json"])
+    assert doc["kind"] == "clv" and {r["model"] for r in doc["tables"]["models"]} == {"bg_nbd", "mbg_nbd"}
+    assert "customers" not in doc["tables"]  # per-customer rows go to --output, not into the JSON
+    doc = _json(["segment", "rfm", "--quantiles", "4", "--workspace", ws, "--json"])
+    assert doc["kind"] == "rfm" and sum(r["customers"] for r in doc["tables"]["segments"]) == 300
+    res = runner.invoke(app, ["segment", "rfm", "--quantiles", "1.5", "--workspace", ws])
+    assert res.exit_code == 2 and "strictly between 0 and 1" in res.output

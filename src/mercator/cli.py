@@ -24,6 +24,10 @@ from mercator.results import Result
 app = typer.Typer(help="Mercator: marketing data to decisions.", no_args_is_help=True, add_completion=False)
 schema_app = typer.Typer(help="The canonical data model.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+clv_app = typer.Typer(help="Customer lifetime value (BG/NBD and Gamma-Gamma).", no_args_is_help=True)
+app.add_typer(clv_app, name="clv")
+segment_app = typer.Typer(help="Customer segments (RFM), saved to the workspace for audit.", no_args_is_help=True)
+app.add_typer(segment_app, name="segment")
 
 err = Console(stderr=True)
 out = Console()
@@ -296,6 +300,77 @@ def cohorts_cmd(grain: Annotated[str, typer.Option(help="week or month.")] = "we
     from mercator.diagnose import cohorts
 
     _analysis(workspace, lambda ws: cohorts(ws, grain=grain, table=table), as_json)
+
+
+def _date(text: str | None):  # noqa: ANN202
+    import datetime as dt
+
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(MercatorError(f"{text!r} is not an ISO date (YYYY-MM-DD)"))
+
+
+@clv_app.command("fit")
+def clv_fit(calibration_end: Annotated[str | None, typer.Option(help="Last day the models see (YYYY-MM-DD); the "
+                                                                     "orders after it are the holdout. Default: all.")]
+            = None,
+            holdout_end: Annotated[str | None, typer.Option(help="Last day of the holdout; default: the last "
+                                                                 "order.")] = None,
+            horizon: Annotated[int, typer.Option(help="Months of value to predict.")] = 12,
+            discount: Annotated[float, typer.Option(help="Discount rate per month.")] = 0.01,
+            unit: Annotated[str, typer.Option(help="Time unit of the model: D, W or M.")] = "W",
+            model: Annotated[str, typer.Option(help="auto (smaller holdout error), bg_nbd or mbg_nbd.")] = "auto",
+            output: Annotated[Path | None, typer.Option(help="Write every customer's predictions to this CSV.")]
+            = None,
+            workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Fit BG/NBD and Gamma-Gamma on orders; expected purchases, P(alive) and CLV per customer."""
+    import dataclasses
+
+    from mercator.clv import fit_clv
+
+    def run(ws):  # noqa: ANN001, ANN202
+        res = fit_clv(ws, _date(calibration_end), _date(holdout_end), horizon_months=horizon, discount=discount,
+                      unit=unit, model=model, keep_customers=output is not None)
+        if output is not None:
+            res.to_frame("customers").to_csv(output, index=False)
+            err.print(f"wrote {len(res.to_frame('customers')):,} customers to {output}")
+            res = dataclasses.replace(res, tables={k: v for k, v in res.tables.items() if k != "customers"},
+                                      params={**res.params, "output": str(output)})
+        return res
+
+    _analysis(workspace, run, as_json)
+
+
+@segment_app.command("rfm")
+def segment_rfm(quantiles: Annotated[str, typer.Option(help="Number of quantiles (5), or cut points such as "
+                                                             "0.5,0.8,0.95.")] = "5",
+                as_of: Annotated[str | None, typer.Option(help="Reference date (YYYY-MM-DD); default: the day "
+                                                               "after the last order.")] = None,
+                min_size: Annotated[int, typer.Option(help="Flag segments smaller than this.")] = 50,
+                save: Annotated[bool, typer.Option(help="Save definitions and members to the workspace.")] = True,
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """RFM scores and named segments (champions, loyal, at risk...), with profiles."""
+    from mercator.segment import rfm
+
+    try:
+        q: int | list[float] = int(quantiles) if "," not in quantiles and "." not in quantiles else \
+            [float(v) for v in quantiles.split(",")]
+    except ValueError:
+        _fail(MercatorError(f"--quantiles {quantiles!r} is neither a number nor comma-separated cut points"))
+    try:
+        ws = _open(workspace)
+        try:
+            res = rfm(ws, quantiles=q, as_of=_date(as_of), min_size=min_size, save=save)
+        finally:
+            ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    if save:
+        err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
+    _emit(res, as_json)
 
 
 @schema_app.command("docs")

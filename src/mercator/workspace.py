@@ -9,13 +9,14 @@ Canonical tables are created empty on first open, so every analysis can rely on 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from mercator._engines import Engine, engine_for
 from mercator.config import WorkspaceConfig, default_location
@@ -96,6 +97,20 @@ class Workspace:
         """All writes inside commit together or not at all."""
         with self.engine.transaction():
             yield
+
+    def replace(self, name: str, rows: ir.Table | pd.DataFrame, on: Sequence[str]) -> None:
+        """Replace the rows of ``name`` that share their ``on`` values with ``rows``, in one
+        transaction (re-saving an analysis's output never duplicates it)."""
+        staged = None
+        if isinstance(rows, pd.DataFrame):
+            staged = rows = self.engine.stage(pa.Table.from_pandas(rows, preserve_index=False))
+        try:
+            with self.transaction():
+                self.engine.delete_keys(name, rows.select(*on).distinct(), list(on))
+                self.engine.insert(name, rows)
+        finally:
+            if staged is not None:
+                self.engine.release(staged)
 
     # -- reading ---------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:

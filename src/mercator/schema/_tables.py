@@ -286,6 +286,34 @@ DECISIONS = TableSpec(
     time_column="ts",
 )
 
+SEGMENTS = TableSpec(
+    name="segments",
+    description="Every saved segment and the logic that defines it, for audit (RFM, clusters, rules).",
+    columns=(
+        C("segment_set", "string", "The segmentation run: kind and a hash of its configuration and data.",
+          nullable=False),
+        C("segment", "string", "Segment name.", nullable=False),
+        C("kind", "string", "rfm, cluster or rule."),
+        C("definition", "string", "The segment's logic as JSON (score ranges, thresholds, centroid, rule)."),
+        C("params", "string", "The run's configuration as JSON (quantiles, reference date, features...)."),
+        C("customers", "int64", "Customers in the segment when it was saved.", unit="count"),
+        C("created_at", "timestamp", "When it was saved, UTC.", nullable=False),
+    ),
+    key=("segment_set", "segment"),
+    time_column="created_at",
+)
+
+SEGMENT_MEMBERS = TableSpec(
+    name="segment_members",
+    description="Which customer was in which segment of a saved segmentation run.",
+    columns=(
+        C("segment_set", "string", "The segmentation run (see segments).", nullable=False),
+        C("customer_id", "string", "Customer id.", nullable=False),
+        C("segment", "string", "Segment name.", nullable=False),
+    ),
+    key=("segment_set", "customer_id"),
+)
+
 QUARANTINE = TableSpec(
     name="quarantine",
     description="Every rejected row: where it came from, which column, why, and the row as it was read.",
@@ -329,5 +357,6 @@ LOADS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, MEDIA_SPEND,
-              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, DECISIONS, QUARANTINE, LOADS)
+              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, DECISIONS, SEGMENTS,
+              SEGMENT_MEMBERS, QUARANTINE, LOADS)
 }
