@@ -57,10 +57,11 @@ class ClvResult(Result):
 
 def fit_clv(ws: Workspace, calibration_end: dt.date | None = None, holdout_end: dt.date | None = None, *,
             horizon_months: int = 12, discount: float = 0.01, unit: str = "W", model: str = "auto",
-            keep_customers: bool = True) -> ClvResult:
+            channel: str | None = None, keep_customers: bool = True) -> ClvResult:
     """Fit BG/NBD and Gamma-Gamma on the orders up to ``calibration_end`` (default: all), score
-    every customer, and check the purchase model on the orders after it (the holdout)."""
-    summary, info = customer_summary(ws, calibration_end, holdout_end, unit=unit)
+    every customer, and check the purchase model on the orders after it (the holdout).
+    ``channel`` restricts to one sales channel's orders."""
+    summary, info = customer_summary(ws, calibration_end, holdout_end, unit=unit, channel=channel)
     return clv_from_summary(summary, info, horizon_months=horizon_months, discount=discount, model=model,
                             keep_customers=keep_customers)
 

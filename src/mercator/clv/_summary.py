@@ -28,12 +28,15 @@ def _day_number(d):  # noqa: ANN001, ANN202
 
 
 def customer_summary(ws: Workspace, calibration_end: dt.date | None = None, holdout_end: dt.date | None = None,
-                     *, unit: str = "W") -> tuple[pd.DataFrame, dict]:
-    """The summary per customer (and the dates used), from the engine."""
+                     *, unit: str = "W", channel: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """The summary per customer (and the dates used), from the engine; ``channel`` keeps only
+    the orders of one sales channel (orders.channel)."""
     if unit not in UNITS:
         raise MercatorError(f"unit must be one of {', '.join(UNITS)}; got {unit!r}")
     o = ws.table("orders")
     o = o.filter(o.customer_id.notnull() & ~o.is_return.fill_null(False) & o.revenue.notnull())
+    if channel is not None:
+        o = o.filter(o.channel == channel)
     bounds = o.aggregate(lo=o.ts.min(), hi=o.ts.max()).to_pyarrow().to_pylist()[0]
     if bounds["lo"] is None:
         raise MercatorError("orders has no purchases with a customer: load orders first (mercator ingest)")

@@ -76,6 +76,22 @@ def _correlations(ws: Workspace, _done: dict[str, Result]) -> Result:
     return correlations(ws)
 
 
+def _who_rfm(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.segment import rfm
+    return rfm(ws, save=False) if ws.count("orders") else Result()
+
+
+def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.clv import fit_clv
+    from mercator.errors import MercatorError
+
+    try:
+        return fit_clv(ws, keep_customers=False) if ws.count("orders") else Result()
+    except MercatorError as exc:  # too few customers for the models: say so in the section
+        from mercator.results import Finding
+        return Result(findings=(Finding(f"No CLV: {exc}"),))
+
+
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
@@ -86,6 +102,8 @@ SECTIONS: list[Section] = [
     Section("funnel", "Why: funnel", _funnel, tables=("steps", "step_tests")),
     Section("cohorts", "Why: cohort retention (orders)", _cohorts, tables=()),
     Section("correlations", "Why: correlations", _correlations, tables=("pairs",)),
+    Section("who-segments", "Who: RFM segments", _who_rfm, tables=("segments",)),
+    Section("who-clv", "Who: customer lifetime value", _who_clv, tables=("params", "models", "deciles")),
 ]
 
 
