@@ -67,7 +67,7 @@ def test_explore_family_json(tmp_path):
 
 
 def test_clv_and_segment_json(tmp_path):
-    """clv fit and segment rfm each print one JSON document; rfm saves its run."""
+    """clv fit, segment rfm and segment cluster each print one JSON document."""
     p = tmp_path / "orders.csv"
     rng = np.random.default_rng(1)
     rows = ["order_id,customer_id,ts,revenue"]
@@ -82,5 +82,7 @@ def test_clv_and_segment_json(tmp_path):
     assert "customers" not in doc["tables"]  # per-customer rows go to --output, not into the JSON
     doc = _json(["segment", "rfm", "--quantiles", "4", "--workspace", ws, "--json"])
     assert doc["kind"] == "rfm" and sum(r["customers"] for r in doc["tables"]["segments"]) == 300
+    doc = _json(["segment", "cluster", "--k", "3", "--rounds", "3", "--workspace", ws, "--json"])
+    assert doc["kind"] == "clusters" and len(doc["tables"]["clusters"]) == 3
     res = runner.invoke(app, ["segment", "rfm", "--quantiles", "1.5", "--workspace", ws])
     assert res.exit_code == 2 and "strictly between 0 and 1" in res.output

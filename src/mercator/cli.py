@@ -373,6 +373,35 @@ def segment_rfm(quantiles: Annotated[str, typer.Option(help="Number of quantiles
     _emit(res, as_json)
 
 
+@segment_app.command("cluster")
+def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silhouette) or gmm (k by BIC).")]
+                    = "kmeans",
+                    k: Annotated[int | None, typer.Option(help="Number of segments; default: chosen from 2-8.")]
+                    = None,
+                    min_share: Annotated[float, typer.Option(help="Smallest segment allowed, as a share of "
+                                                                  "customers.")] = 0.02,
+                    rounds: Annotated[int, typer.Option(help="Bootstrap refits for stability.")] = 20,
+                    as_of: Annotated[str | None, typer.Option(help="Reference date; default: the day after the "
+                                                                   "last order.")] = None,
+                    save: Annotated[bool, typer.Option(help="Save definitions and members.")] = True,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Behavioural segments from order features, with stability and profiles in words."""
+    from mercator.segment import cluster
+
+    try:
+        ws = _open(workspace)
+        try:
+            res = cluster(ws, method=method, k=k, min_share=min_share, rounds=rounds, as_of=_date(as_of),
+                          save=save)
+        finally:
+            ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    if save:
+        err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
+    _emit(res, as_json)
+
+
 @schema_app.command("docs")
 def schema_docs(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None
                 ) -> None:

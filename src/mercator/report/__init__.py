@@ -81,6 +81,17 @@ def _who_rfm(ws: Workspace, _done: dict[str, Result]) -> Result:
     return rfm(ws, save=False) if ws.count("orders") else Result()
 
 
+def _who_clusters(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.errors import MercatorError
+    from mercator.results import Finding
+    from mercator.segment import cluster
+
+    try:
+        return cluster(ws, save=False, rounds=10) if ws.count("orders") else Result()
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No behavioural segments: {exc}"),))
+
+
 def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.clv import fit_clv
     from mercator.errors import MercatorError
@@ -103,6 +114,7 @@ SECTIONS: list[Section] = [
     Section("cohorts", "Why: cohort retention (orders)", _cohorts, tables=()),
     Section("correlations", "Why: correlations", _correlations, tables=("pairs",)),
     Section("who-segments", "Who: RFM segments", _who_rfm, tables=("segments",)),
+    Section("who-clusters", "Who: behavioural segments", _who_clusters, tables=("clusters",)),
     Section("who-clv", "Who: customer lifetime value", _who_clv, tables=("params", "models", "deciles")),
 ]
 
