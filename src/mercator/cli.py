@@ -28,6 +28,8 @@ clv_app = typer.Typer(help="Customer lifetime value (BG/NBD and Gamma-Gamma).", 
 app.add_typer(clv_app, name="clv")
 segment_app = typer.Typer(help="Customer segments (RFM), saved to the workspace for audit.", no_args_is_help=True)
 app.add_typer(segment_app, name="segment")
+target_app = typer.Typer(help="Propensity, churn and lead scoring models.", no_args_is_help=True)
+app.add_typer(target_app, name="target")
 
 err = Console(stderr=True)
 out = Console()
@@ -400,6 +402,74 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
     if save:
         err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
     _emit(res, as_json)
+
+
+def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:  # noqa: ANN001
+    """Run on a file without opening a workspace (unless one is named); else on the workspace."""
+    if workspace is None and Path(table).exists():
+        try:
+            res = run(None)
+        except MercatorError as exc:
+            _fail(exc)
+        _emit(res, as_json)
+    else:
+        _analysis(workspace, run, as_json)
+
+
+def _csv_list(text: str | None) -> list[str]:
+    return [v.strip() for v in (text or "").split(",") if v.strip()]
+
+
+@target_app.command("train")
+def target_train(table: Annotated[str, typer.Option(help="A CSV or Parquet file, or a workspace table.")],
+                 label: Annotated[str, typer.Option(help="The column to predict.")],
+                 exclude: Annotated[str | None, typer.Option(help="Columns to leave out, comma-separated.")] = None,
+                 positive: Annotated[str | None, typer.Option(help="The label value that counts as positive.")]
+                 = None,
+                 time_col: Annotated[str | None, typer.Option(help="Sort by this column and split in time order.")]
+                 = None,
+                 ordered: Annotated[bool, typer.Option(help="The rows are already in time order: split in "
+                                                            "order.")] = False,
+                 label_time: Annotated[str | None, typer.Option(help="Column: when the label became known.")]
+                 = None,
+                 feature_time: Annotated[list[str] | None, typer.Option(help="FEATURE=COLUMN: when a feature was "
+                                                                            "recorded (repeatable).")] = None,
+                 model_out: Annotated[Path | None, typer.Option(help="Where to save the model.")] = None,
+                 workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Train LightGBM and a logistic baseline; metrics, gains, calibration, SHAP, a model card."""
+    from mercator.target import train_model
+
+    times = {}
+    for item in feature_time or []:
+        if "=" not in item:
+            _fail(MercatorError(f"--feature-time {item!r} is not FEATURE=COLUMN"))
+        f, c = item.split("=", 1)
+        times[f.strip()] = c.strip()
+    _file_or_workspace(workspace, table, lambda ws: train_model(
+        ws, table, label, exclude=_csv_list(exclude), positive=positive, time_col=time_col, ordered=ordered,
+        label_time=label_time, feature_times=times, save_to=model_out), as_json)
+
+
+@target_app.command("score")
+def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mercator target train`.")],
+                 table: Annotated[str, typer.Option(help="A CSV or Parquet file, or a workspace table.")],
+                 output: Annotated[Path, typer.Option(help="CSV to write the scores to.")],
+                 id_col: Annotated[str | None, typer.Option(help="Column to copy into the output as the id.")]
+                 = None,
+                 batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 100_000,
+                 workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Score a whole table in batches (with progress): probability and top reasons per row."""
+    from rich.progress import Progress
+
+    from mercator.target import score_table
+
+    def run(ws):  # noqa: ANN001, ANN202
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("scoring", total=None)
+            return score_table(model, ws, table, output, id_col=id_col, batch_size=batch_size,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    _file_or_workspace(workspace, table, run, as_json)
 
 
 @schema_app.command("docs")

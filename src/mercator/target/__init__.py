@@ -1,0 +1,291 @@
+"""Target: propensity, churn and lead scoring. Who is likely to do what, and why.
+
+>>> res = train_model(ws, "bank-full.csv", "y", exclude=["duration"], positive="yes")
+>>> res.to_frame("metrics"), res.to_frame("gains"), res.params["model_path"]
+>>> score_table(res.params["model_path"], ws, "new_leads.csv", "scores.csv")
+
+Pure modelling lives in ``_model``; this module reads the data, guards against leakage,
+saves models with their configuration hash and library versions, and scores in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from mercator.errors import MercatorError
+from mercator.results import Finding, Result
+from mercator.target._model import LEAK_AUC, prepare_features, single_feature_auc, split_rows, train
+from mercator.workspace import Workspace
+
+__all__ = ["ModelMismatch", "TargetResult", "load_model", "read_table", "score_table", "train_model"]
+
+_PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
+
+
+class ModelMismatch(MercatorError):
+    """A saved model was made with other library versions, or its file was altered."""
+
+
+def read_table(ws: Workspace | None, source: str) -> pd.DataFrame:
+    """A file (CSV with its delimiter sniffed, or Parquet) or a workspace table, as pandas."""
+    path = Path(source)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
+        if not path.exists():
+            raise MercatorError(f"{source}: no such file")
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep=_delimiter(path))
+    if ws is None:
+        raise MercatorError(f"{source!r} is not a file, and there is no workspace to read a table from")
+    return ws.table(source).to_pandas()
+
+
+def _delimiter(path: Path) -> str:
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        head = f.read(64_000)
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+@dataclass(frozen=True)
+class TargetResult(Result):
+    kind = "target_model"
+    title = "Propensity model"
+
+    def figures(self) -> list:
+        figs = []
+        g = self.to_frame("gains")
+        if not g.empty:
+            fig = go.Figure()
+            for m, part in g.groupby("model", sort=False):
+                fig.add_scatter(x=part["decile"] * 10, y=part["cumulative_gain"], mode="lines+markers", name=m)
+            fig.add_scatter(x=[0, 100], y=[0, 1], mode="lines", name="random", line={"dash": "dot", "color": "#999"})
+            fig.update_layout(title="Cumulative gains on the test rows", xaxis_title="% of customers targeted",
+                              yaxis_title="share of positives reached", yaxis_tickformat=".0%", height=380)
+            figs.append(fig)
+        c = self.to_frame("calibration")
+        if not c.empty:
+            fig = go.Figure()
+            for m, part in c.groupby("model", sort=False):
+                fig.add_scatter(x=part["predicted"], y=part["observed"], mode="lines+markers", name=m)
+            fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"})
+            fig.update_layout(title="Calibration on the test rows (deciles of the score)",
+                              xaxis_title="predicted probability", yaxis_title="observed rate", height=380)
+            figs.append(fig)
+        imp = self.to_frame("importance")
+        if not imp.empty:
+            top = imp.head(15).iloc[::-1]
+            fig = go.Figure(go.Bar(x=top["mean_abs_shap"], y=top["feature"], orientation="h"))
+            fig.update_layout(title="What drives the score: mean |SHAP| (log-odds)", height=420)
+            figs.append(fig)
+        return figs
+
+
+def _config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _versions() -> dict[str, str]:
+    return {p: metadata.version(p) for p in _PACKAGES}
+
+
+def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[str] | tuple[str, ...] = (),
+                positive: str | None = None, time_col: str | None = None, ordered: bool = False,
+                label_time: str | None = None, feature_times: dict[str, str] | None = None,
+                threshold: float | None = None, seed: int = 0, save_to: str | Path | None = None,
+                name: str | None = None) -> TargetResult:
+    """Train LightGBM (and the logistic baseline) to predict ``label`` from the other columns.
+
+    ``time_col`` sorts the rows and makes the split time-ordered (so does ``ordered`` for rows
+    already in time order); otherwise it is random and stratified. ``label_time`` and
+    ``feature_times`` (feature -> the column saying when it was recorded) make training refuse
+    features recorded after the label. The model is saved with its configuration hash and
+    library versions (``save_to``; default: ``models/`` beside a DuckDB workspace, else in the
+    current directory).
+    """
+    frame = read_table(ws, source)
+    missing = [c for c in [label, *exclude, *(c for c in (time_col, label_time) if c)] if c not in frame.columns]
+    if missing:
+        raise MercatorError(f"{source}: no column(s) {', '.join(missing)}; it has {', '.join(frame.columns)}")
+    feature_times = feature_times or {}
+    if feature_times and not label_time:
+        raise MercatorError("feature_times needs label_time: the time the label is known")
+    late = _late_features(frame, label_time, feature_times)
+    if late:
+        raise MercatorError(f"{source}: refusing features recorded after the label ({label_time}): "
+                            + "; ".join(f"{f} in {n:,} rows" for f, n in late.items())
+                            + ". Drop them or rebuild them as of the label time.")
+    if time_col:
+        frame = frame.sort_values(time_col, kind="stable", ignore_index=True)
+    y = _binary(frame[label], positive, source, label)
+    drop = {label, *exclude, *(c for c in (time_col, label_time) if c), *feature_times.values()}
+    x, categories = prepare_features(frame.drop(columns=[c for c in frame.columns if c in drop]))
+    if len(x) < 200 or y.sum() < 20 or (len(y) - y.sum()) < 20:
+        raise MercatorError(f"{source}: too few rows or positives to train and test a model "
+                            f"({len(y)} rows, {int(y.sum())} positive)")
+    is_ordered = bool(time_col) or ordered
+    tr, _va, _te = split_rows(y, is_ordered, seed)
+    aucs = single_feature_auc(x.iloc[tr], y[tr])
+    model, tables = train(x, y, ordered=is_ordered, seed=seed, threshold=threshold)
+    model.categories = categories
+    config = {"source": str(source), "label": label, "positive": positive, "exclude": sorted(exclude),
+              "time_col": time_col, "ordered": is_ordered, "features": model.features, "categories": categories,
+              "seed": seed, "rows": len(x), "threshold": model.threshold}
+    chash = _config_hash(config)
+    path = _model_path(ws, save_to, name or f"{label}-{chash[:8]}")
+    versions = _versions()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps({"model": model, "config": config, "config_hash": chash, "versions": versions}))
+    tables["single_feature_auc"] = pd.DataFrame({"feature": aucs.index, "auc": aucs.to_numpy()})
+    m = model.metrics
+    card = {"model": "LightGBM, Platt-calibrated; baseline logistic regression", "label": f"{label} = "
+            f"{positive if positive is not None else '1'}", "rows": len(x), "features": len(model.features),
+            "split": "time-ordered 60/20/20" if is_ordered else "stratified random 60/20/20",
+            "threshold (F1-best on validation)" if threshold is None else "threshold": round(model.threshold, 4),
+            "test ROC AUC": round(m["lightgbm"]["roc_auc"], 4), "test PR AUC": round(m["lightgbm"]["pr_auc"], 4),
+            "baseline ROC AUC": round(m["logistic_baseline"]["roc_auc"], 4), "config hash": chash,
+            **{f"version {k}": v for k, v in versions.items()}, "saved to": str(path)}
+    tables["model_card"] = pd.DataFrame({"item": list(card), "value": [str(v) for v in card.values()]})
+    findings = _findings(tables, aucs, m, label)
+    return TargetResult(tables=tables, findings=tuple(findings),
+                        params={"label": label, "source": str(source), "model_path": str(path), "config_hash": chash,
+                                "ordered_split": is_ordered, "threshold": model.threshold, "versions": versions})
+
+
+def _late_features(frame: pd.DataFrame, label_time: str | None, feature_times: dict[str, str]) -> dict[str, int]:
+    if not label_time:
+        return {}
+    lt = pd.to_datetime(frame[label_time], errors="coerce")
+    out = {}
+    for feature, col in feature_times.items():
+        if col not in frame.columns:
+            raise MercatorError(f"feature time column {col!r} (for {feature}) is not in the table")
+        n = int((pd.to_datetime(frame[col], errors="coerce") > lt).sum())
+        if n:
+            out[feature] = n
+    return out
+
+
+def _binary(col: pd.Series, positive: str | None, source: str, label: str) -> np.ndarray:
+    if col.isna().any():
+        raise MercatorError(f"{source}: label {label!r} is empty in {int(col.isna().sum())} rows "
+                            f"(first at row {int(np.flatnonzero(col.isna())[0]) + 2} of the file)")
+    if positive is not None:
+        y = (col.astype(str) == str(positive)).to_numpy(int)
+        if not y.any():
+            raise MercatorError(f"{source}: no row has {label} = {positive!r}; values: {sorted(col.astype(str).unique())[:10]}")
+        return y
+    values = set(pd.unique(col))
+    if values <= {0, 1, True, False}:
+        return col.astype(int).to_numpy()
+    raise MercatorError(f"{source}: label {label!r} has values {sorted(map(str, values))[:10]}: say which is the "
+                        "positive class (--positive)")
+
+
+def _model_path(ws: Workspace | None, save_to: str | Path | None, name: str) -> Path:
+    if save_to is not None:
+        return Path(save_to)
+    loc = getattr(ws, "location", None)
+    if ws is not None and loc and ws.engine.name == "duckdb":
+        return Path(loc).parent / "models" / f"{name}.mercator-model"
+    return Path("models") / f"{name}.mercator-model"  # no local workspace: beside where it runs
+
+
+def _findings(tables: dict, aucs: pd.Series, m: dict, label: str) -> list[Finding]:
+    lg, base = m["lightgbm"], m["logistic_baseline"]
+    top = tables["gains"].query("model == 'lightgbm' and decile == 1").iloc[0]
+    imp = tables["importance"]
+    out = [Finding(
+        f"LightGBM predicts {label} with ROC AUC {lg['roc_auc']:.3f} and PR AUC {lg['pr_auc']:.3f} on the test rows "
+        f"(logistic baseline {base['roc_auc']:.3f} / {base['pr_auc']:.3f}); the top 10% by score hold "
+        f"{top.cumulative_gain:.0%} of the positives (lift {top.lift:.1f}).", metric="roc_auc",
+        value=float(lg["roc_auc"]), impact=1.0),
+        Finding(f"At threshold {lg['threshold']:.3f}: precision {lg['precision']:.2f}, recall {lg['recall']:.2f}, "
+                f"F1 {lg['f1']:.2f}, accuracy {lg['accuracy']:.2f}; Brier score {lg['brier']:.4f}.",
+                metric="f1", value=float(lg["f1"]), impact=0.5),
+        Finding("Strongest drivers (mean |SHAP|): " + ", ".join(
+            f"{r.feature} ({r.share:.0%})" for r in imp.head(3).itertuples()) + ".", metric="shap", impact=0.4)]
+    for f, auc in aucs[aucs >= LEAK_AUC].items():
+        out.append(Finding(f"Warning: {f} alone predicts {label} with ROC AUC {auc:.2f} on the training rows. A "
+                           "feature this strong is often recorded after the outcome (like a call's duration): check "
+                           "it is known when you score.", metric="leakage", segment=f, value=float(auc), impact=2.0))
+    if len(imp) and imp["share"].iloc[0] > 0.5:
+        out.append(Finding(f"Warning: {imp.feature.iloc[0]} carries {imp.share.iloc[0]:.0%} of the model's SHAP "
+                           "importance; check it is not a proxy of the label.", metric="leakage", impact=1.5))
+    split = tables["split"].set_index("part")["positive_rate"]
+    if split["train"] > 0 and not 0.5 <= split["test"] / split["train"] <= 2:
+        out.append(Finding(f"Warning: the positive rate moves from {split['train']:.1%} (train) to {split['test']:.1%} "
+                           "(test): the population drifts over time, and scores will drift with it.",
+                           metric="drift", impact=1.5))
+    return out
+
+
+def load_model(path: str | Path) -> dict:
+    """A saved model; refuses one made with other library versions or whose contents changed."""
+    path = Path(path)
+    if not path.exists():
+        raise MercatorError(f"{path}: no such model file")
+    saved = pickle.loads(path.read_bytes())  # noqa: S301 - our own files; the hash below checks them
+    now = _versions()
+    diff = {k: (v, now.get(k)) for k, v in saved["versions"].items() if now.get(k) != v}
+    if diff:
+        raise ModelMismatch(f"{path}: made with " + ", ".join(f"{k} {a} (here {b})" for k, (a, b) in diff.items())
+                            + "; retrain it with these versions")
+    if _config_hash(saved["config"]) != saved["config_hash"]:
+        raise ModelMismatch(f"{path}: its configuration does not match its hash; the file was altered")
+    return saved
+
+
+def score_table(model_path: str | Path, ws: Workspace | None, source: str, output: str | Path, *,
+                id_col: str | None = None, batch_size: int = 100_000,
+                progress: Callable[[int, int], None] | None = None) -> Result:
+    """Score every row of ``source`` in batches: the calibrated probability, and for rows above the
+    model's threshold the three features that push the score up most (TreeSHAP)."""
+    saved = load_model(model_path)
+    model, config = saved["model"], saved["config"]
+    frame = read_table(ws, source)
+    missing = [f for f in model.features if f not in frame.columns]
+    if missing:
+        raise MercatorError(f"{source}: the model needs column(s) {', '.join(missing)}")
+    output = Path(output)
+    total, written, dist = len(frame), 0, []
+    for start in range(0, total, batch_size):
+        part = frame.iloc[start:start + batch_size]
+        x, _ = prepare_features(part[model.features], model.categories)
+        p = model.predict(x)
+        hot = p >= model.threshold
+        reasons = np.full(len(part), "", dtype=object)
+        if hot.any():  # TreeSHAP costs ~0.4 ms a row here: explained where someone will act on the score
+            shap = model.shap(x[hot]).drop(columns="_base").to_numpy()
+            names = np.asarray(model.features)[np.argsort(-shap, axis=1)[:, :3]]
+            reasons[hot] = [", ".join(r) for r in names]
+        out = pd.DataFrame({"row": np.arange(start, start + len(part)) + 2, "score": p, "above_threshold": hot,
+                            "reasons": reasons})
+        if id_col:
+            out.insert(0, id_col, part[id_col].to_numpy())
+        out.to_csv(output, mode="w" if start == 0 else "a", header=start == 0, index=False)
+        written += len(out)
+        dist.append(p)
+        if progress:
+            progress(written, total)
+    p_all = np.concatenate(dist) if dist else np.array([])
+    summary = pd.DataFrame({"rows": [written], "mean_score": [float(p_all.mean()) if written else np.nan],
+                            "above_threshold": [int((p_all >= model.threshold).sum())]})
+    return Result(tables={"summary": summary}, findings=(Finding(
+        f"Scored {written:,} rows of {source} with {Path(model_path).name} (label {config['label']}): mean score "
+        f"{p_all.mean():.3f}, {int((p_all >= model.threshold).sum()):,} above the threshold {model.threshold:.3f}; "
+        f"written to {output}.", metric="score", value=float(p_all.mean()) if written else None),),
+        params={"model": str(model_path), "output": str(output), "config_hash": saved["config_hash"]})
