@@ -472,6 +472,59 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
     _file_or_workspace(workspace, table, run, as_json)
 
 
+@app.command("uplift")
+def uplift_cmd(experiment: Annotated[str, typer.Option(help="Experiment rows: a CSV or Parquet file, or a "
+                                                            "workspace table.")],
+               treatment_col: Annotated[str, typer.Option(help="Column naming each row's arm.")],
+               treated: Annotated[str, typer.Option(help="The treated arm's value.")],
+               control: Annotated[str, typer.Option(help="The control arm's value.")],
+               outcome: Annotated[str, typer.Option(help="0/1 outcome column.")],
+               exclude: Annotated[str | None, typer.Option(help="Columns to leave out (other outcomes, ids).")]
+               = None,
+               k: Annotated[float, typer.Option(help="Share targeted for uplift@k.")] = 0.3,
+               bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 200,
+               target_list_out: Annotated[Path | None, typer.Option("--target-list", help="Also write the top "
+                                                                     "customers by expected uplift to this CSV.")]
+               = None,
+               top: Annotated[int, typer.Option(help="Customers in the target list.")] = 1000,
+               id_col: Annotated[str | None, typer.Option(help="Customer id column (for suppression).")] = None,
+               value_col: Annotated[str | None, typer.Option(help="Value per customer: rank by uplift x value.")]
+               = None,
+               suppress_rule: Annotated[str | None, typer.Option(help="Exclude rows matching this pandas query.")]
+               = None,
+               suppress_segment: Annotated[list[str] | None, typer.Option(help="Exclude members of this saved "
+                                                                               "segment (repeatable).")] = None,
+               consent: Annotated[str | None, typer.Option(help="customers column that must be true, e.g. "
+                                                                "consent_marketing_email.")] = None,
+               workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Uplift learners compared by Qini, AUUC and uplift@k (bootstrap intervals); optional target list."""
+    import dataclasses
+
+    from mercator.target import target_list, uplift
+
+    skip = _csv_list(exclude)
+
+    def run(ws):  # noqa: ANN001, ANN202
+        res = uplift(ws, experiment, treatment_col=treatment_col, treated=treated, control=control,
+                     outcome=outcome, exclude=[*skip, *([id_col] if id_col else [])], k=k, bootstrap=bootstrap)
+        if target_list_out is None:
+            return res
+        tl = target_list(ws, experiment, target_list_out, treatment_col=treatment_col, treated=treated,
+                         control=control, outcome=outcome, id_col=id_col, value_col=value_col, top=top,
+                         learner=res.params["best"], exclude=skip, suppress_rule=suppress_rule,
+                         suppress_segments=suppress_segment or [], consent=consent)
+        return dataclasses.replace(res, findings=res.findings + tl.findings,
+                                   tables={**res.tables, "target_list": tl.to_frame("list"),
+                                           "suppressed": tl.to_frame("suppressed")},
+                                   params={**res.params, "target_list": tl.params})
+
+    needs_ws = bool(suppress_segment or consent)
+    if needs_ws:
+        _analysis(workspace, run, as_json)
+    else:
+        _file_or_workspace(workspace, experiment, run, as_json)
+
+
 @schema_app.command("docs")
 def schema_docs(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None
                 ) -> None:

@@ -28,7 +28,8 @@ from mercator.results import Finding, Result
 from mercator.target._model import LEAK_AUC, prepare_features, single_feature_auc, split_rows, train
 from mercator.workspace import Workspace
 
-__all__ = ["ModelMismatch", "TargetResult", "load_model", "read_table", "score_table", "train_model"]
+__all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "load_model", "read_table", "score_table", "target_list",
+           "train_model", "uplift"]
 
 _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
 
@@ -289,3 +290,160 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
         f"{p_all.mean():.3f}, {int((p_all >= model.threshold).sum()):,} above the threshold {model.threshold:.3f}; "
         f"written to {output}.", metric="score", value=float(p_all.mean()) if written else None),),
         params={"model": str(model_path), "output": str(output), "config_hash": saved["config_hash"]})
+
+
+# -- uplift --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UpliftResult(Result):
+    kind = "uplift"
+    title = "Uplift: whom the treatment changes"
+
+    def figures(self) -> list:
+        q = self.to_frame("qini")
+        if q.empty:
+            return []
+        fig = go.Figure()
+        for m, part in q.groupby("learner", sort=False):
+            fig.add_scatter(x=part["share_targeted"], y=part["qini"], mode="lines", name=m)
+        end = q.groupby("learner")["qini"].last().iloc[0]
+        fig.add_scatter(x=[0, 1], y=[0, end], mode="lines", name="random", line={"dash": "dot", "color": "#999"})
+        fig.update_layout(title="Qini curves on the test rows: extra responders by share targeted",
+                          xaxis_title="share of customers targeted", yaxis_title="incremental responders",
+                          xaxis_tickformat=".0%", height=400)
+        return [fig]
+
+
+def uplift(ws: Workspace | None, source: str, *, treatment_col: str, treated: str, control: str, outcome: str,
+           exclude: list[str] | tuple[str, ...] = (), learners: tuple[str, ...] = ("t_learner", "x_learner",
+                                                                                   "class_transformation"),
+           k: float = 0.3, test_size: float = 0.3, bootstrap: int = 200, seed: int = 0) -> UpliftResult:
+    """Fit uplift learners on an experiment (``treatment_col`` = ``treated`` vs ``control``) and
+    compare them on held-out rows: Qini coefficient, AUUC and uplift@k with bootstrap intervals."""
+    from mercator.target._uplift import UpliftModel, auuc, qini_coefficient, qini_curve, uplift_at_k
+
+    frame = read_table(ws, source)
+    missing = [c for c in (treatment_col, outcome, *exclude) if c not in frame.columns]
+    if missing:
+        raise MercatorError(f"{source}: no column(s) {', '.join(missing)}")
+    arm = frame[treatment_col].astype(str)
+    frame = frame[arm.isin([treated, control])].reset_index(drop=True)
+    if frame.empty or (frame[treatment_col].astype(str) == treated).sum() == 0:
+        raise MercatorError(f"{source}: no rows with {treatment_col} = {treated!r} (values: "
+                            f"{sorted(arm.unique())[:10]})")
+    t = (frame[treatment_col].astype(str) == treated).to_numpy(int)
+    y = _binary(frame[outcome], None, source, outcome)
+    x, categories = prepare_features(frame.drop(columns=[treatment_col, outcome, *exclude]))
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), bool)
+    for g in np.unique(t * 2 + y):  # stratified by arm and outcome
+        idx = np.flatnonzero(t * 2 + y == g)
+        test[rng.choice(idx, int(round(len(idx) * test_size)), replace=False)] = True
+    xtr, xte, ytr, yte, ttr, tte = x[~test], x[test], y[~test], y[test], t[~test], t[test]
+    rows, curves, scores = [], [], {}
+    boots = [rng.integers(0, len(yte), len(yte)) for _ in range(bootstrap)]
+    for name in learners:
+        s = UpliftModel(name, seed).fit(xtr, ytr, ttr).predict(xte)
+        scores[name] = s
+        row = {"learner": name}
+        for metric, fn in (("qini", qini_coefficient), ("auuc", auuc),
+                           (f"uplift_at_{int(k * 100)}", lambda a, b, c: uplift_at_k(a, b, c, k))):
+            row[metric] = fn(yte, s, tte)
+            dist = np.array([fn(yte[b], s[b], tte[b]) for b in boots]) if bootstrap else np.array([np.nan])
+            row[f"{metric}_low"], row[f"{metric}_high"] = np.nanpercentile(dist, [2.5, 97.5])
+        rows.append(row)
+        n, v = qini_curve(yte, s, tte)
+        keep = np.unique(np.linspace(0, len(n) - 1, min(len(n), 200)).astype(int))
+        curves.append(pd.DataFrame({"learner": name, "share_targeted": n[keep] / len(yte), "qini": v[keep]}))
+    table = pd.DataFrame(rows).sort_values("qini", ascending=False, ignore_index=True)
+    ate = yte[tte == 1].mean() - yte[tte == 0].mean()
+    best = table.iloc[0]
+    kk = f"uplift_at_{int(k * 100)}"
+    findings = [
+        Finding(f"{treated} vs {control} on {outcome}: average effect {ate:+.4f} on the test rows "
+                f"({int(tte.sum()):,} treated, {int((1 - tte).sum()):,} control).", metric="ate", value=float(ate),
+                impact=0.5),
+        Finding(f"Best learner: {best.learner}, Qini coefficient {best.qini:.3f} ({best.qini_low:.3f} to "
+                f"{best.qini_high:.3f}), AUUC {best.auuc:.3f}; targeting its top {k:.0%} gives uplift {best[kk]:+.4f} "
+                f"({best[kk + '_low']:+.4f} to {best[kk + '_high']:+.4f}), against {ate:+.4f} for everyone.",
+                metric="qini", value=float(best.qini), interval=(float(best.qini_low), float(best.qini_high)),
+                impact=1.0)]
+    return UpliftResult(tables={"learners": table, "qini": pd.concat(curves, ignore_index=True)},
+                        findings=tuple(findings),
+                        params={"source": str(source), "treated": treated, "control": control, "outcome": outcome,
+                                "k": k, "bootstrap": bootstrap, "test_rows": int(test.sum()), "ate": float(ate),
+                                "best": best.learner, "features": list(x.columns), "categories": categories})
+
+
+def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatment_col: str, treated: str,
+                control: str, outcome: str, population: str | None = None, id_col: str | None = None,
+                value_col: str | None = None, top: int = 1000, learner: str = "x_learner",
+                exclude: list[str] | tuple[str, ...] = (), suppress_rule: str | None = None,
+                suppress_segments: list[str] | tuple[str, ...] = (), consent: str | None = None,
+                seed: int = 0) -> Result:
+    """The ``top`` customers by expected incremental value, after suppression, written to CSV.
+
+    The ``learner`` is fitted on every experiment row, then scores ``population`` (default: the
+    experiment's own rows). Expected incremental value = estimated uplift x ``value_col`` (or the
+    uplift alone). Suppressed, in this order, with counts: rows matching ``suppress_rule`` (a
+    pandas query, e.g. ``"recency > 12"``); customers in any of ``suppress_segments`` (segment
+    names saved in the workspace's segment_members); customers whose ``consent`` column in the
+    workspace's customers table is not true (missing consent counts as no).
+    """
+    from mercator.target._uplift import UpliftModel
+
+    frame = read_table(ws, source)
+    arm = frame[treatment_col].astype(str)
+    exp = frame[arm.isin([treated, control])].reset_index(drop=True)
+    t = (exp[treatment_col].astype(str) == treated).to_numpy(int)
+    y = _binary(exp[outcome], None, source, outcome)
+    drop = [treatment_col, outcome, *exclude, *(c for c in (id_col,) if c)]
+    x, categories = prepare_features(exp.drop(columns=drop))
+    model = UpliftModel(learner, seed).fit(x, y, t)
+    pop = frame if population is None else read_table(ws, population)
+    if id_col and id_col not in pop.columns:
+        raise MercatorError(f"{population or source}: no id column {id_col!r}")
+    px, _ = prepare_features(pop[list(x.columns)], categories)
+    out = pd.DataFrame({id_col or "row": pop[id_col].to_numpy() if id_col else np.arange(len(pop)) + 2,
+                        "uplift": model.predict(px)})
+    out["expected_value"] = out["uplift"] * (pop[value_col].to_numpy(float) if value_col else 1.0)
+    keep = np.ones(len(out), bool)
+    counts = {}
+    if suppress_rule:
+        try:
+            hit = pop.eval(suppress_rule).to_numpy(bool)
+        except Exception as exc:
+            raise MercatorError(f"suppress rule {suppress_rule!r} does not evaluate on {population or source}: "
+                                f"{exc}") from exc
+        counts[f"rule: {suppress_rule}"] = int((hit & keep).sum())
+        keep &= ~hit
+    ids = out.iloc[:, 0].astype(str)
+    if suppress_segments or consent:
+        if ws is None or not id_col:
+            raise MercatorError("suppressing by segment or consent needs a workspace and --id-col (customer ids)")
+        if suppress_segments:
+            m = ws.table("segment_members")
+            members = m.filter(m.segment.isin(list(suppress_segments))).select("customer_id").to_pandas()
+            hit = ids.isin(set(members["customer_id"].astype(str))).to_numpy()
+            counts[f"segments: {', '.join(suppress_segments)}"] = int((hit & keep).sum())
+            keep &= ~hit
+        if consent:
+            c = ws.table("customers")
+            if consent not in c.columns:
+                raise MercatorError(f"customers has no consent column {consent!r}")
+            ok = c.filter(c[consent].fill_null(False)).select("customer_id").to_pandas()
+            hit = ~ids.isin(set(ok["customer_id"].astype(str))).to_numpy()
+            counts[f"no {consent}"] = int((hit & keep).sum())
+            keep &= ~hit
+    chosen = out[keep].sort_values("expected_value", ascending=False, kind="stable").head(top)
+    chosen = chosen.assign(rank=np.arange(1, len(chosen) + 1))
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    chosen.to_csv(output, index=False)
+    suppressed = pd.DataFrame({"rule": list(counts), "suppressed": list(counts.values())})
+    text = (f"Target list: {len(chosen):,} of {len(out):,} by expected incremental "
+            f"{'value' if value_col else 'response'} ({learner}); expected total {chosen['expected_value'].sum():,.1f}"
+            + (", suppressed " + "; ".join(f"{n:,} by {r}" for r, n in counts.items()) if counts else "")
+            + f". Written to {output}.")
+    return Result(tables={"list": chosen.head(100), "suppressed": suppressed},
+                  findings=(Finding(text, metric="expected_value", value=float(chosen["expected_value"].sum())),),
+                  params={"output": str(output), "rows": len(chosen), "learner": learner})
