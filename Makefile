@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/explore.py
 	$(BIN)/python benchmarks/clv.py
+	$(BIN)/python benchmarks/target.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

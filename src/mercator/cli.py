@@ -457,6 +457,8 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
                  id_col: Annotated[str | None, typer.Option(help="Column to copy into the output as the id.")]
                  = None,
                  batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 100_000,
+                 reasons: Annotated[bool, typer.Option(help="Top SHAP reasons for rows above the threshold.")]
+                 = True,
                  workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Score a whole table in batches (with progress): probability and top reasons per row."""
     from rich.progress import Progress
@@ -466,7 +468,7 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
     def run(ws):  # noqa: ANN001, ANN202
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("scoring", total=None)
-            return score_table(model, ws, table, output, id_col=id_col, batch_size=batch_size,
+            return score_table(model, ws, table, output, id_col=id_col, batch_size=batch_size, reasons=reasons,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
 
     _file_or_workspace(workspace, table, run, as_json)

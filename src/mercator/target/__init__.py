@@ -251,10 +251,11 @@ def load_model(path: str | Path) -> dict:
 
 
 def score_table(model_path: str | Path, ws: Workspace | None, source: str, output: str | Path, *,
-                id_col: str | None = None, batch_size: int = 100_000,
+                id_col: str | None = None, batch_size: int = 100_000, reasons: bool = True,
                 progress: Callable[[int, int], None] | None = None) -> Result:
     """Score every row of ``source`` in batches: the calibrated probability, and for rows above the
-    model's threshold the three features that push the score up most (TreeSHAP)."""
+    model's threshold the three features that push the score up most (TreeSHAP; ``reasons=False``
+    skips them, which is about 10x faster)."""
     saved = load_model(model_path)
     model, config = saved["model"], saved["config"]
     frame = read_table(ws, source)
@@ -268,13 +269,13 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
         x, _ = prepare_features(part[model.features], model.categories)
         p = model.predict(x)
         hot = p >= model.threshold
-        reasons = np.full(len(part), "", dtype=object)
-        if hot.any():  # TreeSHAP costs ~0.4 ms a row here: explained where someone will act on the score
+        why = np.full(len(part), "", dtype=object)
+        if reasons and hot.any():  # TreeSHAP costs ~0.4 ms a row: explained where someone will act
             shap = model.shap(x[hot]).drop(columns="_base").to_numpy()
             names = np.asarray(model.features)[np.argsort(-shap, axis=1)[:, :3]]
-            reasons[hot] = [", ".join(r) for r in names]
+            why[hot] = [", ".join(r) for r in names]
         out = pd.DataFrame({"row": np.arange(start, start + len(part)) + 2, "score": p, "above_threshold": hot,
-                            "reasons": reasons})
+                            "reasons": why})
         if id_col:
             out.insert(0, id_col, part[id_col].to_numpy())
         out.to_csv(output, mode="w" if start == 0 else "a", header=start == 0, index=False)
