@@ -228,10 +228,10 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     _emit(res, as_json)
 
 
-def _analysis(workspace: str | None, run, as_json: bool) -> None:
-    """Open the workspace read-only, run one analysis, print it (or its JSON)."""
+def _analysis(workspace: str | None, run, as_json: bool, *, read_only: bool = True) -> None:  # noqa: ANN001
+    """Open the workspace (read-only unless the analysis saves), run one analysis, print it (or its JSON)."""
     try:
-        ws = _open(workspace, read_only=True)
+        ws = _open(workspace, read_only=read_only)
         try:
             res = run(ws)
         finally:
@@ -362,17 +362,19 @@ def segment_rfm(quantiles: Annotated[str, typer.Option(help="Number of quantiles
             [float(v) for v in quantiles.split(",")]
     except ValueError:
         _fail(MercatorError(f"--quantiles {quantiles!r} is neither a number nor comma-separated cut points"))
-    try:
-        ws = _open(workspace)
-        try:
-            res = rfm(ws, quantiles=q, as_of=_date(as_of), min_size=min_size, save=save)
-        finally:
-            ws.close()
-    except MercatorError as exc:
-        _fail(exc)
-    if save:
-        err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
-    _emit(res, as_json)
+    _save_segments(workspace, lambda ws: rfm(ws, quantiles=q, as_of=_date(as_of), min_size=min_size, save=save),
+                   save, as_json)
+
+
+def _save_segments(workspace: str | None, run, save: bool, as_json: bool) -> None:  # noqa: ANN001
+    """A segmentation run on a writable workspace, saying where it was saved."""
+    def saved(ws):  # noqa: ANN001, ANN202
+        res = run(ws)
+        if save:
+            err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
+        return res
+
+    _analysis(workspace, saved, as_json, read_only=not save)
 
 
 @segment_app.command("cluster")
@@ -390,18 +392,8 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
     """Behavioural segments from order features, with stability and profiles in words."""
     from mercator.segment import cluster
 
-    try:
-        ws = _open(workspace)
-        try:
-            res = cluster(ws, method=method, k=k, min_share=min_share, rounds=rounds, as_of=_date(as_of),
-                          save=save)
-        finally:
-            ws.close()
-    except MercatorError as exc:
-        _fail(exc)
-    if save:
-        err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
-    _emit(res, as_json)
+    _save_segments(workspace, lambda ws: cluster(ws, method=method, k=k, min_share=min_share, rounds=rounds,
+                                                 as_of=_date(as_of), save=save), save, as_json)
 
 
 def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:  # noqa: ANN001
