@@ -467,12 +467,15 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
 
 
 @app.command("uplift")
-def uplift_cmd(experiment: Annotated[str, typer.Option(help="Experiment rows: a CSV or Parquet file, or a "
-                                                            "workspace table.")],
-               treatment_col: Annotated[str, typer.Option(help="Column naming each row's arm.")],
-               treated: Annotated[str, typer.Option(help="The treated arm's value.")],
-               control: Annotated[str, typer.Option(help="The control arm's value.")],
-               outcome: Annotated[str, typer.Option(help="0/1 outcome column.")],
+def uplift_cmd(experiment: Annotated[str, typer.Option(help="An experiment id of the workspace (outcome: any "
+                                                            "order within the experiment's length), or experiment "
+                                                            "rows in a CSV/Parquet file or workspace table.")],
+               treatment_col: Annotated[str, typer.Option(help="Column naming each row's arm.")] = "variant",
+               treated: Annotated[str, typer.Option(help="The treated arm's value.")] = "treatment",
+               control: Annotated[str, typer.Option(help="The control arm's value.")] = "control",
+               outcome: Annotated[str, typer.Option(help="0/1 outcome column.")] = "converted",
+               channel: Annotated[str | None, typer.Option(help="Workspace experiments: count only orders of this "
+                                                                "channel.")] = None,
                exclude: Annotated[str | None, typer.Option(help="Columns to leave out (other outcomes, ids).")]
                = None,
                k: Annotated[float, typer.Option(help="Share targeted for uplift@k.")] = 0.3,
@@ -496,14 +499,22 @@ def uplift_cmd(experiment: Annotated[str, typer.Option(help="Experiment rows: a 
 
     from mercator.target import target_list, uplift
 
+    from mercator.target import experiment_frame
+
     skip = _csv_list(exclude)
+    in_workspace = not Path(experiment).exists() and "." not in experiment
 
     def run(ws):  # noqa: ANN001, ANN202
-        res = uplift(ws, experiment, treatment_col=treatment_col, treated=treated, control=control,
+        nonlocal skip
+        source = experiment
+        if ws is not None and in_workspace and experiment not in ws.engine.con.list_tables():
+            source = experiment_frame(ws, experiment, channel=channel)
+            skip = [*skip, "unit_id", "orders", "revenue"]
+        res = uplift(ws, source, treatment_col=treatment_col, treated=treated, control=control,
                      outcome=outcome, exclude=[*skip, *([id_col] if id_col else [])], k=k, bootstrap=bootstrap)
         if target_list_out is None:
             return res
-        tl = target_list(ws, experiment, target_list_out, treatment_col=treatment_col, treated=treated,
+        tl = target_list(ws, source, target_list_out, treatment_col=treatment_col, treated=treated,
                          control=control, outcome=outcome, id_col=id_col, value_col=value_col, top=top,
                          learner=res.params["best"], exclude=skip, suppress_rule=suppress_rule,
                          suppress_segments=suppress_segment or [], consent=consent)
@@ -512,7 +523,7 @@ def uplift_cmd(experiment: Annotated[str, typer.Option(help="Experiment rows: a 
                                            "suppressed": tl.to_frame("suppressed")},
                                    params={**res.params, "target_list": tl.params})
 
-    needs_ws = bool(suppress_segment or consent)
+    needs_ws = bool(suppress_segment or consent) or in_workspace
     if needs_ws:
         _analysis(workspace, run, as_json)
     else:

@@ -28,8 +28,8 @@ from mercator.results import Finding, Result
 from mercator.target._model import LEAK_AUC, prepare_features, single_feature_auc, split_rows, train
 from mercator.workspace import Workspace
 
-__all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "load_model", "read_table", "score_table", "target_list",
-           "train_model", "uplift"]
+__all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "experiment_frame", "load_model", "read_table",
+           "score_table", "target_list", "train_model", "uplift"]
 
 _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
 
@@ -38,8 +38,10 @@ class ModelMismatch(MercatorError):
     """A saved model was made with other library versions, or its file was altered."""
 
 
-def read_table(ws: Workspace | None, source: str) -> pd.DataFrame:
+def read_table(ws: Workspace | None, source: str | pd.DataFrame) -> pd.DataFrame:
     """A file (CSV with its delimiter sniffed, or Parquet) or a workspace table, as pandas."""
+    if isinstance(source, pd.DataFrame):
+        return source
     path = Path(source)
     if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
         if not path.exists():
@@ -164,6 +166,10 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     return TargetResult(tables=tables, findings=tuple(findings),
                         params={"label": label, "source": str(source), "model_path": str(path), "config_hash": chash,
                                 "ordered_split": is_ordered, "threshold": model.threshold, "versions": versions})
+
+
+def _name(source: str | pd.DataFrame) -> str:
+    return "the experiment frame" if isinstance(source, pd.DataFrame) else str(source)
 
 
 def _late_features(frame: pd.DataFrame, label_time: str | None, feature_times: dict[str, str]) -> dict[str, int]:
@@ -315,7 +321,49 @@ class UpliftResult(Result):
         return [fig]
 
 
-def uplift(ws: Workspace | None, source: str, *, treatment_col: str, treated: str, control: str, outcome: str,
+def experiment_frame(ws: Workspace, experiment_id: str, *, window_days: int | None = None,
+                     channel: str | None = None) -> pd.DataFrame:
+    """One row per assigned unit of a workspace experiment, built in the engine: its variant,
+    whether it ordered (``converted``) and its revenue within ``window_days`` of assignment
+    (default: the experiment's length; ``channel`` keeps one sales channel's orders), and its
+    behaviour before the experiment started (segment features as of the start; customers with no
+    earlier order have them missing), plus country where customers has it."""
+    import datetime as dt
+
+    import ibis
+
+    from mercator.segment import customer_features
+
+    e = ws.table("experiments")
+    row = e.filter(e.experiment_id == experiment_id).to_pyarrow().to_pylist()
+    if not row:
+        known = e.experiment_id.to_pyarrow().to_pylist()
+        raise MercatorError(f"no experiment {experiment_id!r} in the workspace; experiments: {known}")
+    start, end = row[0]["start"], row[0]["end"]
+    days = window_days or ((end - start).days + 1 if start and end else 28)
+    a = ws.table("assignments")
+    a = a.filter(a.experiment_id == experiment_id)
+    o = ws.table("orders")
+    o = o.filter(o.customer_id.notnull() & ~o.is_return.fill_null(False))
+    if channel:
+        o = o.filter(o.channel == channel)
+    j = a.left_join(o, [a.unit_id == o.customer_id, o.ts >= a.assigned_at,
+                        o.ts < a.assigned_at + ibis.interval(days=days)])
+    out = j.group_by([a.unit_id, a.variant]).aggregate(orders=j.order_id.count(), revenue=j.revenue.sum()) \
+        .mutate(converted=lambda t: (t.orders > 0).cast("int64"), revenue=lambda t: t.revenue.fill_null(0))
+    frame = out.to_pandas()
+    as_of = start.date() if isinstance(start, dt.datetime) else start
+    feats = customer_features(ws, as_of - dt.timedelta(days=1)).rename(columns={"customer_id": "unit_id"})
+    frame = frame.merge(feats, on="unit_id", how="left")
+    c = ws.table("customers")
+    if "country" in c.columns and ws.count("customers"):
+        frame = frame.merge(c.select(unit_id=c.customer_id, country=c.country).to_pandas(), on="unit_id",
+                            how="left")
+    return frame.sort_values("unit_id", ignore_index=True)
+
+
+def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: str, treated: str, control: str,
+           outcome: str,
            exclude: list[str] | tuple[str, ...] = (), learners: tuple[str, ...] = ("t_learner", "x_learner",
                                                                                    "class_transformation"),
            k: float = 0.3, test_size: float = 0.3, bootstrap: int = 200, seed: int = 0) -> UpliftResult:
@@ -326,14 +374,14 @@ def uplift(ws: Workspace | None, source: str, *, treatment_col: str, treated: st
     frame = read_table(ws, source)
     missing = [c for c in (treatment_col, outcome, *exclude) if c not in frame.columns]
     if missing:
-        raise MercatorError(f"{source}: no column(s) {', '.join(missing)}")
+        raise MercatorError(f"{_name(source)}: no column(s) {', '.join(missing)}")
     arm = frame[treatment_col].astype(str)
     frame = frame[arm.isin([treated, control])].reset_index(drop=True)
     if frame.empty or (frame[treatment_col].astype(str) == treated).sum() == 0:
-        raise MercatorError(f"{source}: no rows with {treatment_col} = {treated!r} (values: "
+        raise MercatorError(f"{_name(source)}: no rows with {treatment_col} = {treated!r} (values: "
                             f"{sorted(arm.unique())[:10]})")
     t = (frame[treatment_col].astype(str) == treated).to_numpy(int)
-    y = _binary(frame[outcome], None, source, outcome)
+    y = _binary(frame[outcome], None, _name(source), outcome)
     x, categories = prepare_features(frame.drop(columns=[treatment_col, outcome, *exclude]))
     rng = np.random.default_rng(seed)
     test = np.zeros(len(y), bool)
@@ -369,9 +417,14 @@ def uplift(ws: Workspace | None, source: str, *, treatment_col: str, treated: st
                 f"({best[kk + '_low']:+.4f} to {best[kk + '_high']:+.4f}), against {ate:+.4f} for everyone.",
                 metric="qini", value=float(best.qini), interval=(float(best.qini_low), float(best.qini_high)),
                 impact=1.0)]
+    if bootstrap and best.qini_low <= 0:
+        findings.append(Finding(
+            "No learner's Qini interval is clear of zero: no evidence that the effect differs between customers, "
+            "so targeting by predicted uplift is not shown to beat treating everyone (or no one) on the average "
+            "effect.", metric="qini", impact=0.9))
     return UpliftResult(tables={"learners": table, "qini": pd.concat(curves, ignore_index=True)},
                         findings=tuple(findings),
-                        params={"source": str(source), "treated": treated, "control": control, "outcome": outcome,
+                        params={"source": _name(source), "treated": treated, "control": control, "outcome": outcome,
                                 "k": k, "bootstrap": bootstrap, "test_rows": int(test.sum()), "ate": float(ate),
                                 "best": best.learner, "features": list(x.columns), "categories": categories})
 
