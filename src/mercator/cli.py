@@ -387,13 +387,14 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
                     rounds: Annotated[int, typer.Option(help="Bootstrap refits for stability.")] = 20,
                     as_of: Annotated[str | None, typer.Option(help="Reference date; default: the day after the "
                                                                    "last order.")] = None,
+                    channel: Annotated[str | None, typer.Option(help="Only this sales channel's orders.")] = None,
                     save: Annotated[bool, typer.Option(help="Save definitions and members.")] = True,
                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Behavioural segments from order features, with stability and profiles in words."""
     from mercator.segment import cluster
 
     _save_segments(workspace, lambda ws: cluster(ws, method=method, k=k, min_share=min_share, rounds=rounds,
-                                                 as_of=_date(as_of), save=save), save, as_json)
+                                                 as_of=_date(as_of), channel=channel, save=save), save, as_json)
 
 
 def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:  # noqa: ANN001

@@ -10,6 +10,8 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - media_spend / kpi_series / media_controls: weekly revenue from geometric adstock and Hill
   saturation with known parameters, plus trend, seasonality, promotions and holidays.
 - experiments / assignments: a 50/50 e-mail test with a known conversion lift.
+- store orders: customers of channel ``store`` in four planted behavioural segments
+  (STORE_SEGMENTS: regulars, big-ticket, lapsed, returners), for clustering.
 - content: customer reviews with known sentiment.
 """
 
@@ -315,6 +317,43 @@ def _content(rng: np.random.Generator, customer_ids: np.ndarray, days: int) -> t
     return table, {"labels": ["positive", "negative", "neutral"], "shares": [0.5, 0.3, 0.2]}
 
 
+#: Planted behavioural segments of store customers: (name, share, purchase days low-high, mean order value,
+#: return probability per order, active share of the period).
+STORE_SEGMENTS = (
+    ("regulars", 0.40, (12, 20), 30.0, 0.02, 1.0),
+    ("big_ticket", 0.15, (2, 4), 400.0, 0.05, 1.0),
+    ("lapsed", 0.30, (1, 2), 40.0, 0.02, 0.25),
+    ("returners", 0.15, (4, 8), 80.0, 0.45, 1.0),
+)
+
+
+def _store(rng: np.random.Generator, n: int, days: int) -> tuple[dict[str, pa.Table], dict]:
+    """Store customers in planted behavioural segments (recoverable by clustering their orders)."""
+    ids = np.char.add("s", np.char.zfill(np.arange(1, n + 1).astype(str), 6))
+    seg = rng.choice(len(STORE_SEGMENTS), n, p=[x[1] for x in STORE_SEGMENTS])
+    lo = np.array([x[2][0] for x in STORE_SEGMENTS])[seg]
+    hi = np.array([x[2][1] for x in STORE_SEGMENTS])[seg]
+    k = rng.integers(lo, hi + 1)
+    span = (np.array([x[5] for x in STORE_SEGMENTS])[seg] * days).astype(int)
+    who = np.repeat(np.arange(n), k)
+    day = (rng.random(len(who)) * span[who]).astype(int)
+    ts = np.datetime64(START.isoformat(), "s") + (day * 86400 + rng.integers(8, 20, len(who)) * 3600) \
+        .astype("timedelta64[s]")
+    value = np.round(np.array([x[3] for x in STORE_SEGMENTS])[seg[who]] * rng.lognormal(0, 0.25, len(who)), 2)
+    is_return = rng.random(len(who)) < np.array([x[4] for x in STORE_SEGMENTS])[seg[who]]
+    orders = pa.table({
+        "order_id": np.char.add("st", np.arange(len(who)).astype(str)), "customer_id": ids[who],
+        "ts": pa.array(ts.astype("datetime64[us]")), "revenue": value, "currency": np.full(len(who), "USD"),
+        "channel": np.full(len(who), "store"), "items": rng.integers(1, 5, len(who)), "is_return": is_return})
+    names = np.array([x[0] for x in STORE_SEGMENTS])
+    truth = {"channel": "store", "customers": n, "names": names.tolist(),
+             "shares": [x[1] for x in STORE_SEGMENTS],
+             "definition": {x[0]: {"purchase_days": list(x[2]), "order_value": x[3], "return_probability": x[4],
+                                   "active_share_of_period": x[5]} for x in STORE_SEGMENTS}}
+    return {"_store_orders": orders,
+            "_truth_store_segments": pa.table({"customer_id": ids, "segment": names[seg]})}, truth
+
+
 def generate(size: str = "default", seed: int = 7) -> DemoData:
     """The demo company's tables and ground truth, reproducible from ``seed``."""
     if size not in SIZES:
@@ -327,11 +366,14 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     ids = people["customers"]["customer_id"].to_numpy(zero_copy_only=False)
     exp, t_exp = _experiment(rng, ids, cfg["days"])
     content, t_content = _content(rng, ids, cfg["days"])
-    # experiment purchases are ordinary orders (no country): one orders table holds both
-    orders = pa.concat_tables([people.pop("orders"), exp.pop("_experiment_orders")], promote_options="permissive")
-    tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content}
+    # store customers draw from their own stream, so every draw above stays as it was
+    store, t_store = _store(np.random.default_rng([seed, 1]), cfg["customers"] // 8, cfg["days"])
+    # experiment and store purchases are ordinary orders (no country): one orders table holds all
+    orders = pa.concat_tables([people.pop("orders"), exp.pop("_experiment_orders"), store.pop("_store_orders")],
+                              promote_options="permissive")
+    tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content, **store}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
-             "mmm": t_media, "experiment": t_exp, "content": t_content,
+             "mmm": t_media, "experiment": t_exp, "content": t_content, "store_segments": t_store,
              "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 

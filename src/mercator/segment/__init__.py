@@ -156,14 +156,14 @@ class ClusterResult(Result):
 
 def cluster(ws: Workspace, *, method: str = "kmeans", k: int | None = None, ks: range = range(2, 9),
             min_share: float = 0.02, rounds: int = 20, as_of: dt.date | None = None, fit_sample: int = 50_000,
-            seed: int = 0, save: bool = True) -> ClusterResult:
+            channel: str | None = None, seed: int = 0, save: bool = True) -> ClusterResult:
     """Behavioural segments of customers from their order features (computed in the engine).
 
     ``method`` kmeans (k by silhouette) or gmm (k by BIC); ``k`` fixes it. Clusters smaller than
     ``min_share`` of customers rule a k out. Stability by ``rounds`` bootstrap refits: the
     adjusted Rand index of each against the chosen solution, and per cluster the mean best
     Jaccard match (under 0.6: flagged unstable). Above ``fit_sample`` customers, models are fitted
-    on a random sample and label everyone.
+    on a random sample and label everyone. ``channel`` keeps one sales channel's orders.
     """
     from mercator.segment._cluster import UNSTABLE_JACCARD, choose_k, fit_labels, prepare, stability
 
@@ -174,7 +174,7 @@ def cluster(ws: Workspace, *, method: str = "kmeans", k: int | None = None, ks: 
     if last is None:
         raise MercatorError("orders is empty: load orders first (mercator ingest)")
     as_of = as_of or (last.date() + dt.timedelta(days=1))
-    feats = customer_features(ws, as_of)
+    feats = customer_features(ws, as_of, channel)
     names = list(FEATURES)
     if len(feats) < 50:
         raise MercatorError(f"clustering needs at least 50 customers with purchases; there are {len(feats)}")
@@ -214,7 +214,8 @@ def cluster(ws: Workspace, *, method: str = "kmeans", k: int | None = None, ks: 
         row.update({f"z_{f}": z.loc[c, f] for f in used})
         rows.append(row)
     prof = pd.DataFrame(rows)
-    params = {"method": method, "k": k, "as_of": as_of.isoformat(), "features": used, "min_share": min_share,
+    params = {"method": method, "k": k, "as_of": as_of.isoformat(), "channel": channel, "features": used,
+              "min_share": min_share,
               "rounds": rounds, "customers": len(labels), "fitted_on": len(fit_idx), "seed": seed,
               "mean_ari": float(aris.mean()) if len(aris) else None}
     segment_set = _run_id("cluster", {**params, "monetary": round(float(feats["monetary"].sum()), 2)})

@@ -20,10 +20,13 @@ FEATURES: dict[str, tuple[str, bool]] = {
 }
 
 
-def customer_features(ws: Workspace, as_of: dt.date) -> pd.DataFrame:
-    """One row per customer with at least one purchase up to ``as_of``: the FEATURES."""
+def customer_features(ws: Workspace, as_of: dt.date, channel: str | None = None) -> pd.DataFrame:
+    """One row per customer with at least one purchase up to ``as_of`` (of ``channel``'s orders
+    only, if given): the FEATURES."""
     o = ws.table("orders")
     o = o.filter(o.customer_id.notnull() & (o.ts.cast("date") <= ibis.date(as_of.isoformat())))
+    if channel is not None:
+        o = o.filter(o.channel == channel)
     day = (o.ts.cast("date").cast("timestamp").epoch_seconds() / 86400).round().cast("int64")
     ref = (dt.datetime.combine(as_of, dt.time()) - dt.datetime(1970, 1, 1)).days
     ret = o.is_return.fill_null(False)
