@@ -21,7 +21,7 @@ import warnings
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 TRUE = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5, "p": 6.0, "q": 4.0, "gamma": 15.0}
 
@@ -31,7 +31,7 @@ def simulate(n: int, seed: int = 1, chunk: int = 250_000) -> dict[str, np.ndarra
     out = {k: [] for k in ("x", "t_x", "T", "m")}
     for start in range(0, n, chunk):
         k = min(chunk, n - start)
-        T = np.floor(rng.uniform(1, 78 * 7, k)) / 7  # noqa: N806
+        T = np.floor(rng.uniform(1, 78 * 7, k)) / 7
         lam = rng.gamma(TRUE["r"], 1 / TRUE["alpha"], k)
         p = rng.beta(TRUE["a"], TRUE["b"], k)
         depth = 60
@@ -58,7 +58,7 @@ def bench(n: int, skip_lifetimes_plain: bool) -> dict:
 
     d = simulate(n)
     t0 = time.perf_counter()
-    (x, t_x, T), w, _ = distinct(d["x"], d["t_x"], d["T"])  # noqa: N806
+    (x, t_x, T), w, _ = distinct(d["x"], d["t_x"], d["T"])
     bg = BetaGeo.fit(x, t_x, T, w)
     rep = d["x"] > 0
     (gx, gm), gw, _ = distinct(d["x"][rep], d["m"][rep])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 from typer.testing import CliRunner
 
 from mercator.cli import app

@@ -228,7 +228,7 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     _emit(res, as_json)
 
 
-def _analysis(workspace: str | None, run, as_json: bool, *, read_only: bool = True) -> None:  # noqa: ANN001
+def _analysis(workspace: str | None, run, as_json: bool, *, read_only: bool = True) -> None:
     """Open the workspace (read-only unless the analysis saves), run one analysis, print it (or its JSON)."""
     try:
         ws = _open(workspace, read_only=read_only)
@@ -304,7 +304,7 @@ def cohorts_cmd(grain: Annotated[str, typer.Option(help="week or month.")] = "we
     _analysis(workspace, lambda ws: cohorts(ws, grain=grain, table=table), as_json)
 
 
-def _date(text: str | None):  # noqa: ANN202
+def _date(text: str | None):
     import datetime as dt
 
     if text is None:
@@ -333,7 +333,7 @@ def clv_fit(calibration_end: Annotated[str | None, typer.Option(help="Last day t
 
     from mercator.clv import fit_clv
 
-    def run(ws):  # noqa: ANN001, ANN202
+    def run(ws):
         res = fit_clv(ws, _date(calibration_end), _date(holdout_end), horizon_months=horizon, discount=discount,
                       unit=unit, model=model, keep_customers=output is not None)
         if output is not None:
@@ -366,9 +366,9 @@ def segment_rfm(quantiles: Annotated[str, typer.Option(help="Number of quantiles
                    save, as_json)
 
 
-def _save_segments(workspace: str | None, run, save: bool, as_json: bool) -> None:  # noqa: ANN001
+def _save_segments(workspace: str | None, run, save: bool, as_json: bool) -> None:
     """A segmentation run on a writable workspace, saying where it was saved."""
-    def saved(ws):  # noqa: ANN001, ANN202
+    def saved(ws):
         res = run(ws)
         if save:
             err.print(f"saved segment set {res.params['segment_set']} to segments and segment_members")
@@ -397,7 +397,7 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
                                                  as_of=_date(as_of), channel=channel, save=save), save, as_json)
 
 
-def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:  # noqa: ANN001
+def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:
     """Run on a file without opening a workspace (unless one is named); else on the workspace."""
     if workspace is None and Path(table).exists():
         try:
@@ -458,7 +458,7 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
 
     from mercator.target import score_table
 
-    def run(ws):  # noqa: ANN001, ANN202
+    def run(ws):
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("scoring", total=None)
             return score_table(model, ws, table, output, id_col=id_col, batch_size=batch_size, reasons=reasons,
@@ -498,14 +498,12 @@ def uplift_cmd(experiment: Annotated[str, typer.Option(help="An experiment id of
     """Uplift learners compared by Qini, AUUC and uplift@k (bootstrap intervals); optional target list."""
     import dataclasses
 
-    from mercator.target import target_list, uplift
-
-    from mercator.target import experiment_frame
+    from mercator.target import experiment_frame, target_list, uplift
 
     skip = _csv_list(exclude)
     in_workspace = not Path(experiment).exists() and "." not in experiment
 
-    def run(ws):  # noqa: ANN001, ANN202
+    def run(ws):
         nonlocal skip
         source = experiment
         if ws is not None and in_workspace and experiment not in ws.engine.con.list_tables():

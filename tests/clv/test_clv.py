@@ -15,7 +15,7 @@ from mercator.ingest import ingest
 
 
 def simulate_bgnbd(rng: np.random.Generator, n: int, r: float, alpha: float, a: float, b: float,
-                   T: float) -> pd.DataFrame:  # noqa: N803
+                   T: float) -> pd.DataFrame:
     """BG/NBD customers observed for T (vectorized): purchase rate ~ Gamma(r, alpha), drop-out
     probability after each purchase ~ Beta(a, b) (Fader, Hardie and Lee 2005, section 2)."""
     lam = rng.gamma(r, 1 / alpha, n)
@@ -42,7 +42,7 @@ def test_bgnbd_recovers_simulated_parameters():
     assert m.converged
     for got, want in zip(m.params, (0.25, 4.0, 0.8, 2.5), strict=True):
         assert got == pytest.approx(want, rel=0.10)
-    (x, t_x, T), w, _ = distinct(s.x, s.t_x.round(1), s["T"])  # noqa: N806
+    (x, t_x, T), w, _ = distinct(s.x, s.t_x.round(1), s["T"])
     m1 = BetaGeo.fit(s.x, s.t_x.round(1), s["T"])
     m2 = BetaGeo.fit(x, t_x, T, w)
     np.testing.assert_allclose(m1.params, m2.params, rtol=1e-4)

@@ -20,7 +20,9 @@ def test_pii_never_reaches_tables_and_hashes_agree(ws, tmp_path):
     assert row.email == hashlib.sha256(f"{key}|email|ann@example.com".encode()).hexdigest()
     assert row.phone == pseudonymize("+15550100001", "phone", key)
     dump = ws.table("customers").to_pandas().to_csv() + ws.table("quarantine").to_pandas().to_csv()
-    assert "example.com" not in dump and "555" not in dump.replace(row.phone, "")
+    # the numbers in any form (hashes and timestamps may contain "555" by chance, so look for the numbers)
+    assert "example.com" not in dump
+    assert not any(v in dump for v in ("5550100001", "010-0001", "(555)", "5550002", "555 0002"))
     assert key not in repr(ws.config)
 
 

@@ -14,7 +14,7 @@ from mercator.segment import cluster, customer_features
 from tests.segment.test_rfm import ORDERS
 
 
-def _planted_orders(rng: np.random.Generator, path) -> pd.Series:  # noqa: ANN001
+def _planted_orders(rng: np.random.Generator, path) -> pd.Series:
     """Three planted groups of 300 customers over 2024 (truth returned by customer):
     regulars (12-20 purchase days, orders about 30, still active), big spenders (2-4 purchase
     days, orders about 400), lapsed one-timers (1 purchase in the first quarter, about 40)."""

@@ -123,7 +123,7 @@ def test_bad_label_is_a_clear_error(tmp_path):
         train_model(None, _csv(frame, tmp_path), "label", save_to=tmp_path / "m")
 
 
-def _csv(frame: pd.DataFrame, tmp_path) -> str:  # noqa: ANN001
+def _csv(frame: pd.DataFrame, tmp_path) -> str:
     path = tmp_path / "data.csv"
     frame.to_csv(path, index=False)
     return str(path)

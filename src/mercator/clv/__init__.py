@@ -89,7 +89,7 @@ def clv_from_summary(summary: pd.DataFrame, info: dict, *, horizon_months: int =
     s = summary
     if len(s) < 10:
         raise MercatorError(f"CLV needs at least 10 customers with purchases; the summary has {len(s)}")
-    (x, t_x, T), w, _ = distinct(s["x"], s["t_x"], s["T"])  # noqa: N806
+    (x, t_x, T), w, _ = distinct(s["x"], s["t_x"], s["T"])
     fitted = [model.fit(x, t_x, T, w) for model in (BetaGeo, ModifiedBetaGeo)]
     holdout = "x_holdout" in s
     rows = []

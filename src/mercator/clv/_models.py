@@ -24,7 +24,7 @@ from scipy import optimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 
-def _fit(nll_grad, start: np.ndarray) -> tuple[np.ndarray, float, bool]:  # noqa: ANN001
+def _fit(nll_grad, start: np.ndarray) -> tuple[np.ndarray, float, bool]:
     """Minimize ``nll_grad`` (value and gradient in log parameters); return the parameters, the
     log-likelihood and success."""
     res = optimize.minimize(nll_grad, np.log(start), jac=True, method="L-BFGS-B",
@@ -44,7 +44,7 @@ def _per_value(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # -- BG/NBD and MBG/NBD ---------------------------------------------------------------------------
 
-def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,  # noqa: N803
+def bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
                  modified: bool = False) -> np.ndarray:
     """Each customer's log-likelihood under BG/NBD (FHL 2005, equation 6), or under the modified
     BG/NBD (Batislam, Denizel and Filiztekin 2007), where a customer may also drop out right
@@ -80,15 +80,15 @@ class BetaGeo:
         return np.array([self.r, self.alpha, self.a, self.b])
 
     @classmethod
-    def fit(cls, x, t_x, T, weights=None) -> BetaGeo:  # noqa: ANN001, N803
+    def fit(cls, x, t_x, T, weights=None) -> BetaGeo:
         """Maximum likelihood; ``weights`` counts identical customers (see ``distinct``)."""
-        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
         w = np.ones_like(x) if weights is None else np.asarray(weights, float)
         if (t_x > T + 1e-9).any() or (x < 0).any():
             raise ValueError("each customer needs 0 <= t_x <= T and x >= 0")
         scale = float(np.mean(T)) or 1.0  # fit on rescaled time (alpha is scaled back): better conditioned
         ux, ix = _per_value(x)
-        ts, Ts = t_x / scale, T / scale  # noqa: N806
+        ts, Ts = t_x / scale, T / scale
         k = 1 if cls.MODIFIED else 0
         has4 = (x > 0) | cls.MODIFIED  # customers whose history allows a drop-out already
         wsum = w.sum()
@@ -98,7 +98,7 @@ class BetaGeo:
             r, alpha, a, b = np.exp(logp)
             a1 = (gammaln(r + ux) - gammaln(r))[ix] + r * np.log(alpha)
             a2 = (betaln(a, b + ux + k) - betaln(a, b))[ix]
-            la_T, la_t = np.log(alpha + Ts), np.log(alpha + ts)  # noqa: N806
+            la_T, la_t = np.log(alpha + Ts), np.log(alpha + ts)
             a3 = -(r + x) * la_T
             den = np.where((ux > 0) | cls.MODIFIED, b + ux - 1 + k, 1.0)
             a4 = np.where(has4, np.log(a) - np.log(den)[ix] - (r + x) * la_t, -np.inf)
@@ -119,29 +119,29 @@ class BetaGeo:
         return cls(r=p[0], alpha=p[1] * scale, a=p[2], b=p[3], log_likelihood=ll_orig, n_customers=int(wsum),
                    converged=ok)
 
-    def _odds_dead(self, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+    def _odds_dead(self, x, t_x, T) -> np.ndarray:
         r, alpha, a, b = self.params
         k = 1 if self.MODIFIED else 0
         with np.errstate(divide="ignore", invalid="ignore"):
             odds = a / np.maximum(b + x - 1 + k, 1e-300) * ((alpha + T) / (alpha + t_x)) ** (r + x)
         return np.where((x > 0) | self.MODIFIED, odds, 0.0)
 
-    def p_alive(self, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+    def p_alive(self, x, t_x, T) -> np.ndarray:
         """Probability the customer is still active at T."""
-        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
         return 1.0 / (1.0 + self._odds_dead(x, t_x, T))
 
-    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:
         """Expected purchases in (T, T + t] given the customer's history (FHL 2005, equation 10)."""
         r, alpha, a, b = self.params
         k = 1 if self.MODIFIED else 0
-        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
         z = t / (alpha + T + t)
         head = (a + b + x - 1 + k) / (a - 1)
         body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x + k, a + b + x - 1 + k, z)
         return head * body / (1.0 + self._odds_dead(x, t_x, T))
 
-    def expected_purchases_new(self, t) -> np.ndarray:  # noqa: ANN001
+    def expected_purchases_new(self, t) -> np.ndarray:
         """Expected repeat purchases in (0, t] of a customer who has just made a first purchase."""
         return self.expected_purchases(t, 0.0, 0.0, 0.0)
 
@@ -176,7 +176,7 @@ class GammaGamma:
     converged: bool
 
     @classmethod
-    def fit(cls, x, m, weights=None) -> GammaGamma:  # noqa: ANN001
+    def fit(cls, x, m, weights=None) -> GammaGamma:
         """Maximum likelihood over customers with ``x >= 1`` repeat purchases and mean spend ``m > 0``."""
         x, m = np.asarray(x, float), np.asarray(m, float)
         keep = (x > 0) & (m > 0)
@@ -205,7 +205,7 @@ class GammaGamma:
         return cls(p=est[0], q=est[1], gamma=est[2] * scale, log_likelihood=ll_orig, n_customers=int(w.sum()),
                    converged=ok)
 
-    def expected_spend(self, x, m) -> np.ndarray:  # noqa: ANN001
+    def expected_spend(self, x, m) -> np.ndarray:
         """E[mean spend | x, m]: a weighted mean of the population mean and the customer's own."""
         x, m = np.asarray(x, float), np.asarray(m, float)
         mean_pop = self.p * self.gamma / (self.q - 1) if self.q > 1 else np.nan

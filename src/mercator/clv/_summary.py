@@ -22,7 +22,7 @@ from mercator.workspace import Workspace
 UNITS = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 
 
-def _day_number(d):  # noqa: ANN001, ANN202
+def _day_number(d):
     """Days since 1970-01-01 of a date expression (portable across DuckDB and Spark)."""
     return (d.cast("timestamp").epoch_seconds() / 86400).round().cast("int64")
 

@@ -94,14 +94,14 @@ def rfm(ws: Workspace, *, quantiles: int | list[float] = 5, as_of: dt.date | Non
     return RfmResult(tables={"segments": per, "grid": grid}, findings=tuple(findings), params=params)
 
 
-def _profile(r, overall: dict) -> str:  # noqa: ANN001
+def _profile(r, overall: dict) -> str:
     return (f"{r.segment} ({r.description}): {r.customers:,} customers ({r.share_of_customers:.0%}), "
             f"{r.share_of_revenue:.0%} of revenue; last purchase {r.recency_days:,.0f} days ago on average "
             f"(all customers {overall['recency_days']:,.0f}), {r.frequency:.1f} purchase days "
             f"({overall['frequency']:.1f}), {r.monetary:,.2f} spent ({overall['monetary']:,.2f}).")
 
 
-def _save(ws: Workspace, t, per: pd.DataFrame, segment_set: str, params: dict) -> None:  # noqa: ANN001
+def _save(ws: Workspace, t, per: pd.DataFrame, segment_set: str, params: dict) -> None:
     """The definitions and the members, replacing an earlier save of the same run."""
     grid = {name: {"r": list(r), "f": list(f)} for name, r, f, _ in RFM_SEGMENTS}
     definitions = [{"scores_5_level": grid.get(s), "rule": "first match in RFM_SEGMENTS order"
@@ -110,8 +110,8 @@ def _save(ws: Workspace, t, per: pd.DataFrame, segment_set: str, params: dict) -
     _save_set(ws, "rfm", segment_set, per["segment"], definitions, per["customers"], params, members)
 
 
-def _save_set(ws: Workspace, kind: str, segment_set: str, names, definitions: list[dict], sizes,  # noqa: ANN001
-              params: dict, members) -> None:  # noqa: ANN001
+def _save_set(ws: Workspace, kind: str, segment_set: str, names, definitions: list[dict], sizes,
+              params: dict, members) -> None:
     """Write a segmentation run (its segments' logic and its members), replacing an earlier save."""
     defs = pd.DataFrame({
         "segment_set": segment_set, "segment": list(names), "kind": kind,

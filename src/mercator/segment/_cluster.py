@@ -30,7 +30,7 @@ def prepare(features: pd.DataFrame, log_columns: list[str]) -> tuple[np.ndarray,
     return scaler.transform(x.to_numpy()), scaler
 
 
-def _model(method: str, k: int, seed: int):  # noqa: ANN202
+def _model(method: str, k: int, seed: int):
     if method == "kmeans":
         return KMeans(n_clusters=k, n_init=4, random_state=seed)
     # reg_covar 0.05 (on standardized features): counts such as one purchase day are discrete,

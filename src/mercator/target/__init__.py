@@ -196,7 +196,7 @@ def _binary(col: pd.Series, positive: str | None, source: str, label: str) -> np
             raise MercatorError(f"{source}: no row has {label} = {positive!r}; values: {sorted(col.astype(str).unique())[:10]}")
         return y
     values = set(pd.unique(col))
-    if values <= {0, 1, True, False}:
+    if values <= {0, 1}:
         return col.astype(int).to_numpy()
     raise MercatorError(f"{source}: label {label!r} has values {sorted(map(str, values))[:10]}: say which is the "
                         "positive class (--positive)")
@@ -245,7 +245,7 @@ def load_model(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise MercatorError(f"{path}: no such model file")
-    saved = pickle.loads(path.read_bytes())  # noqa: S301 - our own files; the hash below checks them
+    saved = pickle.loads(path.read_bytes())
     now = _versions()
     diff = {k: (v, now.get(k)) for k, v in saved["versions"].items() if now.get(k) != v}
     if diff:

@@ -20,8 +20,15 @@ from sklearn.calibration import calibration_curve
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (accuracy_score, average_precision_score, brier_score_loss, f1_score, precision_score,
-                             recall_score, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -118,7 +125,7 @@ class Trained:
         return pd.DataFrame(v, columns=[*self.features, "_base"], index=x.index)
 
 
-def _baseline(x: pd.DataFrame, y: np.ndarray, seed: int):  # noqa: ANN202
+def _baseline(x: pd.DataFrame, y: np.ndarray, seed: int):
     num = [c for c in x.columns if not isinstance(x[c].dtype, pd.CategoricalDtype)]
     cat = [c for c in x.columns if c not in num]
     pre = ColumnTransformer([
@@ -132,7 +139,7 @@ def _baseline(x: pd.DataFrame, y: np.ndarray, seed: int):  # noqa: ANN202
     return model.fit(xc, y)
 
 
-def _baseline_predict(model, x: pd.DataFrame) -> np.ndarray:  # noqa: ANN001
+def _baseline_predict(model, x: pd.DataFrame) -> np.ndarray:
     xc = x.copy()
     for c in xc.columns:
         if isinstance(xc[c].dtype, pd.CategoricalDtype):

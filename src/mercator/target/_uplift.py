@@ -100,7 +100,7 @@ def _perfect_uplift_score(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return 2 * (y == t) + summand
 
 
-def _normalized_area(curve, y: np.ndarray, score: np.ndarray, t: np.ndarray, perfect_score: np.ndarray) -> float:  # noqa: ANN001
+def _normalized_area(curve, y: np.ndarray, score: np.ndarray, t: np.ndarray, perfect_score: np.ndarray) -> float:
     x_a, v_a = curve(y, score, t)
     x_p, v_p = curve(y, perfect_score, t)
     baseline = np.trapezoid([0, v_p[-1]], [0, x_p[-1]])
