@@ -103,6 +103,23 @@ def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No CLV: {exc}"),))
 
 
+def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
+    """The first experiment in the workspace: whom did the treatment change?"""
+    from mercator.errors import MercatorError
+    from mercator.results import Finding
+    from mercator.target import experiment_frame, uplift
+
+    if not ws.count("experiments") or not ws.count("assignments"):
+        return Result()
+    first = ws.table("experiments").experiment_id.to_pyarrow().to_pylist()[0]
+    try:
+        frame = experiment_frame(ws, first)
+        return uplift(ws, frame, treatment_col="variant", treated="treatment", control="control",
+                      outcome="converted", exclude=["unit_id", "orders", "revenue"], bootstrap=50)
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No uplift analysis of {first}: {exc}"),))
+
+
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
@@ -116,6 +133,8 @@ SECTIONS: list[Section] = [
     Section("who-segments", "Who: RFM segments", _who_rfm, tables=("segments",)),
     Section("who-clusters", "Who: behavioural segments", _who_clusters, tables=("clusters",)),
     Section("who-clv", "Who: customer lifetime value", _who_clv, tables=("params", "models", "deciles")),
+    Section("who-uplift", "Who: whom the experiment's treatment changed (uplift)", _who_uplift,
+            tables=("learners",)),
 ]
 
 
