@@ -324,7 +324,9 @@ def clv_fit(calibration_end: Annotated[str | None, typer.Option(help="Last day t
             horizon: Annotated[int, typer.Option(help="Months of value to predict.")] = 12,
             discount: Annotated[float, typer.Option(help="Discount rate per month.")] = 0.01,
             unit: Annotated[str, typer.Option(help="Time unit of the model: D, W or M.")] = "W",
-            model: Annotated[str, typer.Option(help="auto (smaller holdout error), bg_nbd or mbg_nbd.")] = "auto",
+            model: Annotated[str, typer.Option(help="auto (smallest holdout RMSE), bg_nbd, mbg_nbd or pareto_nbd.")]
+            = "auto",
+            compare: Annotated[str, typer.Option(help="Purchase models to fit and compare.")] = "bg_nbd,mbg_nbd",
             output: Annotated[Path | None, typer.Option(help="Write every customer's predictions to this CSV.")]
             = None,
             workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
@@ -335,7 +337,7 @@ def clv_fit(calibration_end: Annotated[str | None, typer.Option(help="Last day t
 
     def run(ws):
         res = fit_clv(ws, _date(calibration_end), _date(holdout_end), horizon_months=horizon, discount=discount,
-                      unit=unit, model=model, keep_customers=output is not None)
+                      unit=unit, model=model, compare=tuple(_csv_list(compare)), keep_customers=output is not None)
         if output is not None:
             res.to_frame("customers").to_csv(output, index=False)
             err.print(f"wrote {len(res.to_frame('customers')):,} customers to {output}")

@@ -18,14 +18,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mercator.clv._models import BetaGeo, GammaGamma, ModifiedBetaGeo, distinct
+from mercator.clv._models import BetaGeo, GammaGamma, ModifiedBetaGeo, ParetoNBD, distinct
 from mercator.clv._summary import UNITS, customer_summary
 from mercator.errors import MercatorError
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
-__all__ = ["BetaGeo", "ClvResult", "GammaGamma", "ModifiedBetaGeo", "clv_from_summary", "customer_summary",
-           "fit_clv"]
+__all__ = ["BetaGeo", "ClvResult", "GammaGamma", "ModifiedBetaGeo", "ParetoNBD", "clv_from_summary",
+           "customer_summary", "fit_clv"]
+
+#: Purchase models by name. Pareto/NBD is compared only when asked for (its likelihood's 2F1
+#: terms make it the slowest to fit).
+PURCHASE_MODELS = {m.NAME: m for m in (BetaGeo, ModifiedBetaGeo, ParetoNBD)}
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,14 @@ class ClvResult(Result):
 
 def fit_clv(ws: Workspace, calibration_end: dt.date | None = None, holdout_end: dt.date | None = None, *,
             horizon_months: int = 12, discount: float = 0.01, unit: str = "W", model: str = "auto",
-            channel: str | None = None, keep_customers: bool = True) -> ClvResult:
+            compare: tuple[str, ...] = ("bg_nbd", "mbg_nbd"), channel: str | None = None,
+            keep_customers: bool = True) -> ClvResult:
     """Fit BG/NBD and Gamma-Gamma on the orders up to ``calibration_end`` (default: all), score
     every customer, and check the purchase model on the orders after it (the holdout).
     ``channel`` restricts to one sales channel's orders."""
     summary, info = customer_summary(ws, calibration_end, holdout_end, unit=unit, channel=channel)
     return clv_from_summary(summary, info, horizon_months=horizon_months, discount=discount, model=model,
-                            keep_customers=keep_customers)
+                            compare=compare, keep_customers=keep_customers)
 
 
 def _clv(bg: BetaGeo, gg: GammaGamma | None, s: pd.DataFrame, months: int, discount: float, unit: str) -> np.ndarray:
@@ -80,17 +85,23 @@ def _clv(bg: BetaGeo, gg: GammaGamma | None, s: pd.DataFrame, months: int, disco
 
 
 def clv_from_summary(summary: pd.DataFrame, info: dict, *, horizon_months: int = 12, discount: float = 0.01,
-                     model: str = "auto", keep_customers: bool = True) -> ClvResult:
+                     model: str = "auto", compare: tuple[str, ...] = ("bg_nbd", "mbg_nbd"),
+                     keep_customers: bool = True) -> ClvResult:
     """The models, per-customer predictions and holdout check from a customer summary.
 
-    ``model``: ``bg_nbd``, ``mbg_nbd``, or ``auto`` (the smaller holdout RMSE per customer;
-    BG/NBD without a holdout). Both are fitted and compared in the ``models`` table.
+    The purchase models in ``compare`` (from bg_nbd, mbg_nbd, pareto_nbd) are fitted and compared
+    in the ``models`` table; ``model`` picks one, or ``auto`` the smallest holdout RMSE per
+    customer (the first of ``compare`` without a holdout).
     """
     s = summary
     if len(s) < 10:
         raise MercatorError(f"CLV needs at least 10 customers with purchases; the summary has {len(s)}")
     (x, t_x, T), w, _ = distinct(s["x"], s["t_x"], s["T"])
-    fitted = [model.fit(x, t_x, T, w) for model in (BetaGeo, ModifiedBetaGeo)]
+    names = list(dict.fromkeys([*compare, *([model] if model != "auto" else [])]))
+    unknown = [n for n in names if n not in PURCHASE_MODELS]
+    if unknown:
+        raise MercatorError(f"unknown purchase model(s) {', '.join(unknown)}; choose from {', '.join(PURCHASE_MODELS)}")
+    fitted = [PURCHASE_MODELS[n].fit(x, t_x, T, w) for n in names]
     holdout = "x_holdout" in s
     rows = []
     for m in fitted:
@@ -104,23 +115,22 @@ def clv_from_summary(summary: pd.DataFrame, info: dict, *, horizon_months: int =
         rows.append(row)
     models = pd.DataFrame(rows)
     # the purchase model: the one with the smaller holdout RMSE per customer (the error an
-    # expected value minimizes; MAE would favour predicting zeros); without a holdout BG/NBD,
-    # the published default (MBG/NBD only where the holdout shows it is better)
+    # expected value minimizes; MAE would favour predicting zeros); without a holdout the first
+    # of ``compare`` (BG/NBD, the published default)
     if not models["usable"].any():
         raise MercatorError(
             f"neither BG/NBD nor MBG/NBD fits these {len(s):,} customers (the parameters run off to the bounds: "
-            f"r {fitted[0].r:.3g}, alpha {fitted[0].alpha:.3g}, a {fitted[0].a:.3g}, b {fitted[0].b:.3g}); it takes "
-            "more customers, with irregular repeat purchases, for these models to say anything")
+            + ", ".join(f"{v:.3g}" for v in fitted[0].params) + "); it takes more customers, with irregular "
+            "repeat purchases, for these models to say anything")
     if model == "auto":
         ok = models[models["usable"]]
         best = int(ok["holdout_rmse"].idxmin()) if holdout else int(ok.index[0])
-    elif model in set(models["model"]):
+    else:
         best = int(models.index[models["model"] == model][0])
         if not models.loc[best, "usable"]:
             raise MercatorError(f"{model} does not fit these customers (its predictions are not finite); try "
                                 "model auto")
-    else:
-        raise MercatorError(f"model must be auto, bg_nbd or mbg_nbd; got {model!r}")
+
     models["chosen"] = models.index == best
     bg = fitted[best]
     repeat = s[(s["x"] > 0) & (s["m"] > 0)]
@@ -134,7 +144,8 @@ def clv_from_summary(summary: pd.DataFrame, info: dict, *, horizon_months: int =
     out["expected_spend"] = gg.expected_spend(s["x"], s["m"]) if gg is not None else np.nan
     out["clv"] = _clv(bg, gg, s, horizon_months, discount, unit)
     params = [{"model": m.NAME, "parameter": k, "value": float(v)} for m in fitted
-              for k, v in (*zip(("r", "alpha", "a", "b"), m.params, strict=True), ("log_likelihood", m.log_likelihood))]
+              for k, v in (*zip(("r", "alpha", "s", "beta") if m.NAME == "pareto_nbd" else ("r", "alpha", "a", "b"),
+                                m.params, strict=True), ("log_likelihood", m.log_likelihood))]
     if gg is not None:
         params += [{"model": "gamma_gamma", "parameter": k, "value": float(v)}
                    for k, v in (("p", gg.p), ("q", gg.q), ("gamma", gg.gamma), ("log_likelihood", gg.log_likelihood))]
@@ -166,20 +177,22 @@ def clv_from_summary(summary: pd.DataFrame, info: dict, *, horizon_months: int =
             customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
         tables["holdout_by_frequency"] = hold
         err = pred.sum() / actual.sum() - 1 if actual.sum() else np.nan
-        label = {"bg_nbd": "BG/NBD", "mbg_nbd": "MBG/NBD"}[bg.NAME]
-        other = models[~models.chosen].iloc[0]
+        label = {"bg_nbd": "BG/NBD", "mbg_nbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}[bg.NAME]
+        others = "; ".join(f"{o.model}: {o.holdout_predicted:,.0f} predicted, RMSE {o.holdout_rmse:.2f}"
+                           for o in models[~models.chosen].itertuples())
         params_out.update(holdout_actual=float(actual.sum()), holdout_predicted=float(pred.sum()),
                           holdout_mae=float(np.mean(np.abs(pred - actual))))
         findings.append(Finding(
             f"Holdout ({info['calibration_end']} to {info['holdout_end']}, {info['holdout_length']:.0f} {u}s): {label} "
             f"predicted {pred.sum():,.0f} repeat purchases against {actual.sum():,.0f} actual ({err:+.1%}); mean "
-            f"absolute error per customer {np.mean(np.abs(pred - actual)):.2f}, RMSE {np.sqrt(np.mean((pred - actual)**2)):.2f}"
-            f" (the other model, {other.model}: {other.holdout_predicted:,.0f} predicted, RMSE {other.holdout_rmse:.2f}).",
-            metric="holdout_purchases",
-            value=float(pred.sum()), impact=0.5))
+            f"absolute error per customer {np.mean(np.abs(pred - actual)):.2f}, RMSE "
+            f"{np.sqrt(np.mean((pred - actual) ** 2)):.2f}" + (f" (other models: {others})." if others else "."),
+            metric="holdout_purchases", value=float(pred.sum()), impact=0.5))
     if gg is not None:
         findings.append(Finding(
             f"A repeat purchase is worth {gg.population_mean_spend:,.2f} on average across customers (Gamma-Gamma, "
-            f"{gg.n_customers:,} repeat buyers); {bg.NAME}: r {bg.r:.3f}, alpha {bg.alpha:.3f}, a {bg.a:.3f}, "
-            f"b {bg.b:.3f} per {u}.", metric="spend", value=gg.population_mean_spend, impact=0.3))
+            f"{gg.n_customers:,} repeat buyers); {bg.NAME} parameters "
+            + ", ".join(f"{r.parameter} {r.value:.3f}" for r in pd.DataFrame(params).query(
+                "model == @bg.NAME and parameter != 'log_likelihood'").itertuples())
+            + f" (time in {u}s).", metric="spend", value=gg.population_mean_spend, impact=0.3))
     return ClvResult(tables=tables, findings=tuple(findings), params=params_out)

@@ -154,6 +154,82 @@ class ModifiedBetaGeo(BetaGeo):
     NAME: ClassVar[str] = "mbg_nbd"
 
 
+# -- Pareto/NBD ----------------------------------------------------------------------------------
+
+def _pnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """log of 1 / ((alpha+T)^(r+x) (beta+T)^s) and of s / (r+s+x) A0 (Fader, Hardie and Lee 2005
+    note on the Pareto/NBD likelihood), per customer."""
+    r, alpha, s, beta = params
+    rsx = r + s + x
+    if alpha >= beta:
+        c, b2, w = alpha, s + 1, alpha - beta
+    else:
+        c, b2, w = beta, r + x, beta - alpha
+    l1 = np.log(hyp2f1(rsx, b2, rsx + 1, w / (c + t_x))) - rsx * np.log(c + t_x)
+    l2 = np.log(hyp2f1(rsx, b2, rsx + 1, w / (c + T))) - rsx * np.log(c + T)
+    with np.errstate(divide="ignore"):
+        log_a0 = l1 + np.log1p(-np.exp(np.minimum(l2 - l1, 0.0)))  # -inf when t_x = T: that term is 0
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    return alive, np.log(s) - np.log(rsx) + log_a0
+
+
+@dataclass(frozen=True)
+class ParetoNBD:
+    """A fitted Pareto/NBD model (Schmittlein, Morrison and Colombo 1987): purchase rate ~ Gamma(r,
+    alpha), lifetime exponential with rate ~ Gamma(s, beta)."""
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+    log_likelihood: float
+    n_customers: int
+    converged: bool
+
+    NAME: ClassVar[str] = "pareto_nbd"
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array([self.r, self.alpha, self.s, self.beta])
+
+    @classmethod
+    def fit(cls, x, t_x, T, weights=None) -> ParetoNBD:  # noqa: ANN001, N803
+        """Maximum likelihood (numerical gradient: the likelihood's 2F1 terms have no short one)."""
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        w = np.ones_like(x) if weights is None else np.asarray(weights, float)
+        scale = float(np.mean(T)) or 1.0
+        ts, Ts, wsum = t_x / scale, T / scale, w.sum()  # noqa: N806
+
+        def nll(logp: np.ndarray) -> float:
+            p = np.exp(logp)
+            alive, dead = _pnbd_terms(p, x, ts, Ts)
+            ll = gammaln(p[0] + x) - gammaln(p[0]) + p[0] * np.log(p[1]) + p[2] * np.log(p[3]) \
+                + np.logaddexp(alive, dead)
+            v = -float(w @ ll) / wsum
+            return v if np.isfinite(v) else 1e300
+
+        res = optimize.minimize(nll, np.zeros(4), method="L-BFGS-B",
+                                options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-9})
+        p = np.exp(res.x)
+        # rescaling time by k: alpha^r beta^s terms and the (.)^-(r+x) (.)^-s terms leave -x ln k
+        ll = -res.fun * wsum - float(w @ (x * np.log(scale)))
+        return cls(r=p[0], alpha=p[1] * scale, s=p[2], beta=p[3] * scale, log_likelihood=ll,
+                   n_customers=int(wsum), converged=bool(res.success))
+
+    def p_alive(self, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        alive, dead = _pnbd_terms(self.params, x, t_x, T)
+        return 1.0 / (1.0 + np.exp(dead - alive))
+
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+        """Expected purchases in (T, T + t] given the history (Schmittlein et al. 1987)."""
+        r, alpha, s, beta = self.params
+        x, T = np.asarray(x, float), np.asarray(T, float)  # noqa: N806
+        head = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
+        return head * (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) * self.p_alive(x, t_x, T)
+
+
 # -- Gamma-Gamma -------------------------------------------------------------------------------
 
 def gamma_gamma_loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -228,4 +304,5 @@ def distinct(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.nda
     return [first[i].to_numpy() for i in frame.columns], counts, inverse
 
 
-__all__ = ["BetaGeo", "GammaGamma", "ModifiedBetaGeo", "bgnbd_loglik", "distinct", "gamma_gamma_loglik"]
+__all__ = ["BetaGeo", "GammaGamma", "ModifiedBetaGeo", "ParetoNBD", "bgnbd_loglik", "distinct",
+           "gamma_gamma_loglik"]
