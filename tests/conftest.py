@@ -47,6 +47,21 @@ def spark_session():
     shutil.rmtree(warehouse, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def demo_company(tmp_path_factory):
+    """The default demo company on DuckDB, built once per test run (tests only read it, or save
+    segment sets of their own): ``(workspace, truth, folder of the generated files)``."""
+    import json
+
+    from mercator.demo import build_demo_workspace
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    ws, _ = build_demo_workspace(path, size="default")
+    folder = path.parent / "demo-data"
+    yield ws, json.loads((folder / "truth.json").read_text()), folder
+    ws.close()
+
+
 @pytest.fixture
 def duckdb_ws(tmp_path):
     from mercator import Workspace

@@ -124,21 +124,15 @@ def test_degenerate_data_gets_a_clear_error(duckdb_ws, tmp_path):
         fit_clv(duckdb_ws, dt.date(2024, 3, 1))
 
 
-def test_demo_company_planted_purchase_process_is_recovered(tmp_path):
+def test_demo_company_planted_purchase_process_is_recovered(demo_company):
     """The demo's web customers repeat-purchase by a modified BG/NBD process (a customer may leave
     right after the first purchase: r 0.8, alpha 40 days, a 1.2, b 3.0) and spend by Gamma-Gamma
     (p 6, q 4, gamma 60); its e-mail test adds one-off orders, so only channel web is fitted.
     MBG/NBD fits better than BG/NBD, and its parameters are near the truth. Measured when written
     (4,003 customers): r 0.85, alpha 44.1, a 1.44, b 3.74; p 5.59, q 3.81, gamma 62.1."""
-    import json
-
-    from mercator.demo import build_demo_workspace
-
-    path = tmp_path / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="default")
-    truth = json.loads((path.parent / "demo-data" / "truth.json").read_text())["clv"]
+    ws, all_truth, _folder = demo_company
+    truth = all_truth["clv"]
     res = fit_clv(ws, unit="D", channel="web", model="mbg_nbd")
-    ws.close()
     models = res.to_frame("models").set_index("model")
     assert models.loc["mbg_nbd", "log_likelihood"] > models.loc["bg_nbd", "log_likelihood"] + 10
     p = res.to_frame("params").set_index(["model", "parameter"])["value"]

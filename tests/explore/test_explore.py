@@ -3,13 +3,10 @@ simulated series with and without planted changes, and hand-computed funnels and
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from mercator.demo import build_demo_workspace
 from mercator.diagnose import cohorts, diagnose, funnel
 from mercator.explore import anomalies, breakdown, kpi_summary, trend
 from mercator.explore._anomaly import band, level_shift
@@ -19,12 +16,9 @@ from mercator.metrics import kpi_aggregates
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="default")
-    truth = json.loads((path.parent / "demo-data" / "truth.json").read_text())
-    yield ws, truth
-    ws.close()
+def demo(demo_company):
+    ws, truth, _folder = demo_company
+    return ws, truth
 
 
 def test_planted_incidents_are_the_top_findings(demo):

@@ -71,16 +71,13 @@ def test_features_equal_hand_count(ws, tmp_path):
     assert len(f) == 5
 
 
-def test_demo_store_segments_are_recovered(tmp_path):
+def test_demo_store_segments_are_recovered(demo_company):
     """The demo's store customers come in four planted segments (demo STORE_SEGMENTS: regulars,
     big-ticket, lapsed, returners). k-means picks k = 4 and recovers them with an adjusted Rand
     index of 0.93 when this test was written; the Gaussian mixture's BIC picks more components
     (7), which split planted segments but do not mix them (ARI 0.95)."""
-    from mercator.demo import build_demo_workspace
-
-    path = tmp_path / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="default")
-    truth = pd.read_parquet(path.parent / "demo-data" / "truth_store_segments.parquet").set_index("customer_id")
+    ws, _truth, folder = demo_company
+    truth = pd.read_parquet(folder / "truth_store_segments.parquet").set_index("customer_id")
     for method, k in (("kmeans", 4), ("gmm", None)):
         res = cluster(ws, method=method, channel="store", rounds=0)
         m = ws.table("segment_members").to_pandas()
@@ -89,4 +86,3 @@ def test_demo_store_segments_are_recovered(tmp_path):
         assert adjusted_rand_score(truth.loc[m.index, "segment"], m) >= 0.9, method
         if k:
             assert res.params["k"] == k
-    ws.close()

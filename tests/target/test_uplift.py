@@ -81,19 +81,15 @@ def test_target_list_respects_rule_segment_and_consent(duckdb_ws, tmp_path):
     assert chosen["expected_value"].is_monotonic_decreasing and chosen["rank"].iloc[0] == 1
 
 
-def test_demo_experiment_from_the_workspace(tmp_path):
+def test_demo_experiment_from_the_workspace(demo_company):
     """The demo's e-mail test (truth.json: 5% -> 6% purchase rate, the same lift for everyone).
     The experiment frame built in the engine from assignments and orders reproduces the observed
     rates in truth.json exactly, and, the effect being homogeneous, no learner's Qini interval is
     clear of zero and the result says so."""
-    import json
-
-    from mercator.demo import build_demo_workspace
     from mercator.target import experiment_frame
 
-    path = tmp_path / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="default")
-    truth = json.loads((path.parent / "demo-data" / "truth.json").read_text())["experiment"]
+    ws, all_truth, _folder = demo_company
+    truth = all_truth["experiment"]
     frame = experiment_frame(ws, truth["experiment_id"], channel=truth["orders_channel"])
     rates = frame.groupby("variant")["converted"].mean()
     assert rates["control"] == pytest.approx(truth["observed"]["control_rate"], abs=1e-12)
@@ -102,6 +98,5 @@ def test_demo_experiment_from_the_workspace(tmp_path):
                  exclude=["unit_id", "orders", "revenue"], bootstrap=50)
     with pytest.raises(MercatorError, match="no experiment 'nope'"):
         experiment_frame(ws, "nope")
-    ws.close()
     assert (res.to_frame("learners")["qini_low"] <= 0).all()
     assert any("no evidence that the effect differs" in f.text for f in res.findings)

@@ -156,7 +156,7 @@ class ModifiedBetaGeo(BetaGeo):
 
 # -- Pareto/NBD ----------------------------------------------------------------------------------
 
-def _pnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray  # noqa: N803
+def _pnbd_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """log of 1 / ((alpha+T)^(r+x) (beta+T)^s) and of s / (r+s+x) A0 (Fader, Hardie and Lee 2005
     note on the Pareto/NBD likelihood), per customer."""
@@ -194,12 +194,12 @@ class ParetoNBD:
         return np.array([self.r, self.alpha, self.s, self.beta])
 
     @classmethod
-    def fit(cls, x, t_x, T, weights=None) -> ParetoNBD:  # noqa: ANN001, N803
+    def fit(cls, x, t_x, T, weights=None) -> ParetoNBD:
         """Maximum likelihood (numerical gradient: the likelihood's 2F1 terms have no short one)."""
-        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
         w = np.ones_like(x) if weights is None else np.asarray(weights, float)
         scale = float(np.mean(T)) or 1.0
-        ts, Ts, wsum = t_x / scale, T / scale, w.sum()  # noqa: N806
+        ts, Ts, wsum = t_x / scale, T / scale, w.sum()
 
         def nll(logp: np.ndarray) -> float:
             p = np.exp(logp)
@@ -217,15 +217,15 @@ class ParetoNBD:
         return cls(r=p[0], alpha=p[1] * scale, s=p[2], beta=p[3] * scale, log_likelihood=ll,
                    n_customers=int(wsum), converged=bool(res.success))
 
-    def p_alive(self, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
-        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))  # noqa: N806
+    def p_alive(self, x, t_x, T) -> np.ndarray:
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
         alive, dead = _pnbd_terms(self.params, x, t_x, T)
         return 1.0 / (1.0 + np.exp(dead - alive))
 
-    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:  # noqa: ANN001, N803
+    def expected_purchases(self, t, x, t_x, T) -> np.ndarray:
         """Expected purchases in (T, T + t] given the history (Schmittlein et al. 1987)."""
         r, alpha, s, beta = self.params
-        x, T = np.asarray(x, float), np.asarray(T, float)  # noqa: N806
+        x, T = np.asarray(x, float), np.asarray(T, float)
         head = (r + x) * (beta + T) / ((alpha + T) * (s - 1))
         return head * (1 - ((beta + T) / (beta + T + t)) ** (s - 1)) * self.p_alive(x, t_x, T)
 

@@ -54,12 +54,8 @@ def rfm(ws: Workspace, *, quantiles: int | list[float] = 5, as_of: dt.date | Non
     """RFM scores and named segments of every customer with orders up to ``as_of`` (default: the
     day after the last order); profiles in words; saved to the workspace when ``save``."""
     cut_points(quantiles)  # validates before any query
-    o = ws.table("orders")
-    last = o.aggregate(hi=o.ts.max()).to_pyarrow().to_pylist()[0]["hi"]
-    if last is None:
-        raise MercatorError("orders is empty: load orders first (mercator ingest)")
-    as_of = as_of or (last.date() + dt.timedelta(days=1))
-    t = rfm_table(o, as_of, quantiles)
+    as_of = _reference_date(ws, as_of)
+    t = rfm_table(ws.table("orders"), as_of, quantiles)
     per = t.group_by("segment").aggregate(
         customers=t.count(), revenue=t.monetary.sum(), recency_days=t.recency_days.mean(),
         frequency=t.frequency.mean(), monetary=t.monetary.mean(), r=t.r.mean(), f=t.f.mean(),
@@ -92,6 +88,15 @@ def rfm(ws: Workspace, *, quantiles: int | list[float] = 5, as_of: dt.date | Non
                                 + ", ".join(f"{r.segment} ({r.customers})" for r in small.itertuples()) + ".",
                                 metric="customers", impact=0.0))
     return RfmResult(tables={"segments": per, "grid": grid}, findings=tuple(findings), params=params)
+
+
+def _reference_date(ws: Workspace, as_of: dt.date | None) -> dt.date:
+    """``as_of``, or the day after the last order (a clear error when there are no orders)."""
+    o = ws.table("orders")
+    last = o.aggregate(hi=o.ts.max()).to_pyarrow().to_pylist()[0]["hi"]
+    if last is None:
+        raise MercatorError("orders is empty: load orders first (mercator ingest)")
+    return as_of or (last.date() + dt.timedelta(days=1))
 
 
 def _profile(r, overall: dict) -> str:
@@ -169,11 +174,7 @@ def cluster(ws: Workspace, *, method: str = "kmeans", k: int | None = None, ks: 
 
     if method not in ("kmeans", "gmm"):
         raise MercatorError(f"method must be kmeans or gmm; got {method!r}")
-    o = ws.table("orders")
-    last = o.aggregate(hi=o.ts.max()).to_pyarrow().to_pylist()[0]["hi"]
-    if last is None:
-        raise MercatorError("orders is empty: load orders first (mercator ingest)")
-    as_of = as_of or (last.date() + dt.timedelta(days=1))
+    as_of = _reference_date(ws, as_of)
     feats = customer_features(ws, as_of, channel)
     names = list(FEATURES)
     if len(feats) < 50:

@@ -387,7 +387,7 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
     test = np.zeros(len(y), bool)
     for g in np.unique(t * 2 + y):  # stratified by arm and outcome
         idx = np.flatnonzero(t * 2 + y == g)
-        test[rng.choice(idx, int(round(len(idx) * test_size)), replace=False)] = True
+        test[rng.choice(idx, round(len(idx) * test_size), replace=False)] = True
     xtr, xte, ytr, yte, ttr, tte = x[~test], x[test], y[~test], y[test], t[~test], t[test]
     rows, curves, scores = [], [], {}
     boots = [rng.integers(0, len(yte), len(yte)) for _ in range(bootstrap)]
