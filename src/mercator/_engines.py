@@ -253,7 +253,7 @@ class SparkEngine(Engine):
             return None
         try:
             rows = self.spark.sql(f"SHOW CREATE TABLE `{self.database}`.`{name}`").collect()
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure to describe it means "not a view we made"
             return None
         m = re.search(r"FROM\s+`?[\w]+`?\.`?(\w+__v\d+)`?", rows[0][0]) if rows else None
         return m.group(1) if m else None

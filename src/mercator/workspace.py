@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import ibis
 import ibis.expr.types as ir
@@ -67,7 +68,7 @@ class Workspace:
             self.ensure_tables()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> Workspace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,9 +25,9 @@ import pyarrow as pa
 
 SIZES = {
     # customers, days of ad data, weeks of media data
-    "small": dict(customers=2_000, days=120, weeks=104),
-    "default": dict(customers=40_000, days=730, weeks=156),
-    "large": dict(customers=2_000_000, days=730, weeks=156),
+    "small": {"customers": 2_000, "days": 120, "weeks": 104},
+    "default": {"customers": 40_000, "days": 730, "weeks": 156},
+    "large": {"customers": 2_000_000, "days": 730, "weeks": 156},
 }
 START = dt.date(2024, 1, 1)
 CHANNELS = ("paid_search", "paid_social", "display", "email", "video")
@@ -210,7 +210,7 @@ def _customers_and_journeys(rng: np.random.Generator, n: int, days: int) -> tupl
         "segments": {"names": seg_names.tolist(), "shares": [0.3, 0.25, 0.15, 0.30]},
     }
     tables = {"customers": customers, "identities": identities, "events": events, "orders": orders}
-    tables["_truth_customers"] = pa.table({"customer_id": ids, "segment": seg_names[seg], "intent": intent,
+    tables["_truth_customers"] = pa.table({"customer_id": ids, "segment": seg_names[seg], "device": device, "intent": intent,
                                            "converted": converted})
     return tables, truth
 
@@ -265,13 +265,21 @@ def _media(rng: np.random.Generator, weeks: int) -> tuple[dict[str, pa.Table], d
     return {"media_spend": media, "media_controls": controls, "kpi_series": kpi}, truth
 
 
-def _experiment(rng: np.random.Generator, customer_ids: np.ndarray, days: int) -> tuple[dict[str, pa.Table], dict]:
+def _experiment(rng: np.random.Generator, customer_ids: np.ndarray, days: int, recency_days: np.ndarray,
+                country: np.ndarray, device: np.ndarray) -> tuple[dict[str, pa.Table], dict]:
+    """A 50/50 e-mail test. Who buys is planted: the chance is 3x for customers whose last purchase
+    was within 60 days of the start (``recency_days``, NaN for none) and 2x in the US, scaled to a
+    5% mean. Whom the e-mail moves is planted too: it adds 2 points on mobile and nothing on other
+    devices (half the customers are on mobile: 1 point, a 20% relative lift, on average)."""
     n = len(customer_ids)
     start = START + dt.timedelta(days=int(days * 0.4))
     end = start + dt.timedelta(days=27)
     treat = rng.random(n) < 0.5
     p_c, lift = 0.050, 0.20
-    conv = rng.random(n) < np.where(treat, p_c * (1 + lift), p_c)
+    weight = np.where(recency_days <= 60, 3.0, 1.0) * np.where(country == "US", 2.0, 1.0)
+    base = p_c * weight / weight.mean()
+    uplift = np.where(device == "mobile", 2 * p_c * lift, 0.0)
+    conv = rng.random(n) < np.where(treat, base + uplift, base)
     rev = np.where(conv, np.round(rng.gamma(4.0, 12.5, n), 2), 0.0)
     assigned = np.datetime64(start.isoformat(), "s") + (rng.uniform(0, 2, n) * 86400).astype("timedelta64[s]")
     idx = np.flatnonzero(conv)
@@ -293,7 +301,9 @@ def _experiment(rng: np.random.Generator, customer_ids: np.ndarray, days: int) -
                             "variant": np.where(treat, "treatment", "control"),
                             "assigned_at": pa.array(assigned.astype("datetime64[us]"))})
     truth = {"experiment_id": "exp_email_subject", "p_control": p_c, "p_treatment": p_c * (1 + lift),
-             "relative_lift": lift, "window_days": 28, "orders_channel": "email",
+             "relative_lift": lift, "absolute_uplift": {"mobile": 2 * p_c * lift, "desktop": 0.0, "tablet": 0.0}, "window_days": 28, "orders_channel": "email",
+             "propensity_drivers": {"recency_days": "x3 when the last purchase was 60 days or less before the start",
+                                    "country": "x2 in the US"},
              "observed": {"control_rate": float(conv[~treat].mean()), "treatment_rate": float(conv[treat].mean())}}
     return {"experiments": experiments, "assignments": assignments, "_experiment_orders": exp_orders}, truth
 
@@ -354,6 +364,17 @@ def _store(rng: np.random.Generator, n: int, days: int) -> tuple[dict[str, pa.Ta
             "_truth_store_segments": pa.table({"customer_id": ids, "segment": names[seg]})}, truth
 
 
+def _recency_at(orders: pa.Table, ids: np.ndarray, days: int) -> np.ndarray:
+    """Days from each customer's last order to the day before the experiment starts (NaN if none)."""
+    day0 = (START + dt.timedelta(days=int(days * 0.4) - 1) - dt.date(1970, 1, 1)).days
+    day = orders["ts"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    pos = np.searchsorted(ids, orders["customer_id"].to_numpy(zero_copy_only=False))
+    last = np.full(len(ids), -np.inf)
+    before = day <= day0
+    np.maximum.at(last, pos[before], day[before].astype(float))
+    return np.where(np.isfinite(last), day0 - last, np.nan)
+
+
 def generate(size: str = "default", seed: int = 7) -> DemoData:
     """The demo company's tables and ground truth, reproducible from ``seed``."""
     if size not in SIZES:
@@ -364,7 +385,9 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     people, t_people = _customers_and_journeys(rng, cfg["customers"], cfg["days"])
     media, t_media = _media(rng, cfg["weeks"])
     ids = people["customers"]["customer_id"].to_numpy(zero_copy_only=False)
-    exp, t_exp = _experiment(rng, ids, cfg["days"])
+    exp, t_exp = _experiment(rng, ids, cfg["days"], _recency_at(people["orders"], ids, cfg["days"]),
+                             people["customers"]["country"].to_numpy(zero_copy_only=False),
+                             people["_truth_customers"]["device"].to_numpy(zero_copy_only=False))
     content, t_content = _content(rng, ids, cfg["days"])
     # store customers draw from their own stream, so every draw above stays as it was
     store, t_store = _store(np.random.default_rng([seed, 1]), cfg["customers"] // 8, cfg["days"])

@@ -8,6 +8,7 @@ per-user minimum: millions of events stay in the engine; only counts come back.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -113,7 +114,7 @@ def funnel(ws: Workspace, steps: list[str] | tuple[str, ...], *, window: str | i
         findings.append(Finding(
             f"{counts[-1]:,} of {counts[0]:,} users ({counts[-1] / counts[0]:.1%}) went from {steps[0]} to {steps[-1]} "
             f"within {window}; the largest drop-off is into {worst.step} ({worst.drop_off:.0%} lost)"
-            + (f"; median time to convert {_duration(med)}." if med is not None and med == med else "."),
+            + (f"; median time to convert {_duration(med)}." if med is not None and not math.isnan(med) else "."),
             metric="conversion", value=counts[-1] / counts[0], impact=float(worst.drop_off)))
     tables = {"steps": table}
     if by is not None:

@@ -8,6 +8,7 @@ themselves are computed from those sums, so a ratio is always a ratio of sums.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import ibis
@@ -145,7 +146,7 @@ def label(value: object) -> str:
     """A dimension value for people: null is a dimension the source did not report."""
     from mercator.schema import NOT_SET
 
-    return NOT_SET if value is None or (isinstance(value, float) and value != value) else str(value)
+    return NOT_SET if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 __all__ = ["AD_DIMENSIONS", "Period", "date_range", "default_period", "event_frame", "label", "part_frame"]

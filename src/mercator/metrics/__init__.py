@@ -13,6 +13,7 @@ a ratio into mix and rate effects, and forecasts can model the two parts separat
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
@@ -59,7 +60,7 @@ class KPI:
         return float(out) if out.ndim == 0 else out
 
     def format(self, value: float | None) -> str:
-        if value is None or value != value:
+        if value is None or math.isnan(value):
             return "n/a"
         return self.fmt.format(value)
 

@@ -103,17 +103,44 @@ def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No CLV: {exc}"),))
 
 
+def _first_experiment(ws: Workspace) -> tuple[str, object] | None:
+    """The workspace's first experiment and its frame (rows per unit, built in the engine)."""
+    from mercator.target import experiment_frame
+
+    if not ws.count("experiments") or not ws.count("assignments"):
+        return None
+    first = ws.table("experiments").experiment_id.to_pyarrow().to_pylist()[0]
+    return first, experiment_frame(ws, first)
+
+
+def _who_propensity(ws: Workspace, _done: dict[str, Result]) -> Result:
+    """Who buys in the first experiment's window: a propensity model (gains, calibration, SHAP),
+    evaluated but not saved: the report explains, it does not deploy."""
+    from mercator.errors import MercatorError
+    from mercator.results import Finding
+    from mercator.target import train_model
+
+    exp = _first_experiment(ws)
+    if exp is None:
+        return Result()
+    first, frame = exp
+    try:
+        return train_model(ws, frame, "converted", exclude=["unit_id", "orders", "revenue"], save=False)
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No propensity model for {first}: {exc}"),))
+
+
 def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
     """The first experiment in the workspace: whom did the treatment change?"""
     from mercator.errors import MercatorError
     from mercator.results import Finding
-    from mercator.target import experiment_frame, uplift
+    from mercator.target import uplift
 
-    if not ws.count("experiments") or not ws.count("assignments"):
+    exp = _first_experiment(ws)
+    if exp is None:
         return Result()
-    first = ws.table("experiments").experiment_id.to_pyarrow().to_pylist()[0]
+    first, frame = exp
     try:
-        frame = experiment_frame(ws, first)
         return uplift(ws, frame, treatment_col="variant", treated="treatment", control="control",
                       outcome="converted", exclude=["unit_id", "orders", "revenue"], bootstrap=50)
     except MercatorError as exc:
@@ -133,6 +160,8 @@ SECTIONS: list[Section] = [
     Section("who-segments", "Who: RFM segments", _who_rfm, tables=("segments",)),
     Section("who-clusters", "Who: behavioural segments", _who_clusters, tables=("clusters",)),
     Section("who-clv", "Who: customer lifetime value", _who_clv, tables=("params", "models", "deciles")),
+    Section("who-propensity", "Who: who buys in the first experiment's window (propensity)", _who_propensity,
+            tables=("model_card", "gains")),
     Section("who-uplift", "Who: whom the experiment's treatment changed (uplift)", _who_uplift,
             tables=("learners",)),
 ]

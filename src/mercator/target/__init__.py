@@ -25,7 +25,14 @@ import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
 from mercator.results import Finding, Result
-from mercator.target._model import LEAK_AUC, prepare_features, single_feature_auc, split_rows, train
+from mercator.target._model import (
+    LEAK_AUC,
+    capped,
+    prepare_features,
+    single_feature_auc,
+    split_rows,
+    train,
+)
 from mercator.workspace import Workspace
 
 __all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "experiment_frame", "load_model", "read_table",
@@ -109,7 +116,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
                 positive: str | None = None, time_col: str | None = None, ordered: bool = False,
                 label_time: str | None = None, feature_times: dict[str, str] | None = None,
                 threshold: float | None = None, seed: int = 0, save_to: str | Path | None = None,
-                name: str | None = None) -> TargetResult:
+                name: str | None = None, save: bool = True) -> TargetResult:
     """Train LightGBM (and the logistic baseline) to predict ``label`` from the other columns.
 
     ``time_col`` sorts the rows and makes the split time-ordered (so does ``ordered`` for rows
@@ -117,7 +124,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     ``feature_times`` (feature -> the column saying when it was recorded) make training refuse
     features recorded after the label. The model is saved with its configuration hash and
     library versions (``save_to``; default: ``models/`` beside a DuckDB workspace, else in the
-    current directory).
+    current directory); ``save=False`` only evaluates (as the report does).
     """
     frame = read_table(ws, source)
     missing = [c for c in [label, *exclude, *(c for c in (time_col, label_time) if c)] if c not in frame.columns]
@@ -141,17 +148,20 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
                             f"({len(y)} rows, {int(y.sum())} positive)")
     is_ordered = bool(time_col) or ordered
     tr, _va, _te = split_rows(y, is_ordered, seed)
-    aucs = single_feature_auc(x.iloc[tr], y[tr])
+    screen = capped(tr, seed)
+    aucs = single_feature_auc(x.iloc[screen], y[screen])
     model, tables = train(x, y, ordered=is_ordered, seed=seed, threshold=threshold)
     model.categories = categories
     config = {"source": str(source), "label": label, "positive": positive, "exclude": sorted(exclude),
               "time_col": time_col, "ordered": is_ordered, "features": model.features, "categories": categories,
               "seed": seed, "rows": len(x), "threshold": model.threshold}
     chash = _config_hash(config)
-    path = _model_path(ws, save_to, name or f"{label}-{chash[:8]}")
     versions = _versions()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps({"model": model, "config": config, "config_hash": chash, "versions": versions}))
+    path = _model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save else None
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps({"model": model, "config": config, "config_hash": chash,
+                                       "versions": versions}))
     tables["single_feature_auc"] = pd.DataFrame({"feature": aucs.index, "auc": aucs.to_numpy()})
     m = model.metrics
     card = {"model": "LightGBM, Platt-calibrated; baseline logistic regression", "label": f"{label} = "
@@ -160,11 +170,12 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
             "threshold (F1-best on validation)" if threshold is None else "threshold": round(model.threshold, 4),
             "test ROC AUC": round(m["lightgbm"]["roc_auc"], 4), "test PR AUC": round(m["lightgbm"]["pr_auc"], 4),
             "baseline ROC AUC": round(m["logistic_baseline"]["roc_auc"], 4), "config hash": chash,
-            **{f"version {k}": v for k, v in versions.items()}, "saved to": str(path)}
+            **{f"version {k}": v for k, v in versions.items()}, "saved to": str(path) if path else "not saved"}
     tables["model_card"] = pd.DataFrame({"item": list(card), "value": [str(v) for v in card.values()]})
     findings = _findings(tables, aucs, m, label)
     return TargetResult(tables=tables, findings=tuple(findings),
-                        params={"label": label, "source": str(source), "model_path": str(path), "config_hash": chash,
+                        params={"label": label, "source": str(source), "model_path": str(path) if path else None,
+                                "config_hash": chash,
                                 "ordered_split": is_ordered, "threshold": model.threshold, "versions": versions})
 
 
@@ -327,7 +338,7 @@ def experiment_frame(ws: Workspace, experiment_id: str, *, window_days: int | No
     whether it ordered (``converted``) and its revenue within ``window_days`` of assignment
     (default: the experiment's length; ``channel`` keeps one sales channel's orders), and its
     behaviour before the experiment started (segment features as of the start; customers with no
-    earlier order have them missing), plus country where customers has it."""
+    earlier order have them missing), plus the customer's profile (``customer_profile``)."""
     import datetime as dt
 
     import ibis
@@ -355,11 +366,23 @@ def experiment_frame(ws: Workspace, experiment_id: str, *, window_days: int | No
     as_of = start.date() if isinstance(start, dt.datetime) else start
     feats = customer_features(ws, as_of - dt.timedelta(days=1)).rename(columns={"customer_id": "unit_id"})
     frame = frame.merge(feats, on="unit_id", how="left")
-    c = ws.table("customers")
-    if "country" in c.columns and ws.count("customers"):
-        frame = frame.merge(c.select(unit_id=c.customer_id, country=c.country).to_pandas(), on="unit_id",
-                            how="left")
+    if ws.count("customers"):
+        frame = frame.merge(customer_profile(ws), left_on="unit_id", right_on="customer_id", how="left") \
+            .drop(columns="customer_id")
     return frame.sort_values("unit_id", ignore_index=True)
+
+
+def customer_profile(ws: Workspace) -> pd.DataFrame:
+    """Per customer: country and the scalar keys of ``attributes`` (the JSON object of anything
+    else the source had, such as device or plan) as columns; nested values are left out."""
+    c = ws.table("customers")
+    prof = c.select("customer_id", "country", "attributes").to_pandas()
+    # JSON keys differ by source and the engines' JSON functions differ: parse the (small) column here
+    attrs = pd.json_normalize([json.loads(a) if isinstance(a, str) and a.startswith("{") else {}
+                               for a in prof.pop("attributes")], max_level=0)
+    attrs = attrs[[k for k in attrs.columns if k not in prof.columns
+                   and attrs[k].map(lambda v: v is None or isinstance(v, str | int | float | bool)).all()]]
+    return pd.concat([prof, attrs.set_axis(prof.index)], axis=1)
 
 
 def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: str, treated: str, control: str,
