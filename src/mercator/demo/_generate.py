@@ -4,7 +4,8 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - ad_performance: mobile CVR falls from ``incident_date`` because mobile landing pages got
   slow (landing_page_load_ms); one campaign's CTR decays from creative fatigue.
 - events: user journeys over channels with known additive incremental effects on
-  conversion; one channel (display retargeting) has zero effect but targets high intent.
+  conversion (JOURNEY_EFFECTS); display has zero effect. Exposure to each channel is random
+  (independent of intent), so the effects are identifiable from journeys.
 - orders: first purchases from journeys plus repeat purchases from a BG/NBD process with
   known r, alpha, a, b; spend per order from a Gamma-Gamma process.
 - media_spend / kpi_series / media_controls: weekly revenue from geometric adstock and Hill
@@ -107,6 +108,27 @@ def _ad_performance(rng: np.random.Generator, days: int) -> tuple[pa.Table, dict
     return table, truth
 
 
+#: Each channel's causal effect on a user's chance to convert (additive, in probability), and the
+#: chance that a user is exposed to it. Display has no effect: a channel that only shows up.
+JOURNEY_EFFECTS = {"paid_search": 0.050, "paid_social": 0.030, "display": 0.0, "email": 0.040, "video": 0.015}
+JOURNEY_EXPOSURE = {"paid_search": 0.45, "paid_social": 0.40, "display": 0.35, "email": 0.30, "video": 0.20}
+
+
+def journey_outcomes(rng: np.random.Generator, intent: np.ndarray, *, display_follows_intent: bool = False
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Exposure per channel and conversion for users of the given ``intent``: conversion chance
+    0.02 + 0.10 x intent + the JOURNEY_EFFECTS of the channels seen. ``display_follows_intent``
+    makes display a retargeting channel shown to high-intent users (0.1 + 0.9 x intent): it then
+    predicts conversion without causing any, which no journey-based model can tell apart."""
+    n = len(intent)
+    exposed = {}
+    for ch in CHANNELS:
+        p = 0.1 + 0.9 * intent if ch == "display" and display_follows_intent else JOURNEY_EXPOSURE[ch]
+        exposed[ch] = rng.random(n) < p
+    p_conv = 0.02 + 0.10 * intent + sum(JOURNEY_EFFECTS[ch] * exposed[ch] for ch in CHANNELS)
+    return exposed, rng.random(n) < p_conv
+
+
 def _customers_and_journeys(rng: np.random.Generator, n: int, days: int) -> tuple[dict[str, pa.Table], dict]:
     ids = np.char.add("c", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     created = np.datetime64(START.isoformat(), "s") + (rng.uniform(0, days * 0.5, n) * 86400).astype("timedelta64[s]")
@@ -116,16 +138,8 @@ def _customers_and_journeys(rng: np.random.Generator, n: int, days: int) -> tupl
     seg_names = np.array(["bargain_hunters", "loyal_regulars", "big_spenders", "one_timers"])
     seg = rng.choice(4, n, p=[0.3, 0.25, 0.15, 0.30])
     intent = rng.beta(2, 5, n) + 0.15 * (seg == 1)
-    # journeys: exposure to each channel; display targets high intent but has no causal effect
-    effects = {"paid_search": 0.050, "paid_social": 0.030, "display": 0.0, "email": 0.040, "video": 0.015}
-    expo_p = {"paid_search": 0.45, "paid_social": 0.40, "display": None, "email": 0.30, "video": 0.20}
-    exposed = {}
-    for ch in CHANNELS:
-        p = np.clip(0.1 + 0.9 * intent, 0, 1) if expo_p[ch] is None else np.full(n, expo_p[ch])
-        exposed[ch] = rng.random(n) < p
-    base = 0.02 + 0.10 * intent
-    p_conv = base + sum(effects[ch] * exposed[ch] for ch in CHANNELS)
-    converted = rng.random(n) < p_conv
+    effects = JOURNEY_EFFECTS
+    exposed, converted = journey_outcomes(rng, intent)
     # touch events: 1-3 touches per exposed channel, in the 14 days before the journey end
     end = created + (rng.uniform(1, 30, n) * 86400).astype("timedelta64[s]")
     users = np.char.add("u", ids)
@@ -146,7 +160,7 @@ def _customers_and_journeys(rng: np.random.Generator, n: int, days: int) -> tupl
         ev_user.append(idx)
         ev_ts.append(end[idx] + np.timedelta64(60 * s, "s"))
         ev_name.append(np.full(len(idx), name))
-        ev_chan.append(np.full(len(idx), "direct"))
+        ev_chan.append(np.full(len(idx), None))
     who = np.concatenate(ev_user)
     ts = np.concatenate(ev_ts)
     names = np.concatenate(ev_name)

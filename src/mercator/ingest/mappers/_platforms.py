@@ -164,4 +164,23 @@ RETENTIONEERING = Mapper(
     "retentioneering", "Retentioneering e-commerce clickstream (ecom_clickstream.csv) into events.",
     frozenset({"user_id", "session_id", "event", "timestamp", "platform", "acquisition_channel"}), _clickstream)
 
-ALL = (FACEBOOK, GOOGLE_ANALYTICS, GOOGLE_ANALYTICS_PRODUCTS, ONLINE_RETAIL, CDNOW, RETENTIONEERING)
+
+
+# -- Multi-touch attribution journey log (impressions and conversions per cookie) --------------
+def _journey_log(raw: RawSource) -> list[TableMapping]:
+    return [TableMapping("events", name="mta_journeys",
+                         prepare=lambda t: with_content_id(t, ["customer_id", "time", "interaction", "channel"], "mta-"),
+                         columns={
+        "event_id": S("_cid"), "user_id": S("customer_id"), "ts": S("time"), "event_name": S("interaction"),
+        "channel": S("channel"),
+        "value": S(expr=lambda t: ibis.ifelse(t.conversion.cast("int64") == 1,
+                                              t.conversion_value.cast("float64"), ibis.null("float64"))),
+    })]
+
+
+MTA_JOURNEYS = Mapper(
+    "mta_journeys", "Multi-touch attribution journey log (attribution_data.csv: impressions and conversions) into "
+    "events; conversions are event 'conversion'.",
+    frozenset({"customer_id", "time", "interaction", "conversion", "conversion_value", "channel"}), _journey_log)
+
+ALL = (FACEBOOK, GOOGLE_ANALYTICS, GOOGLE_ANALYTICS_PRODUCTS, ONLINE_RETAIL, CDNOW, RETENTIONEERING, MTA_JOURNEYS)
