@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/explore.py
 	$(BIN)/python benchmarks/clv.py
 	$(BIN)/python benchmarks/target.py
+	$(BIN)/python benchmarks/attribution.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

@@ -473,7 +473,7 @@ def _days(text: str) -> float:
     """'30d', '2w' or '30' (days) as days."""
     t = text.strip().lower()
     try:
-        return float(t[:-1]) * 7 if t.endswith("w") else float(t[:-1] if t.endswith("d") else t)
+        return float(t[:-1]) * 7 if t.endswith("w") else float(t.removesuffix("d"))
     except ValueError:
         _fail(MercatorError(f"{text!r} is not a duration such as 30d or 2w"))
 
@@ -507,9 +507,9 @@ def attribution_cmd(model: Annotated[str | None, typer.Option(
     from mercator.attribution import DEFAULT_MODELS, attribution
 
     models = tuple(_csv_list(model)) or DEFAULT_MODELS
-    kw = dict(models=models, lookback_days=_days(lookback), half_life_days=_days(half_life),
-              conversion_event=conversion_event, start=_date(since), end=_date(until),
-              exclude_channels=tuple(_csv_list(exclude_channels)))
+    kw = {"models": models, "lookback_days": _days(lookback), "half_life_days": _days(half_life),
+              "conversion_event": conversion_event, "start": _date(since), "end": _date(until),
+              "exclude_channels": tuple(_csv_list(exclude_channels))}
     if paths is not None:
         def run(ws):
             return attribution(ws, paths=paths, path_col=path_col, conversions_col=conversions_col,

@@ -22,8 +22,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.attribution._journeys import build_paths, time_decay
-from mercator.attribution._models import MARKOV, MODELS, RULES, Paths, compare, markov_credit, rule_credit, \
-    shapley_credit
+from mercator.attribution._models import (
+    MARKOV,
+    MODELS,
+    RULES,
+    Paths,
+    compare,
+    markov_credit,
+    rule_credit,
+    shapley_credit,
+)
 from mercator.errors import MercatorError
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
@@ -176,8 +184,9 @@ def attribution(ws: Workspace | None, *, models: tuple[str, ...] | list[str] = D
         tables["models"] = compare(p, tuple(models), seed=seed, direct=tuple(direct)).sort_values(
             "log_loss", ignore_index=True)
     tables.update(extra)
-    top = pd.DataFrame({"path": p.strings(), "conversions": p.conversions, "nulls": p.nulls, "value": p.value})
-    tables["paths"] = top.sort_values(["conversions", "nulls"], ascending=False).head(25).reset_index(drop=True)
+    top = np.lexsort((-p.nulls, -p.conversions))[:25]
+    tables["paths"] = pd.DataFrame({"path": p.strings(top), "conversions": p.conversions[top], "nulls": p.nulls[top],
+                                    "value": p.value[top]})
     best = _best(tables.get("models"), models)
     if not cost.empty and paths is None:
         tables["reconciliation"] = _reconcile(p, cost, credit, best)

@@ -90,9 +90,10 @@ class Paths:
     def with_counts(self, conversions: np.ndarray, nulls: np.ndarray, value: np.ndarray) -> Paths:
         return replace(self, conversions=conversions, nulls=nulls, value=value)
 
-    def strings(self, sep: str = " > ") -> list[str]:
+    def strings(self, which: np.ndarray, sep: str = " > ") -> list[str]:
+        """The paths ``which`` as text."""
         names = np.array(self.channels, dtype=object)
-        return [sep.join(names[self.tokens[a:b]]) for a, b in zip(self.start[:-1], self.start[1:], strict=True)]
+        return [sep.join(names[self.tokens[self.start[i]:self.start[i + 1]]]) for i in which]
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -323,7 +324,7 @@ def shapley_credit(p: Paths, seed: int = 0) -> tuple[pd.DataFrame, dict]:
         val[members] += ns * _set_shapley(members, worth, rng, True)
     base = float(worth(np.array([0]))[0])
     info = {"baseline_rate": base, "baseline_observed": worth.observed(0),
-            "baseline_conversions": float(base * p.journeys.sum()), "channel_sets": int(len(sets))}
+            "baseline_conversions": float(base * p.journeys.sum()), "channel_sets": len(sets)}
     return pd.DataFrame({"channel": p.channels, "conversions": conv, "value": val}), info
 
 

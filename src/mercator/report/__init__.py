@@ -147,6 +147,19 @@ def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No uplift analysis of {first}: {exc}"),))
 
 
+def _attribution(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.attribution import attribution
+    from mercator.errors import MercatorError
+    from mercator.results import Finding
+
+    if not ws.count("events"):
+        return Result()
+    try:
+        return attribution(ws)
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No attribution: {exc}"),))
+
+
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
@@ -164,6 +177,8 @@ SECTIONS: list[Section] = [
             tables=("model_card", "gains")),
     Section("who-uplift", "Who: whom the experiment's treatment changed (uplift)", _who_uplift,
             tables=("learners",)),
+    Section("attribution", "Which channels earn the conversions (attribution)", _attribution,
+            tables=("comparison", "models", "reconciliation")),
 ]
 
 
