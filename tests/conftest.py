@@ -24,6 +24,16 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def ingest_text(ws, tmp_path: Path, text: str, table: str):
+    """Write ``text`` (a small CSV written in the test) to a file and ingest it into ``table``."""
+    from mercator.ingest import ingest
+
+    p = tmp_path / f"{table}.csv"
+    p.write_text(text)
+    ingest(ws, p, table=table)
+    return ws
+
+
 @pytest.fixture(scope="session")
 def spark_session():
     if shutil.which("java") is None:

@@ -504,9 +504,9 @@ def attribution_cmd(model: Annotated[str | None, typer.Option(
                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Credit per channel under each attribution model, which model the data supports,
     cost per conversion and ROAS, and platform-reported vs attributed conversions."""
-    from mercator.attribution import DEFAULT_MODELS, attribution
+    from mercator.attribution import MODELS, attribution
 
-    models = tuple(_csv_list(model)) or DEFAULT_MODELS
+    models = tuple(_csv_list(model)) or MODELS
     kw = {"models": models, "lookback_days": _days(lookback), "half_life_days": _days(half_life),
               "conversion_event": conversion_event, "start": _date(since), "end": _date(until),
               "exclude_channels": tuple(_csv_list(exclude_channels))}

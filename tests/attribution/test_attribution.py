@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mercator.attribution import attribution, build_paths
 from mercator.cli import app
 from mercator.errors import MercatorError
-from mercator.ingest import ingest
+from tests.conftest import ingest_text
 
 # u1: search, social, purchase (journey 1); email, purchase (journey 2); a search 40 days before
 #     that second purchase is outside the 30-day lookback; then a display touch and a page view (no purchase)
@@ -36,10 +36,7 @@ EVENTS = """event_id,user_id,ts,event_name,channel,value
 
 @pytest.fixture()
 def journeys_ws(ws, tmp_path):
-    p = tmp_path / "events.csv"
-    p.write_text(EVENTS)
-    ingest(ws, p, table="events")
-    return ws
+    return ingest_text(ws, tmp_path, EVENTS, "events")
 
 
 def test_journeys_in_the_engine_equal_the_hand_made_paths(journeys_ws):

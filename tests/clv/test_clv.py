@@ -12,6 +12,7 @@ import pytest
 from mercator.clv import BetaGeo, GammaGamma, customer_summary, fit_clv
 from mercator.clv._models import distinct
 from mercator.ingest import ingest
+from tests.conftest import ingest_text
 
 
 def simulate_bgnbd(rng: np.random.Generator, n: int, r: float, alpha: float, a: float, b: float,
@@ -80,9 +81,7 @@ def test_summary_equals_hand_count(ws, tmp_path):
     purchase), repeats 01-15 and 02-12: x 2, t_x 6 weeks, T 8 weeks, m (20 + 40) / 2 = 30; 03-20 is
     in the holdout. c2: x 0, T 7 weeks; 03-01 in the holdout. c3: first on the last day, T 0.
     c4 starts after the calibration and is left out."""
-    p = tmp_path / "orders.csv"
-    p.write_text(ORDERS)
-    ingest(ws, p, table="orders")
+    ingest_text(ws, tmp_path, ORDERS, "orders")
     s, info = customer_summary(ws, dt.date(2024, 2, 26))
     s = s.set_index("customer_id")
     assert list(s.index) == ["c1", "c2", "c3"]

@@ -13,6 +13,7 @@ from mercator.explore._anomaly import band, level_shift
 from mercator.explore._frames import Period, event_frame
 from mercator.ingest import ingest
 from mercator.metrics import kpi_aggregates
+from tests.conftest import ingest_text
 
 
 @pytest.fixture(scope="module")
@@ -166,10 +167,7 @@ EVENTS = """event_id,user_id,ts,event_name,device
 
 @pytest.fixture()
 def events_ws(ws, tmp_path):
-    p = tmp_path / "events.csv"
-    p.write_text(EVENTS)
-    ingest(ws, p, table="events")
-    return ws
+    return ingest_text(ws, tmp_path, EVENTS, "events")
 
 
 def test_funnel_equals_hand_count(events_ws):

@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from mercator.ingest import ingest
 from mercator.segment import cluster, customer_features
+from tests.conftest import ingest_text
 from tests.segment.test_rfm import ORDERS
 
 
@@ -61,9 +62,7 @@ def test_structureless_data_is_flagged_unstable(duckdb_ws, tmp_path):
 def test_features_equal_hand_count(ws, tmp_path):
     """The RFM fixture as of 2024-04-01: c1 bought on 4 days (01-.. 03-31), 5 orders, 400 in total,
     first 2024-03-01 (31 days before), last 03-31 (1 day); aov 80; no returns."""
-    p = tmp_path / "orders.csv"
-    p.write_text(ORDERS)
-    ingest(ws, p, table="orders")
+    ingest_text(ws, tmp_path, ORDERS, "orders")
     f = customer_features(ws, dt.date(2024, 4, 1)).set_index("customer_id")
     c1 = f.loc["c1"]
     assert (c1.frequency, c1.monetary, c1.recency_days, c1.tenure_days, c1.aov, c1.return_rate) == \

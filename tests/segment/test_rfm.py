@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from mercator.ingest import ingest
 from mercator.segment import rfm
+from tests.conftest import ingest_text
 
 # Five customers with distinct recency, frequency and monetary value. As of 2024-04-01:
 #   c1: last 03-31 (1 day),  4 purchase days, 400 -> R 5 F 5 M 5 champions
@@ -35,10 +35,7 @@ f1,c5,2024-01-02 10:00:00,50
 
 @pytest.fixture()
 def orders_ws(ws, tmp_path):
-    p = tmp_path / "orders.csv"
-    p.write_text(ORDERS)
-    ingest(ws, p, table="orders")
-    return ws
+    return ingest_text(ws, tmp_path, ORDERS, "orders")
 
 
 def test_rfm_scores_and_segments_equal_hand_count(orders_ws):

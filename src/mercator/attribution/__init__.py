@@ -36,8 +36,6 @@ from mercator.errors import MercatorError
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
-DEFAULT_MODELS = MODELS
-
 
 @dataclass(frozen=True)
 class AttributionResult(Result):
@@ -89,7 +87,7 @@ def read_paths(source: str | Path | pd.DataFrame, path_col: str, conversions_col
         raise MercatorError(f"{name}: row {row + 2}, column {col}: {frame[col].iloc[row]!r} is not a number")
     agg = frame[cols].copy()
     agg[path_col] = agg[path_col].fillna("").astype(str)
-    agg = agg.groupby(path_col, as_index=False, sort=True)[nums].sum()
+    agg = agg.groupby(path_col, as_index=False, sort=False)[nums].sum()
     return Paths.from_strings(agg[path_col], agg[conversions_col], agg[nulls_col] if nulls_col else None,
                               agg[value_col] if value_col else None, sep=sep)
 
@@ -113,7 +111,7 @@ def _window(ws: Workspace, conversion_event: str) -> tuple[dt.date | None, dt.da
     return (None, None) if pd.isna(row.lo) else (row.lo.date(), row.hi.date())
 
 
-def attribution(ws: Workspace | None, *, models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
+def attribution(ws: Workspace | None, *, models: tuple[str, ...] | list[str] = MODELS,
                 lookback_days: float = 30.0, half_life_days: float = 7.0, conversion_event: str = "purchase",
                 start: dt.date | None = None, end: dt.date | None = None,
                 exclude_channels: tuple[str, ...] = (), direct: tuple[str, ...] = ("direct",),
@@ -278,4 +276,4 @@ def _findings(p: Paths, credit: pd.DataFrame, tables: dict, best: str, info: dic
     return out
 
 
-__all__ = ["DEFAULT_MODELS", "MODELS", "AttributionResult", "Paths", "attribution", "build_paths", "read_paths"]
+__all__ = ["MODELS", "AttributionResult", "Paths", "attribution", "build_paths", "read_paths"]

@@ -55,8 +55,9 @@ class Paths:
     def from_strings(cls, path, conversions, nulls=None, value=None, sep: str = ">") -> Paths:
         """From path strings (``"a > b > a"``; blank = a journey without touches) and counts."""
         arr = pa.array(np.asarray(path, dtype=object), pa.string()).fill_null("")
-        parts = pc.utf8_trim_whitespace(pc.list_flatten(pc.split_pattern(arr, sep)))
-        lengths = pc.list_value_length(pc.split_pattern(arr, sep)).to_numpy(zero_copy_only=False)
+        split = pc.split_pattern(arr, sep)
+        parts = pc.utf8_trim_whitespace(pc.list_flatten(split))
+        lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False)
         blank = pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False)
         lengths = np.where(blank, 0, lengths)
         parts = parts.filter(pc.invert(pc.equal(parts, "")))
@@ -137,14 +138,14 @@ def rule_credit(p: Paths, rule: str, direct: tuple[str, ...] = ("direct",)) -> p
 class Chain:
     """An absorbing chain over states (the last ``order`` channels): transient states
     0..m-1, then START; ``q`` counts transient -> transient (START is a row), ``conv`` and
-    ``null`` count exits. ``members[s]`` are the channel ids in state s; ``last[i]`` is path i's
-    final state (-1 for an empty path)."""
+    ``null`` count exits. ``contains[s, c]`` says whether state s holds channel c; ``last[i]``
+    is path i's final state (-1 for an empty path)."""
 
     order: int
     q: sp.csr_matrix
     conv: np.ndarray
     null: np.ndarray
-    members: list[np.ndarray]
+    contains: np.ndarray
     last: np.ndarray
 
 
@@ -171,24 +172,24 @@ def chain(p: Paths, order: int) -> Chain:
     lastpos = pos == p.length[pid] - 1
     conv = np.bincount(sid[lastpos], p.conversions[pid[lastpos]], minlength=m)
     null = np.bincount(sid[lastpos], p.nulls[pid[lastpos]], minlength=m)
-    digits = [(states // base ** j) % base for j in range(order)]
-    members = [np.unique([d[s] - 1 for d in digits if d[s] > 0]) for s in range(m)]
+    contains = np.zeros((m, len(p.channels)), bool)
+    for j in range(order):  # digit j of a state code is a channel id + 1 (0: no channel)
+        d = (states // base ** j) % base
+        contains[np.flatnonzero(d > 0), d[d > 0] - 1] = True
     last = np.full(len(p.conversions), -1)
     last[pid[lastpos]] = sid[lastpos]
-    return Chain(order, q, conv, null, members, last)
+    return Chain(order, q, conv, null, contains, last)
 
 
-def _absorb(c: Chain, removed: np.ndarray | None = None) -> float:
-    """P(conversion) from START; transitions into ``removed`` states go to null instead."""
-    m = len(c.conv)
-    out = np.asarray(c.q.sum(axis=1)).ravel() + np.r_[c.conv + c.null, 0.0]
-    inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
-    prob = sp.diags(inv) @ c.q  # (m + 1) x m: the START row last
+def _absorb(prob: sp.csr_matrix, r: np.ndarray, removed: np.ndarray | None = None) -> float:
+    """P(conversion) from START (the last row of ``prob``, transition probabilities to the
+    transient states; ``r`` their chance of converting next); transitions into ``removed``
+    states go to null instead."""
+    m = len(r)
     if removed is not None and removed.any():
         prob = prob @ sp.diags((~removed).astype(float))
     # absorbing probabilities from the transient states: (I - Q) x = r; START reads them off
-    a = sp.identity(m, format="csc") - prob[:m].tocsc()
-    x = splu(a).solve(c.conv * inv[:m])
+    x = splu(sp.identity(m, format="csc") - prob[:m].tocsc()).solve(r)
     return float((prob[m] @ x)[0])
 
 
@@ -196,12 +197,12 @@ def markov_credit(p: Paths, order: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Credit per channel and the removal effects (1 - P(conversion without c) / P(conversion))."""
     touched = p.length > 0
     c = chain(_subset(p, touched), order)
-    total = _absorb(c)
-    k = len(p.channels)
-    effects = np.zeros(k)
-    for ch in range(k):
-        removed = np.array([ch in mem for mem in c.members])
-        effects[ch] = 1 - _absorb(c, removed) / total if total > 0 else 0.0
+    out = np.asarray(c.q.sum(axis=1)).ravel() + np.r_[c.conv + c.null, 0.0]
+    inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    prob, r = sp.diags(inv) @ c.q, c.conv * inv[:-1]  # (m + 1) x m, the START row last
+    total = _absorb(prob, r)
+    effects = np.array([1 - _absorb(prob, r, c.contains[:, ch]) / total if total > 0 else 0.0
+                        for ch in range(len(p.channels))])
     share = effects / effects.sum() if effects.sum() > 0 else effects
     conv, val = p.conversions[touched].sum(), p.value[touched].sum()
     credit = pd.DataFrame({"channel": p.channels, "conversions": share * conv, "value": share * val})
