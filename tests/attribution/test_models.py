@@ -11,6 +11,7 @@ import pytest
 from mercator.attribution._models import (
     Paths,
     SetWorth,
+    _codes,
     _set_shapley,
     compare,
     markov_credit,
@@ -28,6 +29,25 @@ def _random_paths(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     df = pd.DataFrame({"path": paths, "conv": rng.integers(0, 5, n), "null": rng.integers(0, 20, n),
                        "value": rng.gamma(2, 10, n)})
     return df.groupby("path", as_index=False).sum()
+
+
+def test_path_strings_parse_blanks_and_reject_empty_steps():
+    p = Paths.from_strings([" b>a ", "", None, "  ", "a > a"], [1, 0, 0, 0, 1], [0, 1, 1, 1, 0])
+    assert p.channels == ("a", "b")
+    assert p.length.tolist() == [2, 0, 0, 0, 2] and p.tokens.tolist() == [1, 0, 0, 0]
+    for bad in ("a >> b", "a >", "> a"):
+        with pytest.raises(ValueError, match="empty steps"):
+            Paths.from_strings(["a", bad], [1, 1])
+
+
+def test_state_codes_equal_numpy_unique():
+    """The lookup-table coding of Markov states and transitions equals np.unique (both branches)."""
+    rng = np.random.default_rng(1)
+    for space, n in ((50, 10_000), (10**9, 1000)):
+        code = rng.integers(0, space, n)
+        ref = np.unique(code, return_inverse=True)
+        got = _codes(code, space)
+        assert np.array_equal(got[0], ref[0]) and np.array_equal(got[1], ref[1])
 
 
 def test_rules_by_hand():

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
 
 from mercator.attribution._journeys import build_paths, time_decay
 from mercator.attribution._models import (
@@ -85,11 +86,16 @@ def read_paths(source: str | Path | pd.DataFrame, path_col: str, conversions_col
         col = bad.any().idxmax()
         row = int(np.flatnonzero(bad[col].to_numpy())[0])
         raise MercatorError(f"{name}: row {row + 2}, column {col}: {frame[col].iloc[row]!r} is not a number")
-    agg = frame[cols].copy()
-    agg[path_col] = agg[path_col].fillna("").astype(str)
-    agg = agg.groupby(path_col, as_index=False, sort=False)[nums].sum()
-    return Paths.from_strings(agg[path_col], agg[conversions_col], agg[nulls_col] if nulls_col else None,
-                              agg[value_col] if value_col else None, sep=sep)
+    # the same path on several rows is added up (Arrow's hash encoding: faster than a pandas groupby)
+    try:
+        text = pa.array(frame[path_col], pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or mixed types in the path column
+        text = pa.array(frame[path_col].astype("string"), pa.string(), from_pandas=True)
+    enc = text.fill_null("").dictionary_encode()
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    sums = {c: np.bincount(idx, frame[c].to_numpy(float), minlength=len(enc.dictionary)) if c else None
+            for c in (conversions_col, nulls_col, value_col)}
+    return Paths.from_strings(enc.dictionary, sums[conversions_col], sums[nulls_col], sums[value_col], sep=sep)
 
 
 def _cost(ws: Workspace, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -54,25 +55,26 @@ class Paths:
     @classmethod
     def from_strings(cls, path, conversions, nulls=None, value=None, sep: str = ">") -> Paths:
         """From path strings (``"a > b > a"``; blank = a journey without touches) and counts."""
-        arr = pa.array(np.asarray(path, dtype=object), pa.string()).fill_null("")
+        arr = pa.array(path, pa.string(), from_pandas=True).fill_null("")
         split = pc.split_pattern(arr, sep)
-        parts = pc.utf8_trim_whitespace(pc.list_flatten(split))
-        lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False)
-        blank = pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False)
-        lengths = np.where(blank, 0, lengths)
-        parts = parts.filter(pc.invert(pc.equal(parts, "")))
-        enc = parts.dictionary_encode()
-        names = np.array(enc.dictionary.to_pylist(), dtype=object)
-        order = np.argsort(names)
-        rank = np.empty(len(names), np.int32)
-        rank[order] = np.arange(len(names), dtype=np.int32)
-        tokens = rank[enc.indices.to_numpy(zero_copy_only=False)] if len(names) else np.zeros(0, np.int32)
-        if len(tokens) != lengths.sum():
-            raise ValueError("paths have empty steps (two separators in a row)")
-        n = len(lengths)
-        f = np.asarray(conversions, float)
-        return cls(tuple(names[order]), tokens.astype(np.int32), np.r_[0, np.cumsum(lengths)].astype(np.int64), f,
-                   np.zeros(n) if nulls is None else np.asarray(nulls, float),
+        # encode the raw steps first and trim only the small dictionary: channel names are few,
+        # steps are many (this is most of the time spent on a large path table)
+        enc = pc.list_flatten(split).dictionary_encode()
+        raw = np.array(pc.utf8_trim_whitespace(enc.dictionary).to_pylist(), dtype=object)
+        names = np.unique(raw[raw != ""])
+        code = np.where(raw != "", np.searchsorted(names, raw), -1).astype(np.int32)
+        steps = code[enc.indices.to_numpy(zero_copy_only=False)] if len(raw) else np.zeros(0, np.int32)
+        parts = pc.list_value_length(split).to_numpy(zero_copy_only=False)
+        lengths = parts.copy()
+        blank = np.flatnonzero(steps < 0)
+        if len(blank):  # a blank path is one empty step; an empty step inside a path is an error
+            owner = np.searchsorted(np.cumsum(parts), blank, side="right")
+            if (parts[owner] != 1).any():
+                raise ValueError("paths have empty steps (two separators in a row, or one at an end)")
+            lengths[owner] = 0
+        n = len(parts)
+        return cls(tuple(names), steps[steps >= 0] if len(blank) else steps, np.r_[0, np.cumsum(lengths)].astype(np.int64),
+                   np.asarray(conversions, float), np.zeros(n) if nulls is None else np.asarray(nulls, float),
                    np.zeros(n) if value is None else np.asarray(value, float))
 
     @property
@@ -84,7 +86,11 @@ class Paths:
         return self.conversions + self.nulls
 
     def position(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per touch: its path index and its position in the path."""
+        """Per touch: its path index and its position in the path (computed once per Paths)."""
+        return self._position
+
+    @cached_property
+    def _position(self) -> tuple[np.ndarray, np.ndarray]:
         pid = np.repeat(np.arange(len(self.conversions)), self.length)
         return pid, np.arange(len(self.tokens)) - self.start[pid]
 
@@ -154,31 +160,50 @@ def chain(p: Paths, order: int) -> Chain:
         raise ValueError(f"Markov order must be 1, 2 or 3; got {order}")
     pid, pos = p.position()
     base = len(p.channels) + 1
-    code = np.zeros(len(p.tokens), np.int64)
-    for j in range(order):  # state = the last `order` channels (fewer at a path's start)
-        ok = pos >= j
-        idx = np.arange(len(p.tokens)) - j
-        code = code + np.where(ok, p.tokens[np.where(ok, idx, 0)].astype(np.int64) + 1, 0) * base ** j
-    states, sid = np.unique(code, return_inverse=True)
+    code = p.tokens.astype(np.int64) + 1
+    for j in range(1, order):  # state = the last `order` channels (fewer at a path's start)
+        back = np.r_[np.zeros(j, np.int64), code[:-j] % base] if len(code) > j else np.zeros_like(code)
+        code = code + np.where(pos >= j, back, 0) * base ** j
+    states, sid = _codes(code, base ** order)
     m = len(states)
-    start_row = m
-    w = p.journeys[pid]
-    nxt = np.r_[sid[1:], -1]
-    inner = pos < p.length[pid] - 1
-    first = pos == 0
-    rows = np.r_[sid[inner], np.full(first.sum(), start_row)]
-    cols = np.r_[nxt[inner], sid[first]]
-    q = sp.csr_matrix((np.r_[w[inner], w[first]], (rows, cols)), shape=(m + 1, m))
-    lastpos = pos == p.length[pid] - 1
-    conv = np.bincount(sid[lastpos], p.conversions[pid[lastpos]], minlength=m)
-    null = np.bincount(sid[lastpos], p.nulls[pid[lastpos]], minlength=m)
+    touched = p.length > 0
+    last = (p.start[1:] - 1)[touched]  # each touched path's final touch
+    first = p.start[:-1][touched]
+    step = p.journeys[pid[:-1]]  # touch i -> i + 1 within a path, weighted by its journeys
+    step[last[:-1]] = 0.0  # (the last touch of one path is not followed by the next path's first)
+    # transitions counted by bincount over (from, to) pair codes, START the row m: cheaper than
+    # letting scipy sum duplicate entries of millions of touches
+    size = (m + 1) * m
+    if size <= 4 * len(code) + (1 << 16):
+        counts = (np.bincount(sid[:-1] * m + sid[1:], step, minlength=size)
+                  + np.bincount(m * m + sid[first], p.journeys[touched], minlength=size))
+        pairs = np.flatnonzero(counts)
+        counts = counts[pairs]
+    else:
+        pairs, pair_id = np.unique(np.r_[sid[:-1] * m + sid[1:], m * m + sid[first]], return_inverse=True)
+        counts = np.bincount(pair_id, np.r_[step, p.journeys[touched]], minlength=len(pairs))
+    q = sp.csr_matrix((counts, (pairs // m, pairs % m)), shape=(m + 1, m))
+    q.eliminate_zeros()
+    conv = np.bincount(sid[last], p.conversions[touched], minlength=m)
+    null = np.bincount(sid[last], p.nulls[touched], minlength=m)
     contains = np.zeros((m, len(p.channels)), bool)
     for j in range(order):  # digit j of a state code is a channel id + 1 (0: no channel)
         d = (states // base ** j) % base
         contains[np.flatnonzero(d > 0), d[d > 0] - 1] = True
-    last = np.full(len(p.conversions), -1)
-    last[pid[lastpos]] = sid[lastpos]
-    return Chain(order, q, conv, null, contains, last)
+    final = np.full(len(p.conversions), -1)
+    final[touched] = sid[last]
+    return Chain(order, q, conv, null, contains, final)
+
+
+def _codes(code: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``code`` (all in [0, space)) and each one's index among them, like
+    ``np.unique(code, return_inverse=True)``; by a lookup table when the space is small, which
+    is linear where sorting millions of touches is not."""
+    if space > 4 * len(code) + (1 << 16):
+        return np.unique(code, return_inverse=True)
+    seen = np.zeros(space, bool)
+    seen[code] = True
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[code]
 
 
 def _absorb(prob: sp.csr_matrix, r: np.ndarray, removed: np.ndarray | None = None) -> float:
@@ -196,7 +221,7 @@ def _absorb(prob: sp.csr_matrix, r: np.ndarray, removed: np.ndarray | None = Non
 def markov_credit(p: Paths, order: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Credit per channel and the removal effects (1 - P(conversion without c) / P(conversion))."""
     touched = p.length > 0
-    c = chain(_subset(p, touched), order)
+    c = chain(p, order)
     out = np.asarray(c.q.sum(axis=1)).ravel() + np.r_[c.conv + c.null, 0.0]
     inv = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
     prob, r = sp.diags(inv) @ c.q, c.conv * inv[:-1]  # (m + 1) x m, the START row last
@@ -207,13 +232,6 @@ def markov_credit(p: Paths, order: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     conv, val = p.conversions[touched].sum(), p.value[touched].sum()
     credit = pd.DataFrame({"channel": p.channels, "conversions": share * conv, "value": share * val})
     return credit, pd.DataFrame({"channel": p.channels, "removal_effect": effects, "p_conversion": total})
-
-
-def _subset(p: Paths, keep: np.ndarray) -> Paths:
-    lengths = p.length[keep]
-    touch = np.repeat(keep, p.length)
-    return Paths(p.channels, p.tokens[touch], np.r_[0, np.cumsum(lengths)].astype(np.int64), p.conversions[keep],
-                 p.nulls[keep], p.value[keep])
 
 
 # -- Shapley over channel sets -----------------------------------------------------------------
