@@ -11,12 +11,9 @@ saves models with their configuration hash and library versions, and scores in b
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
+from mercator.modelstore import ModelMismatch, config_hash, load_model, model_path, save_model
+from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
 from mercator.target._model import (
     LEAK_AUC,
@@ -39,10 +38,6 @@ __all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "experiment_frame", 
            "score_table", "target_list", "train_model", "uplift"]
 
 _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
-
-
-class ModelMismatch(MercatorError):
-    """A saved model was made with other library versions, or its file was altered."""
 
 
 def read_table(ws: Workspace | None, source: str | pd.DataFrame) -> pd.DataFrame:
@@ -104,14 +99,6 @@ class TargetResult(Result):
         return figs
 
 
-def _config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _versions() -> dict[str, str]:
-    return {p: metadata.version(p) for p in _PACKAGES}
-
-
 def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[str] | tuple[str, ...] = (),
                 positive: str | None = None, time_col: str | None = None, ordered: bool = False,
                 label_time: str | None = None, feature_times: dict[str, str] | None = None,
@@ -155,13 +142,11 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     config = {"source": str(source), "label": label, "positive": positive, "exclude": sorted(exclude),
               "time_col": time_col, "ordered": is_ordered, "features": model.features, "categories": categories,
               "seed": seed, "rows": len(x), "threshold": model.threshold}
-    chash = _config_hash(config)
-    versions = _versions()
-    path = _model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save else None
+    chash = config_hash(config)
+    versions = package_versions(_PACKAGES)
+    path = model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save else None
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps({"model": model, "config": config, "config_hash": chash,
-                                       "versions": versions}))
+        save_model(path, {"model": model}, config, _PACKAGES)
     tables["single_feature_auc"] = pd.DataFrame({"feature": aucs.index, "auc": aucs.to_numpy()})
     m = model.metrics
     card = {"model": "LightGBM, Platt-calibrated; baseline logistic regression", "label": f"{label} = "
@@ -213,15 +198,6 @@ def _binary(col: pd.Series, positive: str | None, source: str, label: str) -> np
                         "positive class (--positive)")
 
 
-def _model_path(ws: Workspace | None, save_to: str | Path | None, name: str) -> Path:
-    if save_to is not None:
-        return Path(save_to)
-    loc = getattr(ws, "location", None)
-    if ws is not None and loc and ws.engine.name == "duckdb":
-        return Path(loc).parent / "models" / f"{name}.mercator-model"
-    return Path("models") / f"{name}.mercator-model"  # no local workspace: beside where it runs
-
-
 def _findings(tables: dict, aucs: pd.Series, m: dict, label: str) -> list[Finding]:
     lg, base = m["lightgbm"], m["logistic_baseline"]
     top = tables["gains"].query("model == 'lightgbm' and decile == 1").iloc[0]
@@ -249,22 +225,6 @@ def _findings(tables: dict, aucs: pd.Series, m: dict, label: str) -> list[Findin
                            "(test): the population drifts over time, and scores will drift with it.",
                            metric="drift", impact=1.5))
     return out
-
-
-def load_model(path: str | Path) -> dict:
-    """A saved model; refuses one made with other library versions or whose contents changed."""
-    path = Path(path)
-    if not path.exists():
-        raise MercatorError(f"{path}: no such model file")
-    saved = pickle.loads(path.read_bytes())
-    now = _versions()
-    diff = {k: (v, now.get(k)) for k, v in saved["versions"].items() if now.get(k) != v}
-    if diff:
-        raise ModelMismatch(f"{path}: made with " + ", ".join(f"{k} {a} (here {b})" for k, (a, b) in diff.items())
-                            + "; retrain it with these versions")
-    if _config_hash(saved["config"]) != saved["config_hash"]:
-        raise ModelMismatch(f"{path}: its configuration does not match its hash; the file was altered")
-    return saved
 
 
 def score_table(model_path: str | Path, ws: Workspace | None, source: str, output: str | Path, *,
