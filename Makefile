@@ -33,11 +33,13 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not spark and not slow"
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/explore.py
 	$(BIN)/python benchmarks/clv.py
 	$(BIN)/python benchmarks/target.py
 	$(BIN)/python benchmarks/attribution.py
+	$(BIN)/python benchmarks/mmm.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

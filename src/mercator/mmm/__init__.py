@@ -71,7 +71,7 @@ def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week"
     if ws.count("kpi_series"):
         k = ws.table("kpi_series")
         k = k.filter(k.granularity == granularity)
-        names = sorted(k.kpi.distinct().to_pandas().iloc[:, 0].astype(str))
+        names = sorted(k.select("kpi").distinct().to_pandas()["kpi"].astype(str))
         name = kpi or ("revenue" if "revenue" in names else names[0])
         if name not in names:
             raise MercatorError(f"kpi_series has no KPI {name!r}; it has {', '.join(names)}")
@@ -108,7 +108,9 @@ def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
     path = Path(data)
     if not path.exists():
         raise MercatorError(f"{path}: no such file")
-    return (pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)), str(path)
+    # only blank cells are missing: "n/a" or "-" stay text, so the error can quote them
+    return (pd.read_parquet(path) if path.suffix == ".parquet"
+            else pd.read_csv(path, keep_default_na=False, na_values=[""])), str(path)
 
 
 def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: list, controls: list) -> pd.DataFrame:
@@ -130,7 +132,9 @@ def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: li
         bad = v.isna().to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise MercatorError(f"{name}: row {row + 2}, column {c}: {f[c].iloc[row]!r} is not a number")
+            cell = f[c].iloc[row]
+            what = "is empty" if pd.isna(cell) else f"{cell!r} is not a number"
+            raise MercatorError(f"{name}: row {row + 2}, column {c}: {what}")
         f[c] = v.astype(float)
     neg = [c for c in channels if (f[c] < 0).any()]
     if neg:
@@ -202,9 +206,10 @@ def _model(model: MMModel | str | Path | MMMResult) -> MMModel:
     return load_mmm(model)
 
 
-def latest_model(ws: Workspace | None) -> Path:
-    """The most recently saved media-mix model of the workspace."""
-    folder = model_path(ws, None, "x", _SUFFIX).parent
+def latest_model(location: str | Path | None) -> Path:
+    """The most recently saved media-mix model beside a DuckDB workspace file ``location``
+    (``None``: in ./models, where models of a Spark or no workspace go)."""
+    folder = Path(location).parent / "models" if location else Path("models")
     found = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
     if not found:
         raise MercatorError(f"no media-mix model in {folder}: fit one first (mercator mmm fit)")
@@ -654,6 +659,26 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
                 f"{t.kpi[1]:,.3g} is carryover from past spend; {t.kpi[2]:,.3g} more lands after the horizon.",
                 metric=m.kpi, value=float(t.kpi[0]), interval=(float(t.kpi_lo[0]), float(t.kpi_hi[0])), impact=1.0)
     return _ScenarioResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
+
+
+def read_lift_tests(path: str | Path) -> tuple[LiftTest, ...]:
+    """Lift tests from a CSV with columns channel, spend_before, spend_after, delta_kpi, sd
+    (spend and KPI per period)."""
+    f, name = _read(path)
+    cols = ["channel", "spend_before", "spend_after", "delta_kpi", "sd"]
+    missing = [c for c in cols if c not in f.columns]
+    if missing:
+        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; a lift test file has {', '.join(cols)}")
+    out = []
+    for i, row in enumerate(f[cols].itertuples(index=False)):  # a handful of rows: one per test
+        try:
+            vals = [float(v) for v in row[1:]]
+        except ValueError:
+            raise MercatorError(f"{name}: row {i + 2}: spend, delta_kpi and sd must be numbers") from None
+        if vals[3] <= 0:
+            raise MercatorError(f"{name}: row {i + 2}, column sd: the standard error must be positive")
+        out.append(LiftTest(str(row[0]), *vals))
+    return tuple(out)
 
 
 def parse_shift(text: str) -> dict[str, float]:
