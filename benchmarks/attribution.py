@@ -25,6 +25,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np
 import pandas as pd
+from _child import child
 
 DATA = Path(__file__).parent / ".data"
 
@@ -91,18 +92,6 @@ def one(tool: str, form: str, n: int) -> dict:
             "credit": out}
 
 
-def _child(tool: str, form: str, n: int) -> dict | None:
-    """One case in a fresh process, with that process's peak RSS."""
-    proc = subprocess.Popen([sys.executable, __file__, "--one", tool, form, str(n)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    line = [x for x in out.splitlines() if x.startswith("{")]
-    if status != 0 or not line:
-        return None
-    return json.loads(line[-1]) | {"peak_rss_mb": round(usage.ru_maxrss / 1024)}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000000,5000000")
@@ -123,7 +112,7 @@ def main() -> None:
         for form in ("unique", "rows"):
             for tool in ("mercator_markov_1", "mercator_all", "channelattribution_markov_1",
                          "channelattribution_heuristic"):
-                runs = [_child(tool, form, n) for _ in range(args.repeat)]
+                runs = [child(__file__, tool, form, str(n)) for _ in range(args.repeat)]
                 if any(r is None for r in runs):
                     print(json.dumps({"tool": tool, "form": form, "journeys": n, "failed": True}), flush=True)
                     continue

@@ -63,4 +63,5 @@ def test_demo_workspace_and_report(tmp_path):
     html = path.read_text()
     assert "<script src" not in html and "Plotly.newPlot" in html
     assert "Data quality" in html and "KPI overview" in html
+    assert "What should we do: budget" in html and "Reallocate the" in html
     ws.close()

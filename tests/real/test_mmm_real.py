@@ -58,7 +58,7 @@ def test_mmm_example_budget_regret_under_half_a_percent(mmm_example):
     t = _truth("mmm_example")
 
     def true_response(x):
-        lg = lambda s, lam: (1 - np.exp(-lam * s)) / (1 + np.exp(-lam * s))  # noqa: E731
+        lg = lambda s, lam: (1 - np.exp(-lam * s)) / (1 + np.exp(-lam * s))
         return 3000 * lg(x[0], 4) + 2000 * lg(x[1], 3)
 
     b = t["budget_weekly_B"]

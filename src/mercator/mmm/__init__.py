@@ -49,19 +49,24 @@ _SUFFIX = ".mercator-mmm"
 
 # -- data ----------------------------------------------------------------------------------------
 
-def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week") -> tuple[pd.DataFrame, list, list]:
+def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week",
+                spend_from: str = "auto") -> tuple[pd.DataFrame, list, list]:
     """One row per period from the workspace: the KPI, spend per channel and the controls.
 
-    From ``media_spend``, ``kpi_series`` and ``media_controls`` when the workspace has them;
-    else spend per channel and week from ``ad_performance`` and, as the KPI, revenue from
-    ``orders`` (or the platforms' conversion value). Aggregated in the engine; returns the
-    frame (column ``period``), the channels and the controls."""
-    if ws.count("media_spend"):
+    Spend from ``media_spend`` when the workspace has it (or ``spend_from="media_spend"``),
+    else (or with ``spend_from="ad_performance"``) the cost per channel and week of
+    ``ad_performance``; the KPI from ``kpi_series``, else revenue from ``orders``, else the
+    platforms' conversion value; controls from ``media_controls``. Aggregated in the engine;
+    returns the frame (column ``period``), the channels and the controls."""
+    if spend_from not in ("auto", "media_spend", "ad_performance"):
+        raise MercatorError(f"spend_from: auto, media_spend or ad_performance, not {spend_from!r}")
+    if spend_from == "media_spend" or (spend_from == "auto" and ws.count("media_spend")):
         m = ws.table("media_spend")
         m = m.filter(m.granularity == granularity)
         spend = m.group_by(["period", "channel"]).aggregate(spend=m.spend.sum()).to_pandas()
     elif ws.count("ad_performance"):
         a = ws.table("ad_performance")
+        a = a.filter(a.cost.notnull())
         period = a.date.truncate("W") if granularity == "week" else a.date
         spend = a.group_by(period=period, channel=a.channel).aggregate(spend=a.cost.sum()).to_pandas()
     else:
@@ -270,6 +275,9 @@ class MMMResult(Result):
             fig.update_layout(title="Response curves (per period, steady state; 95% band)", xaxis_title="spend",
                               yaxis_title="KPI", height=420)
             figs.append(fig)
+        alloc = self.tables.get("allocation")
+        if alloc is not None and not alloc.empty:
+            figs += BudgetResult(tables={"allocation": alloc}).figures()
         ad = self.tables.get("adstock")
         if ad is not None and not ad.empty:
             fig = go.Figure()
@@ -659,6 +667,16 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
                 f"{t.kpi[1]:,.3g} is carryover from past spend; {t.kpi[2]:,.3g} more lands after the horizon.",
                 metric=m.kpi, value=float(t.kpi[0]), interval=(float(t.kpi_lo[0]), float(t.kpi_hi[0])), impact=1.0)
     return _ScenarioResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
+
+
+def budget_plan(ws: Workspace, *, budget: float | None = None, **fit_kw) -> MMMResult:
+    """The report's "What should we do: budget": the model fitted to the workspace's media
+    tables, and the optimal mix of the current budget (or ``budget``), in one result."""
+    res = fit_mmm(ws=ws, **fit_kw)
+    b = optimize_budget(res.model, budget)
+    return MMMResult(tables={**b.tables, **res.tables}, findings=(*b.findings, *res.findings),
+                     recommendations=(*b.recommendations, *res.recommendations),
+                     params={**res.params, "budget": b.params["budget"]}, model=res.model)
 
 
 def read_lift_tests(path: str | Path) -> tuple[LiftTest, ...]:

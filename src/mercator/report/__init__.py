@@ -160,6 +160,19 @@ def _attribution(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No attribution: {exc}"),))
 
 
+def _budget(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.errors import MercatorError
+    from mercator.mmm import budget_plan
+    from mercator.results import Finding
+
+    if not (ws.count("media_spend") or ws.count("ad_performance")):
+        return Result()
+    try:  # 4 chains x 500 draws keep the report quick; `mercator mmm fit` uses 1000
+        return budget_plan(ws, warmup=500, samples=500)
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No media-mix model: {exc}"),))
+
+
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
     Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
@@ -179,12 +192,25 @@ SECTIONS: list[Section] = [
             tables=("learners",)),
     Section("attribution", "Which channels earn the conversions (attribution)", _attribution,
             tables=("comparison", "models", "reconciliation")),
+    Section("budget", "What should we do: budget (media-mix model)", _budget,
+            tables=("allocation", "summary", "roas", "fit", "identification")),
 ]
 
 
 def plotly_js() -> str:
     """Plotly's JavaScript from the installed package (never a CDN)."""
     return resources.files("plotly").joinpath("package_data/plotly.min.js").read_text(encoding="utf-8")
+
+
+def _recommendation(r) -> str:
+    """An action, its expected impact with the interval, and the evidence, as one line."""
+    text = r.action
+    if r.expected_impact is not None:
+        text += f" Expected impact: {r.expected_impact:+,.4g}{' ' + r.unit if r.unit else ''}"
+        if r.interval:
+            text += f" (95% interval {r.interval[0]:+,.4g} to {r.interval[1]:+,.4g})"
+        text += "."
+    return f"{text} Evidence: {r.evidence}." if r.evidence else text
 
 
 def render_report(ws: Workspace, sections: list[Section] | None = None, progress=None) -> str:
@@ -196,6 +222,7 @@ def render_report(ws: Workspace, sections: list[Section] | None = None, progress
         tables = [(name, res.to_frame(name).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
                   for name in s.tables if name in res.tables and not res.to_frame(name).empty]
         rendered.append({"id": s.id, "title": s.title, "findings": [f.text for f in res.findings],
+                         "recommendations": [_recommendation(r) for r in res.recommendations],
                          "figures": figs, "tables": tables})
         if progress:
             progress("report", i + 1, len(sections))
