@@ -546,6 +546,10 @@ def mmm_fit(data: Annotated[Path | None, typer.Option(help="CSV/Parquet, one row
             = 0.1,
             lift_tests: Annotated[Path | None, typer.Option(help="CSV of lift tests: channel, spend_before, "
                                                                "spend_after, delta_kpi, sd.")] = None,
+            holidays: Annotated[Path | None, typer.Option(help="Holiday table (ds, country): holidays per period "
+                                                             "become a control.")] = None,
+            holiday_country: Annotated[str | None, typer.Option(help="Country code to take from --holidays.")]
+            = None,
             chains: Annotated[int, typer.Option(help="NUTS chains.")] = 4,
             warmup: Annotated[int, typer.Option(help="Warm-up steps per chain.")] = 1000,
             samples: Annotated[int, typer.Option(help="Draws per chain.")] = 1000,
@@ -561,7 +565,7 @@ def mmm_fit(data: Annotated[Path | None, typer.Option(help="CSV/Parquet, one row
         return _spinner(lambda progress: fit_mmm(
             data, ws=ws, date_col=date_col, kpi=kpi, channels=_csv_list(channels), controls=_csv_list(controls),
             adstock=adstock, saturation=saturation, lmax=lmax, yearly_order=yearly_order, changepoints=changepoints,
-            holdout=holdout, lift_tests=tests, chains=chains, warmup=warmup, samples=samples, seed=seed,
+            holdout=holdout, lift_tests=tests, holidays=holidays, holiday_country=holiday_country, chains=chains, warmup=warmup, samples=samples, seed=seed,
             save_to=model_out, progress=progress))
 
     if data is not None:

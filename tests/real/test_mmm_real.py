@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mercator.mmm import fit_mmm, optimize_budget
+from mercator.mmm import fit_mmm, holiday_counts, optimize_budget
 from tests.conftest import shared
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -92,12 +92,18 @@ def test_mmm_roas_without_the_confounder_warns():
 
 def test_robyn_demo_end_to_end():
     """Robyn's dt_simulated_weekly (no ground truth shipped): five spend channels, competitor
-    sales and newsletter as controls, events as a dummy; fits, converges, optimizes."""
+    sales and newsletter as controls, events as a dummy, and German holidays from Robyn's
+    Prophet holiday table (as its demo does); fits, converges, optimizes."""
     f = pd.read_csv(shared("robyn_simulated", "dt_simulated_weekly.csv"))
     f["event"] = (f["events"] != "na").astype(float)
     chans = ["tv_S", "ooh_S", "print_S", "facebook_S", "search_S"]
+    holidays = shared("robyn_simulated", "dt_prophet_holidays.csv")
     res = fit_mmm(f, date_col="DATE", kpi="revenue", channels=chans, controls=["competitor_sales_B", "newsletter", "event"],
-                  holdout=0, save=False, warmup=500, samples=500)
+                  holidays=holidays, holiday_country="DE", holdout=0, save=False, warmup=500, samples=500)
+    assert "holidays" in res.params["controls"]
+    # Robyn's weeks start on Mondays; the DE table has 25 and 26 December 2016 (a Sunday and a Monday)
+    counts = dict(zip(f["DATE"], holiday_counts(pd.to_datetime(f["DATE"]), 7, holidays, "DE"), strict=True))
+    assert counts["2016-12-19"] == 1 and counts["2016-12-26"] >= 1 and counts["2016-11-28"] == 0
     fit = res.to_frame("fit").set_index("metric")["value"]
     assert fit["r2"] > 0.8 and fit["max_r_hat"] < 1.05
     assert (res.to_frame("roas")["roas"] >= 0).all()

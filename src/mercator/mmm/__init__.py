@@ -118,6 +118,24 @@ def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
             else pd.read_csv(path, keep_default_na=False, na_values=[""])), str(path)
 
 
+def holiday_counts(periods: pd.Series, step_days: float, holidays: str | Path | pd.DataFrame,
+                   country: str | None = None) -> np.ndarray:
+    """How many holidays fall in each period [start, start + step) of ``periods``."""
+    h, name = _read(holidays)
+    if "ds" not in h.columns:
+        raise MercatorError(f"{name}: a holiday table needs a 'ds' date column (it has {', '.join(map(str, h.columns))})")
+    if country is not None:
+        if "country" not in h.columns:
+            raise MercatorError(f"{name}: no 'country' column to pick {country!r} from")
+        h = h[h["country"].astype(str).str.upper() == country.upper()]
+        if h.empty:
+            raise MercatorError(f"{name}: no holidays for country {country!r}")
+    days = np.sort(pd.to_datetime(h["ds"], errors="coerce").dropna().to_numpy().astype("datetime64[D]"))
+    start = pd.to_datetime(periods).to_numpy().astype("datetime64[D]")
+    end = start + np.timedelta64(round(step_days), "D")
+    return (np.searchsorted(days, end) - np.searchsorted(days, start)).astype(float)
+
+
 def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: list, controls: list) -> pd.DataFrame:
     """The modelling columns, checked: present, numeric, spend not negative, one row per date."""
     cols = [date_col, kpi, *channels, *controls]
@@ -223,6 +241,13 @@ def latest_model(location: str | Path | None) -> Path:
 
 # -- results -------------------------------------------------------------------------------------
 
+def _n(x: float, sign: bool = False) -> str:
+    """3 significant digits without an exponent: 4,923 / 2.36 / 0.0412."""
+    x = float(x)
+    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+    return f"+{text}" if sign and x > 0 else text
+
+
 def _q(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lo, hi = np.percentile(a, INTERVAL, axis=axis)
     return a.mean(axis=axis), lo, hi
@@ -233,9 +258,6 @@ class MMMResult(Result):
     kind = "mmm"
     title = "Media-mix model: what each channel returns"
     model: MMModel | None = None
-
-    def to_dict(self) -> dict:
-        return super().to_dict()  # the model (draws) stays out of the JSON: it is saved to a file
 
     def figures(self) -> list:
         figs = []
@@ -322,8 +344,8 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
             kpi: str | None = None, channels: list[str] | tuple[str, ...] = (),
             controls: list[str] | tuple[str, ...] = (), adstock: str = "geometric", saturation: str = "logistic",
             lmax: int | None = None, yearly_order: int = 2, trend: bool = True, changepoints: int = 10,
-            priors: Mapping | None = None,
-            lift_tests: tuple[LiftTest, ...] | list = (), holdout: float = 0.1, chains: int = 4, warmup: int = 1000,
+            priors: Mapping | None = None, holidays: str | Path | pd.DataFrame | None = None,
+            holiday_country: str | None = None, lift_tests: tuple[LiftTest, ...] | list = (), holdout: float = 0.1, chains: int = 4, warmup: int = 1000,
             samples: int = 1000, seed: int = 0, save: bool = True, save_to: str | Path | None = None,
             progress: Callable[[str], None] | None = None) -> MMMResult:
     """Fit the Bayesian media-mix model and summarize it: ROAS and marginal ROAS with 95%
@@ -351,6 +373,9 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     channels, controls = list(channels), list(controls)
     f = _check(frame, source, date_col, kpi, channels, controls)
     step = float(np.median(np.diff(f[date_col].to_numpy()).astype("timedelta64[D]").astype(float)))
+    if holidays is not None:
+        f["holidays"] = holiday_counts(f[date_col], step, holidays, holiday_country)
+        controls.append("holidays")
     lmax = lmax or (8 if step >= 5 else 28)
     try:
         spec = Spec(tuple(channels), tuple(controls), adstock, saturation, int(lmax), yearly_order,
@@ -380,6 +405,8 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     model = MMModel(spec, d, post.draws, kpi, source, post.knots, lift)
     tables, findings, recs = _summarize(model, post, holdout_metrics)
     config = {"source": source, "date_col": date_col, "kpi": kpi, "spec": spec.config(),
+              "holidays": str(holidays) if holidays is not None and not isinstance(holidays, pd.DataFrame) else
+              (None if holidays is None else "a data frame"), "holiday_country": holiday_country,
               "lift_tests": [t.__dict__ for t in lift], "periods": d.periods, "seed": seed, "chains": chains,
               "warmup": warmup, "samples": samples}
     chash = config_hash(config)
@@ -472,8 +499,8 @@ def _findings(m: MMModel, roas: pd.DataFrame, fit_t: dict, conf: pd.DataFrame) -
     out = []
     r = roas.sort_values("roas", ascending=False)
     for _, row in r.iterrows():
-        out.append(Finding(f"{row.channel}: ROAS {row.roas:,.3g} (95% interval {row.roas_lo:,.3g} to {row.roas_hi:,.3g}), "
-                           f"marginal ROAS {row.mroas:,.3g} ({row.mroas_lo:,.3g} to {row.mroas_hi:,.3g}); "
+        out.append(Finding(f"{row.channel}: ROAS {_n(row.roas)} (95% interval {_n(row.roas_lo)} to {_n(row.roas_hi)}), "
+                           f"marginal ROAS {_n(row.mroas)} ({_n(row.mroas_lo)} to {_n(row.mroas_hi)}); "
                            f"{row.share_of_media_contribution:.0%} of the media contribution.", metric="roas",
                            segment=row.channel, value=float(row.roas), interval=(float(row.roas_lo), float(row.roas_hi)),
                            impact=0.8))
@@ -512,8 +539,8 @@ def _recommend(m: MMModel, roas: pd.DataFrame) -> list[Recommendation]:
     lo, hi = r.iloc[0], r.iloc[-1]
     if len(r) < 2 or hi.mroas_lo <= lo.mroas_hi:
         return []
-    return [Recommendation(f"Move spend from {lo.channel} (marginal ROAS {lo.mroas:,.3g}) to {hi.channel} "
-                           f"({hi.mroas:,.3g}); optimize_budget says how far.", expected_impact=float(hi.mroas - lo.mroas),
+    return [Recommendation(f"Move spend from {lo.channel} (marginal ROAS {_n(lo.mroas)}) to {hi.channel} "
+                           f"({_n(hi.mroas)}); optimize_budget says how far.", expected_impact=float(hi.mroas - lo.mroas),
                            unit="KPI per unit of spend moved", evidence="marginal ROAS intervals do not overlap")]
 
 
@@ -561,6 +588,8 @@ def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | Non
     m = _model(model)
     resp = m.response()
     cur = m.recent_spend()
+    if cur.sum() <= 0:  # nothing spent lately: the whole period's mix is the reference
+        cur = m.recent_spend(m.design.periods)
     if target_roas is not None or target_cpa is not None:
         target = target_roas if target_roas is not None else 1.0 / float(target_cpa)
         cap = budget or 3 * cur.sum()
@@ -595,8 +624,8 @@ def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | Non
     rec = Recommendation(action, expected_impact=g, interval=(gl, gh), unit=f"{m.kpi} per period",
                          evidence=f"posterior of the media-mix model ({len(gain)} draws); chance it beats the "
                               f"current mix {float((gain > 0).mean()):.0%}")
-    findings = [Finding(f"At {budget:,.2f} per period, the recommended mix is expected to bring {g:,.3g} more {m.kpi} "
-                        f"per period than the current mix ({g / base:+.1%}; 95% interval {gl:,.3g} to {gh:,.3g}).",
+    findings = [Finding(f"At {budget:,.2f} per period, the recommended mix is expected to bring {_n(g)} more {m.kpi} "
+                        f"per period than the current mix ({g / base:+.1%}; 95% interval {_n(gl)} to {_n(gh)}).",
                         metric=m.kpi, value=g, interval=(gl, gh), impact=1.0)]
     if target_roas is not None or target_cpa is not None:
         findings.append(Finding(f"The largest budget that still returns {'ROAS ' + format(target_roas, ',.4g') if target_roas is not None else 'CPA ' + format(target_cpa, ',.4g')} "
@@ -630,8 +659,8 @@ def scenario(model, shift: Mapping[str, float], periods: int = 13) -> Result:
                        "kpi_change_hi": hi, "kpi_change_pct": d / b if b else np.nan,
                        "probability_positive": float((delta > 0).mean())}])
     text = ", ".join(f"{c} {v:+.0%}" for c, v in shift.items())
-    f = Finding(f"{text}: expected {m.kpi} change {d:+,.3g} per period ({d / b:+.1%} of media-driven {m.kpi}; 95% "
-                f"interval {lo:+,.3g} to {hi:+,.3g}; chance it helps {float((delta > 0).mean()):.0%}).",
+    f = Finding(f"{text}: expected {m.kpi} change {_n(d, sign=True)} per period ({d / b:+.1%} of media-driven {m.kpi}; 95% "
+                f"interval {_n(lo, sign=True)} to {_n(hi, sign=True)}; chance it helps {float((delta > 0).mean()):.0%}).",
                 metric=m.kpi, value=d, interval=(lo, hi), impact=1.0)
     return _ScenarioResult(tables={"summary": s, "channels": t}, findings=(f,), params={"shift": dict(shift),
                                                                                        "periods": periods})
@@ -663,8 +692,8 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
         rows.append({"part": name, "kpi": mean, "kpi_lo": lo, "kpi_hi": hi})
     t = pd.DataFrame(rows)
     f = Finding(f"Over the next {horizon} periods the plan ({x.sum():,.2f} per period) is expected to bring "
-                f"{t.kpi[0]:,.3g} {m.kpi} from media ({t.kpi_lo[0]:,.3g} to {t.kpi_hi[0]:,.3g}), of which "
-                f"{t.kpi[1]:,.3g} is carryover from past spend; {t.kpi[2]:,.3g} more lands after the horizon.",
+                f"{_n(t.kpi[0])} {m.kpi} from media ({_n(t.kpi_lo[0])} to {_n(t.kpi_hi[0])}), of which "
+                f"{_n(t.kpi[1])} is carryover from past spend; {_n(t.kpi[2])} more lands after the horizon.",
                 metric=m.kpi, value=float(t.kpi[0]), interval=(float(t.kpi_lo[0]), float(t.kpi_hi[0])), impact=1.0)
     return _ScenarioResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
 
