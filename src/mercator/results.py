@@ -40,6 +40,14 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def number(x: float, sign: bool = False) -> str:
+    """A number for a sentence: 3 significant digits without an exponent (4,923 / 2.36 /
+    0.0412), with its sign if ``sign``."""
+    x = float(x)
+    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+    return f"+{text}" if sign and x > 0 else text
+
+
 def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """A DataFrame as JSON-safe records (ISO dates, NaN as null)."""
     return json.loads(df.to_json(orient="records", date_format="iso", date_unit="s"))

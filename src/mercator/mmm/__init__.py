@@ -39,6 +39,7 @@ from mercator.mmm._model import (
 from mercator.mmm._transforms import ADSTOCKS, SATURATIONS, adstock_weights
 from mercator.modelstore import config_hash, load_model, model_path, save_model
 from mercator.results import Finding, Recommendation, Result
+from mercator.results import number as _n
 from mercator.workspace import Workspace
 
 _PACKAGES = ("mercator", "numpyro", "jax", "numpy")
@@ -241,13 +242,6 @@ def latest_model(location: str | Path | None) -> Path:
 
 # -- results -------------------------------------------------------------------------------------
 
-def _n(x: float, sign: bool = False) -> str:
-    """3 significant digits without an exponent: 4,923 / 2.36 / 0.0412."""
-    x = float(x)
-    text = f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-    return f"+{text}" if sign and x > 0 else text
-
-
 def _q(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lo, hi = np.percentile(a, INTERVAL, axis=axis)
     return a.mean(axis=axis), lo, hi
@@ -345,8 +339,8 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
             controls: list[str] | tuple[str, ...] = (), adstock: str = "geometric", saturation: str = "logistic",
             lmax: int | None = None, yearly_order: int = 2, trend: bool = True, changepoints: int = 10,
             priors: Mapping | None = None, holidays: str | Path | pd.DataFrame | None = None,
-            holiday_country: str | None = None, lift_tests: tuple[LiftTest, ...] | list = (), holdout: float = 0.1, chains: int = 4, warmup: int = 1000,
-            samples: int = 1000, seed: int = 0, save: bool = True, save_to: str | Path | None = None,
+            holiday_country: str | None = None, lift_tests: tuple[LiftTest, ...] | list = (),
+            holdout: float = 0.1, chains: int = 4, warmup: int = 1000, samples: int = 1000, seed: int = 0, save: bool = True, save_to: str | Path | None = None,
             progress: Callable[[str], None] | None = None) -> MMMResult:
     """Fit the Bayesian media-mix model and summarize it: ROAS and marginal ROAS with 95%
     intervals, contributions over time, response and adstock curves, diagnostics (R-hat, ESS,
@@ -384,7 +378,13 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
         raise MercatorError(str(e)) from None
     d = design(f, date_col, kpi, spec)
     lift = tuple(lift_tests)
-    kw = {"chains": chains, "warmup": warmup, "samples": samples, "seed": seed, "progress": progress}
+
+    def run(part: Design) -> Posterior:
+        try:
+            return fit(part, spec, lift, chains=chains, warmup=warmup, samples=samples, seed=seed, progress=progress)
+        except ValueError as e:  # a lift test for a channel the model does not have
+            raise MercatorError(str(e)) from None
+
     holdout_metrics = {}
     n_test = round(holdout * d.periods) if holdout else 0
     if n_test:
@@ -392,21 +392,18 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
             raise MercatorError(f"{source}: too few periods to hold out {n_test}")
         if progress:
             progress(f"holdout check: fitting the first {d.periods - n_test} periods")
-        post_tr = fit(d.head(d.periods - n_test), spec, lift, **kw)
+        post_tr = run(d.head(d.periods - n_test))
         pred = MMModel(spec, d, post_tr.draws, kpi, source, post_tr.knots).predict(d).mean(axis=0)
         holdout_metrics = {f"holdout_{k}": v for k, v in _metrics(d.y[-n_test:], pred[-n_test:]).items()}
         holdout_metrics["holdout_periods"] = n_test
     if progress:
         progress(f"fitting all {d.periods} periods")
-    try:
-        post = fit(d, spec, lift, **kw)
-    except ValueError as e:
-        raise MercatorError(str(e)) from None
+    post = run(d)
     model = MMModel(spec, d, post.draws, kpi, source, post.knots, lift)
     tables, findings, recs = _summarize(model, post, holdout_metrics)
     config = {"source": source, "date_col": date_col, "kpi": kpi, "spec": spec.config(),
-              "holidays": str(holidays) if holidays is not None and not isinstance(holidays, pd.DataFrame) else
-              (None if holidays is None else "a data frame"), "holiday_country": holiday_country,
+              "holidays": None if holidays is None else "a data frame" if isinstance(holidays, pd.DataFrame)
+              else str(holidays), "holiday_country": holiday_country,
               "lift_tests": [t.__dict__ for t in lift], "periods": d.periods, "seed": seed, "chains": chains,
               "warmup": warmup, "samples": samples}
     chash = config_hash(config)
@@ -540,7 +537,7 @@ def _recommend(m: MMModel, roas: pd.DataFrame) -> list[Recommendation]:
     if len(r) < 2 or hi.mroas_lo <= lo.mroas_hi:
         return []
     return [Recommendation(f"Move spend from {lo.channel} (marginal ROAS {_n(lo.mroas)}) to {hi.channel} "
-                           f"({_n(hi.mroas)}); optimize_budget says how far.", expected_impact=float(hi.mroas - lo.mroas),
+                           f"({_n(hi.mroas)}); `mercator mmm optimize` says how far.", expected_impact=float(hi.mroas - lo.mroas),
                            unit="KPI per unit of spend moved", evidence="marginal ROAS intervals do not overlap")]
 
 
@@ -620,7 +617,7 @@ def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | Non
                              "probability_better": float((gain > 0).mean()), "risk_aversion": risk_aversion}])
     moves = alloc.sort_values("change")
     action = (f"Reallocate the {budget:,.2f} per period: " + ", ".join(
-        f"{r.channel} {r.current_share:.0%} -> {r.optimal_share:.0%}" for r in moves.itertuples()))
+        f"{r.channel} {r.current_share:.0%} -> {r.optimal_share:.0%}" for r in moves.itertuples()) + ".")
     rec = Recommendation(action, expected_impact=g, interval=(gl, gh), unit=f"{m.kpi} per period",
                          evidence=f"posterior of the media-mix model ({len(gain)} draws); chance it beats the "
                               f"current mix {float((gain > 0).mean()):.0%}")

@@ -216,6 +216,11 @@ def _host_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+# as early as this module loads: JAX reads the flag once, when it starts, and another import of
+# jax (a notebook's, a test's) may come before the first fit
+_host_devices(max(4, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class Posterior:
     """Posterior draws (chains flattened) and the per-parameter diagnostics."""

@@ -204,11 +204,13 @@ def plotly_js() -> str:
 
 def _recommendation(r) -> str:
     """An action, its expected impact with the interval, and the evidence, as one line."""
+    from mercator.results import number
+
     text = r.action
     if r.expected_impact is not None:
-        text += f" Expected impact: {r.expected_impact:+,.4g}{' ' + r.unit if r.unit else ''}"
+        text += f" Expected impact: {number(r.expected_impact, True)}{' ' + r.unit if r.unit else ''}"
         if r.interval:
-            text += f" (95% interval {r.interval[0]:+,.4g} to {r.interval[1]:+,.4g})"
+            text += f" (95% interval {number(r.interval[0], True)} to {number(r.interval[1], True)})"
         text += "."
     return f"{text} Evidence: {r.evidence}." if r.evidence else text
 
