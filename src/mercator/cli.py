@@ -574,6 +574,15 @@ def mmm_fit(data: Annotated[Path | None, typer.Option(help="CSV/Parquet, one row
         _analysis(workspace, run, as_json)
 
 
+def _result(run, as_json: bool) -> None:
+    """Print ``run()``'s result (or its JSON); a MercatorError becomes a one-line error, exit 2."""
+    try:
+        res = run()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+
+
 def _mmm_model(model: Path | None, workspace: str | None) -> Path:
     """The model file: --model, else the newest one beside the workspace (or in ./models)."""
     from mercator.mmm import latest_model
@@ -604,13 +613,9 @@ def mmm_optimize(budget: Annotated[float | None, typer.Option(help="Budget per p
     risk-adjusted utility), with the expected gain over the current mix and its interval."""
     from mercator.mmm import optimize_budget, parse_bounds
 
-    try:
-        res = optimize_budget(_mmm_model(model, workspace), budget, bounds=parse_bounds(bounds or ""),
-                              locks=_csv_list(lock), risk_aversion=risk_aversion, target_roas=target_roas,
-                              target_cpa=target_cpa)
-    except MercatorError as exc:
-        _fail(exc)
-    _emit(res, as_json)
+    _result(lambda: optimize_budget(_mmm_model(model, workspace), budget, bounds=parse_bounds(bounds or ""),
+                                    locks=_csv_list(lock), risk_aversion=risk_aversion, target_roas=target_roas,
+                                    target_cpa=target_cpa), as_json)
 
 
 @mmm_app.command("scenario")
@@ -620,11 +625,7 @@ def mmm_scenario(shift: Annotated[str, typer.Option(help='Spend changes, e.g. "t
     """The expected KPI change (with interval) of a change of the media mix."""
     from mercator.mmm import parse_shift, scenario
 
-    try:
-        res = scenario(_mmm_model(model, workspace), parse_shift(shift), periods=periods)
-    except MercatorError as exc:
-        _fail(exc)
-    _emit(res, as_json)
+    _result(lambda: scenario(_mmm_model(model, workspace), parse_shift(shift), periods=periods), as_json)
 
 
 @mmm_app.command("plan")
@@ -635,11 +636,7 @@ def mmm_plan(spend: Annotated[str, typer.Option(help='Spend per period per chann
     """Expected media-driven KPI over a horizon for a spend plan, carryover counted."""
     from mercator.mmm import parse_shift, plan
 
-    try:
-        res = plan(_mmm_model(model, workspace), parse_shift(spend), horizon)
-    except MercatorError as exc:
-        _fail(exc)
-    _emit(res, as_json)
+    _result(lambda: plan(_mmm_model(model, workspace), parse_shift(spend), horizon), as_json)
 
 
 @app.command("uplift")
