@@ -29,14 +29,18 @@ def versions(packages: tuple[str, ...]) -> dict[str, str]:
     return {p: metadata.version(p) for p in packages}
 
 
+def models_dir(location: str | Path | None) -> Path:
+    """The models folder beside a DuckDB workspace file; ``./models`` without one (Spark, or
+    no workspace)."""
+    return Path(location).parent / "models" if location else Path("models")
+
+
 def model_path(ws: Any, save_to: str | Path | None, name: str, suffix: str = ".mercator-model") -> Path:
     """Where a model called ``name`` goes: ``save_to`` if given, else the workspace's models/."""
     if save_to is not None:
         return Path(save_to)
-    loc = getattr(ws, "location", None)
-    if ws is not None and loc and ws.engine.name == "duckdb":
-        return Path(loc).parent / "models" / f"{name}{suffix}"
-    return Path("models") / f"{name}{suffix}"  # no local workspace: beside where it runs
+    local = ws is not None and getattr(ws, "location", None) and ws.engine.name == "duckdb"
+    return models_dir(ws.location if local else None) / f"{name}{suffix}"
 
 
 def save_model(path: Path, payload: dict, config: dict, packages: tuple[str, ...]) -> dict:
@@ -66,4 +70,4 @@ def load_model(path: str | Path) -> dict:
     return saved
 
 
-__all__ = ["ModelMismatch", "config_hash", "load_model", "model_path", "save_model", "versions"]
+__all__ = ["ModelMismatch", "config_hash", "load_model", "model_path", "models_dir", "save_model", "versions"]

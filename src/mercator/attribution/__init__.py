@@ -34,6 +34,7 @@ from mercator.attribution._models import (
     shapley_credit,
 )
 from mercator.errors import MercatorError
+from mercator.frames import check_numeric, read_table, source_name
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -68,24 +69,12 @@ def read_paths(source: str | Path | pd.DataFrame, path_col: str, conversions_col
                value_col: str | None, sep: str) -> Paths:
     """A path table from a CSV/Parquet file or DataFrame: one row per unique path (with counts)
     or per journey (conversions 0/1); rows with the same path are added up."""
-    if isinstance(source, pd.DataFrame):
-        frame, name = source, "the path table"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise MercatorError(f"{path}: no such file")
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        name = str(path)
+    frame, name = read_table(None, source), source_name(source)
     cols = [c for c in (path_col, conversions_col, nulls_col, value_col) if c]
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}")
-    nums = [c for c in cols if c != path_col]
-    bad = frame[nums].apply(pd.to_numeric, errors="coerce").isna() & frame[nums].notna()
-    if bad.any().any():
-        col = bad.any().idxmax()
-        row = int(np.flatnonzero(bad[col].to_numpy())[0])
-        raise MercatorError(f"{name}: row {row + 2}, column {col}: {frame[col].iloc[row]!r} is not a number")
+    frame = check_numeric(frame, [c for c in cols if c != path_col], name)
     # the same path on several rows is added up (Arrow's hash encoding: faster than a pandas groupby)
     try:
         text = pa.array(frame[path_col], pa.string(), from_pandas=True)
@@ -141,7 +130,7 @@ def attribution(ws: Workspace | None, *, models: tuple[str, ...] | list[str] = M
         raise MercatorError("lookback and half-life must be positive")
     if paths is not None:
         p = read_paths(paths, path_col, conversions_col, nulls_col, value_col, sep)
-        source = str(paths) if not isinstance(paths, pd.DataFrame) else "the path table"
+        source = source_name(paths)
         models = [m for m in models if m != "time_decay"]
     else:
         if ws is None:

@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
+from mercator.frames import check_numeric, read_table, source_name
 from mercator.mmm._budget import Response, brute_force, budget_for_target, optimize
 from mercator.mmm._model import (
     PRIORS,
@@ -36,8 +37,8 @@ from mercator.mmm._model import (
     fit,
     media_params,
 )
-from mercator.mmm._transforms import ADSTOCKS, SATURATIONS, adstock_weights
-from mercator.modelstore import config_hash, load_model, model_path, save_model
+from mercator.mmm._transforms import ADSTOCKS, SATURATION_PARAMS, SATURATIONS, adstock_weights
+from mercator.modelstore import config_hash, load_model, model_path, models_dir, save_model
 from mercator.results import Finding, Recommendation, Result
 from mercator.results import number as _n
 from mercator.workspace import Workspace
@@ -98,8 +99,9 @@ def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week"
     controls: list[str] = []
     if ws.count("media_controls"):
         c = ws.table("media_controls")
-        c = c.filter(c.granularity == granularity).to_pandas()
-        cw = c.pivot_table(index="period", columns="control", values="value", aggfunc="sum")
+        c = c.filter(c.granularity == granularity)
+        c = c.group_by(["period", "control"]).aggregate(value=c.value.sum()).to_pandas()
+        cw = c.pivot(index="period", columns="control", values="value")
         cw.index = pd.to_datetime(cw.index)
         controls = [str(x) for x in cw.columns]
         frame = frame.join(cw, how="left").fillna({x: 0.0 for x in controls})
@@ -109,14 +111,9 @@ def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week"
 
 
 def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, pd.DataFrame):
-        return data, "the data frame"
-    path = Path(data)
-    if not path.exists():
-        raise MercatorError(f"{path}: no such file")
-    # only blank cells are missing: "n/a" or "-" stay text, so the error can quote them
-    return (pd.read_parquet(path) if path.suffix == ".parquet"
-            else pd.read_csv(path, keep_default_na=False, na_values=[""])), str(path)
+    if not isinstance(data, pd.DataFrame) and not Path(data).exists():
+        raise MercatorError(f"{data}: no such file")
+    return read_table(None, data, text_na=True), source_name(data)
 
 
 def holiday_counts(periods: pd.Series, step_days: float, holidays: str | Path | pd.DataFrame,
@@ -150,16 +147,7 @@ def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: li
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise MercatorError(f"{name}: row {row + 2}, column {date_col}: {f[date_col].iloc[row]!r} is not a date")
-    f[date_col] = dates
-    for c in cols[1:]:
-        v = pd.to_numeric(f[c], errors="coerce")
-        bad = v.isna().to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            cell = f[c].iloc[row]
-            what = "is empty" if pd.isna(cell) else f"{cell!r} is not a number"
-            raise MercatorError(f"{name}: row {row + 2}, column {c}: {what}")
-        f[c] = v.astype(float)
+    f = check_numeric(f.assign(**{date_col: dates}), cols[1:], name)
     neg = [c for c in channels if (f[c] < 0).any()]
     if neg:
         row = int(np.flatnonzero((f[neg[0]] < 0).to_numpy())[0])
@@ -196,8 +184,7 @@ class MMModel:
 
     def response(self) -> Response:
         """The per-draw steady-state response curves (KPI per period for a spend per period)."""
-        p = media_params(self.draws, self.spec)
-        sat = {k: v for k, v in p.items() if k in ("lam", "half_saturation", "slope")}
+        sat = {k: self.draws[k] for k in SATURATION_PARAMS[self.spec.saturation]}
         return Response(self.channels, self.spec.saturation, self.draws["beta"] * self.design.y_scale, sat,
                         self.design.x_scale)
 
@@ -233,7 +220,7 @@ def _model(model: MMModel | str | Path | MMMResult) -> MMModel:
 def latest_model(location: str | Path | None) -> Path:
     """The most recently saved media-mix model beside a DuckDB workspace file ``location``
     (``None``: in ./models, where models of a Spark or no workspace go)."""
-    folder = Path(location).parent / "models" if location else Path("models")
+    folder = models_dir(location)
     found = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
     if not found:
         raise MercatorError(f"no media-mix model in {folder}: fit one first (mercator mmm fit)")
@@ -669,6 +656,12 @@ class _ScenarioResult(Result):
     title = "Scenario: a change of the media mix"
 
 
+@dataclass(frozen=True)
+class _PlanResult(Result):
+    kind = "mmm_plan"
+    title = "Plan: media-driven KPI over a horizon"
+
+
 def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
     """Expected media-driven KPI over the next ``horizon`` periods for a spend per period per
     channel, counting the carryover of past spend into the horizon and of the plan's spend
@@ -692,7 +685,7 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
                 f"{_n(t.kpi[0])} {m.kpi} from media ({_n(t.kpi_lo[0])} to {_n(t.kpi_hi[0])}), of which "
                 f"{_n(t.kpi[1])} is carryover from past spend; {_n(t.kpi[2])} more lands after the horizon.",
                 metric=m.kpi, value=float(t.kpi[0]), interval=(float(t.kpi_lo[0]), float(t.kpi_hi[0])), impact=1.0)
-    return _ScenarioResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
+    return _PlanResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
 
 
 def budget_plan(ws: Workspace, *, budget: float | None = None, **fit_kw) -> MMMResult:

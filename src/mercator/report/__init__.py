@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from mercator import __version__
-from mercator.results import Result
+from mercator.results import Result, number
 from mercator.workspace import Workspace
 
 
@@ -204,8 +204,6 @@ def plotly_js() -> str:
 
 def _recommendation(r) -> str:
     """An action, its expected impact with the interval, and the evidence, as one line."""
-    from mercator.results import number
-
     text = r.action
     if r.expected_impact is not None:
         text += f" Expected impact: {number(r.expected_impact, True)}{' ' + r.unit if r.unit else ''}"

@@ -10,7 +10,6 @@ saves models with their configuration hash and library versions, and scores in b
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
+from mercator.frames import read_table
 from mercator.modelstore import ModelMismatch, config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
@@ -38,31 +38,6 @@ __all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "experiment_frame", 
            "score_table", "target_list", "train_model", "uplift"]
 
 _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
-
-
-def read_table(ws: Workspace | None, source: str | pd.DataFrame) -> pd.DataFrame:
-    """A file (CSV with its delimiter sniffed, or Parquet) or a workspace table, as pandas."""
-    if isinstance(source, pd.DataFrame):
-        return source
-    path = Path(source)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
-        if not path.exists():
-            raise MercatorError(f"{source}: no such file")
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep=_delimiter(path))
-    if ws is None:
-        raise MercatorError(f"{source!r} is not a file, and there is no workspace to read a table from")
-    return ws.table(source).to_pandas()
-
-
-def _delimiter(path: Path) -> str:
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        head = f.read(64_000)
-    try:
-        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""Analysis inputs that are not canonical tables: a user's file (CSV or Parquet), a DataFrame,
+or a workspace table, read as pandas; and the check that names the file, row and column of a
+cell that is not a number. Used by target, attribution (path tables) and the media-mix model.
+Canonical tables go through ingest instead (validation, quarantine, dedupe).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mercator.errors import MercatorError
+from mercator.ingest._readers import _sniff_delimiter
+
+
+def source_name(source) -> str:
+    """How errors name ``source``."""
+    return "the data frame" if isinstance(source, pd.DataFrame) else str(source)
+
+
+def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) -> pd.DataFrame:
+    """A file (CSV with its delimiter sniffed, or Parquet), a DataFrame, or a workspace table.
+
+    ``text_na``: only blank CSV cells are missing; "n/a", "NULL" or "-" stay text, so that an
+    error can quote them (pandas would silently turn them into NaN)."""
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
+        if not path.exists():
+            raise MercatorError(f"{source}: no such file")
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:
+            sep = _sniff_delimiter(f.read(64_000))
+        na = {"keep_default_na": False, "na_values": [""]} if text_na else {}
+        return pd.read_csv(path, sep=r"\s+" if sep == "whitespace" else sep, **na)
+    if ws is None:
+        raise MercatorError(f"{source!r} is not a file, and there is no workspace to read a table from")
+    return ws.table(str(source)).to_pandas()
+
+
+def check_numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """The columns as floats; the first empty or non-numeric cell is an error naming the file,
+    its row (as a spreadsheet shows it: the header is row 1) and the column."""
+    out = {}
+    for c in columns:
+        v = pd.to_numeric(frame[c], errors="coerce")
+        bad = v.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            cell = frame[c].iloc[row]
+            what = "is empty" if pd.isna(cell) else f"{cell!r} is not a number"
+            raise MercatorError(f"{name}: row {row + 2}, column {c}: {what}")
+        out[c] = v.astype(float)
+    return frame.assign(**out)
+
+
+__all__ = ["check_numeric", "read_table", "source_name"]
