@@ -90,9 +90,11 @@ def _simulate(kind: str, sims: int, n: int, effect: float, seed: int):
             s = rng.poisson(3, (sims, n)) + 1.0
             cols = {"y": rng.gamma(2, 5, (sims, n)) * s * (1 + shift), "s": s}
         names = sorted(cols)
-        out.append([Aggregates(float(n), {k: float(cols[k][i].sum()) for k in names},
-                               {(a, b): float(cols[a][i] @ cols[b][i]) for j, a in enumerate(names) for b in names[j:]})
-                    for i in range(sims)])
+        means = {k: cols[k].mean(axis=1) for k in names}
+        covs = {(a, b): ((cols[a] - means[a][:, None]) * (cols[b] - means[b][:, None])).sum(axis=1) / (n - 1)
+                for j, a in enumerate(names) for b in names[j:]}
+        out.append([Aggregates(float(n), {k: float(means[k][i]) for k in names},
+                               {key: float(v[i]) for key, v in covs.items()}) for i in range(sims)])
     return out
 
 

@@ -19,10 +19,13 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+from mercator.experiment._registry import criteria_hash
 
 SIZES = {
     # customers, days of ad data, weeks of media data
@@ -304,12 +307,16 @@ def _experiment(rng: np.random.Generator, customer_ids: np.ndarray, days: int, r
         "revenue": rev[idx], "currency": np.full(len(idx), "USD"), "channel": np.full(len(idx), "email"),
         "items": np.ones(len(idx), dtype=np.int64), "is_return": np.zeros(len(idx), bool),
     })
+    # the plan, locked the day before the start (its hash is what `register` would have stored)
+    hypothesis, rule = "A personalised subject line raises 28-day purchase rate", {
+        "metric": "converted", "min_relative_lift": 0.05, "alpha": 0.05}
+    guardrails = ["revenue/orders>-0.15"]  # average order value may not fall by more than 15%
     experiments = pa.table({
-        "experiment_id": ["exp_email_subject"], "name": ["E-mail subject line test"],
-        "hypothesis": ["A personalised subject line raises 28-day purchase rate"],
-        "primary_metric": ["conversion"], "guardrails": ['["unsubscribe_rate"]'],
-        "start": pa.array([start]), "end": pa.array([end]),
-        "success_criteria": ['{"metric": "conversion", "min_relative_lift": 0.05, "alpha": 0.05}'],
+        "experiment_id": ["exp_email_subject"], "name": ["E-mail subject line test"], "hypothesis": [hypothesis],
+        "primary_metric": ["converted"], "guardrails": [json.dumps(guardrails)],
+        "start": pa.array([start]), "end": pa.array([end]), "success_criteria": [json.dumps(rule, sort_keys=True)],
+        "locked_at": pa.array([dt.datetime.combine(start - dt.timedelta(days=1), dt.time(9))]),
+        "criteria_hash": [criteria_hash(hypothesis, "converted", guardrails, rule)],
     })
     assignments = pa.table({"experiment_id": np.full(n, "exp_email_subject"), "unit_id": customer_ids,
                             "variant": np.where(treat, "treatment", "control"),

@@ -1,18 +1,23 @@
-"""Experiments: A/B tests from sufficient statistics (issue 7, in progress).
+"""Experiments: design, analysis, sequential reading, factorial tests and incrementality.
 
-Built so far: the statistics core (``_stats``): means, proportions, ratio metrics by the
-delta method and CUPED from per-variant sums, with Welch t or z intervals for the absolute and
-relative effect; sample-ratio-mismatch check; Holm and Benjamini-Hochberg adjustment; the
-design formulas (``_design``: sample size, power, minimum detectable effect, duration); and
-Bayesian readings and confidence sequences (``_bayes``); pre-registration locked by hash
-(``_registry``). Not yet: engine aggregation, factorial tests, incrementality, verdicts, the
-CLI and the report (docs/experiments.md).
+Pure statistics (no I/O): ``_stats`` (means, proportions, ratio metrics by the delta method,
+CUPED, Welch t or z, SRM, Holm/BH), ``_design`` (sample size, power, MDE, duration),
+``_bayes`` (beta-binomial and normal readings, confidence sequences), ``_factorial`` (2^k main
+effects and interactions), ``_impact`` (CausalImpact-style counterfactual, difference in
+differences). Engine and workspace: ``_engine`` (sufficient statistics in one GROUP BY, the
+units of a workspace experiment), ``_registry`` (pre-registration locked by hash).
+``_analysis`` turns them into results: ``analyze``, ``design``, ``impact`` (docs/experiments.md).
 """
 
+from mercator.experiment._analysis import (DesignResult, ExperimentResult, Guardrail, ImpactResult, analyze, design,
+                                           impact, review)
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
+from mercator.experiment._engine import aggregate, experiment_units
 from mercator.experiment._registry import register, verify
 from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compare, srm
 
-__all__ = ["Aggregates", "Baseline", "Effect", "Metric", "adjust", "beta_binomial", "compare", "confidence_sequence",
-           "duration_days", "mde", "normal", "power_at", "register", "sample_size", "srm", "verify"]
+__all__ = ["Aggregates", "Baseline", "DesignResult", "Effect", "ExperimentResult", "Guardrail", "ImpactResult",
+           "Metric", "adjust", "aggregate", "analyze", "beta_binomial", "confidence_sequence", "design",
+           "duration_days", "experiment_units", "impact", "mde", "normal", "power_at", "register", "review",
+           "sample_size", "srm", "verify"]

@@ -25,36 +25,48 @@ import scipy.stats as st
 
 @dataclass(frozen=True)
 class Aggregates:
-    """Count, sums and sums of pairwise products of named columns, for one variant."""
+    """Count, means and sample covariances (``covs[(a, a)]`` is a variance) of named columns,
+    for one variant. Kept as means and covariances, not raw sums of squares, so 100M rows of
+    revenue lose no precision (the engine computes them with Welford's update, and merging two
+    groups uses the parallel formula of Chan et al.)."""
 
     n: float
-    sums: dict[str, float] = field(default_factory=dict)
-    products: dict[tuple[str, str], float] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    covs: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @classmethod
     def from_columns(cls, columns: dict[str, np.ndarray]) -> Aggregates:
-        """From per-unit arrays (tests and small data; the engine builds the same sums)."""
+        """From per-unit arrays (tests and small data; the engine builds the same numbers)."""
         names = sorted(columns)
-        n = len(next(iter(columns.values()))) if columns else 0
-        arr = {k: np.asarray(v, float) for k, v in columns.items()}
-        return cls(float(n), {k: float(arr[k].sum()) for k in names},
-                   {(a, b): float(arr[a] @ arr[b]) for i, a in enumerate(names) for b in names[i:]})
+        if not names:
+            return cls(0.0)
+        x = np.vstack([np.asarray(columns[k], float) for k in names])
+        n = x.shape[1]
+        cov = np.atleast_2d(np.cov(x, ddof=1)) if n > 1 else np.zeros((len(names), len(names)))
+        return cls(float(n), {k: float(m) for k, m in zip(names, x.mean(axis=1), strict=True)},
+                   {(a, b): float(cov[i, j]) for i, a in enumerate(names) for j, b in enumerate(names) if j >= i})
 
     def __add__(self, other: Aggregates) -> Aggregates:
-        keys = set(self.sums) | set(other.sums)
-        pk = set(self.products) | set(other.products)
-        return Aggregates(self.n + other.n, {k: self.sums.get(k, 0.0) + other.sums.get(k, 0.0) for k in keys},
-                          {k: self.products.get(k, 0.0) + other.products.get(k, 0.0) for k in pk})
+        n = self.n + other.n
+        if not self.n or not other.n:
+            return self if other.n == 0 else other
+        means = {k: (self.n * self.means[k] + other.n * other.means[k]) / n for k in self.means if k in other.means}
+        covs = {}
+        for (a, b), c in self.covs.items():
+            if (a, b) in other.covs and a in means and b in means:
+                moment = (c * (self.n - 1) + other.covs[(a, b)] * (other.n - 1) + (self.means[a] - other.means[a])
+                          * (self.means[b] - other.means[b]) * self.n * other.n / n)
+                covs[(a, b)] = moment / (n - 1)
+        return Aggregates(n, means, covs)
 
     def mean(self, col: str | None) -> float:
-        return 1.0 if col is None else self.sums[col] / self.n
+        return 1.0 if col is None else self.means[col]
 
     def cov(self, a: str | None, b: str | None) -> float:
         """Sample covariance (n - 1 in the denominator); a constant column (None) has none."""
         if a is None or b is None or self.n < 2:
             return 0.0
-        key = (a, b) if (a, b) in self.products else (b, a)
-        return (self.products[key] - self.sums[a] * self.sums[b] / self.n) / (self.n - 1)
+        return self.covs[(a, b)] if (a, b) in self.covs else self.covs[(b, a)]
 
     def ratio_cov(self, a: str | None, b: str | None, c: str | None, d: str | None) -> float:
         """Delta-method covariance, per unit, of mean(a)/mean(b) and mean(c)/mean(d)."""
@@ -98,7 +110,9 @@ class Effect:
         return dict(self.__dict__)
 
 
-def _moments(m: Metric, a: Aggregates, theta: float, pooled: float) -> tuple[float, float]:
+def moments(m: Metric, a: Aggregates, theta: float = 0.0, pooled: float = 0.0) -> tuple[float, float]:
+    """The metric's value in one group and its per-unit variance (CUPED-adjusted by ``theta``
+    around the ``pooled`` covariate mean; ``theta`` 0 leaves it unadjusted)."""
     value = a.mean(m.num) / a.mean(m.den)
     var = a.ratio_cov(m.num, m.den, m.num, m.den)
     if m.covariate is None:
@@ -131,8 +145,8 @@ def compare(metric: Metric, control: Aggregates, treatment: Aggregates, *, alpha
         cvar = total.ratio_cov(metric.covariate, metric.covariate_den, metric.covariate, metric.covariate_den)
         theta = total.ratio_cov(metric.num, metric.den, metric.covariate, metric.covariate_den) / cvar if cvar else 0.0
         pooled = total.mean(metric.covariate) / total.mean(metric.covariate_den)
-    mc, vc = _moments(metric, control, theta, pooled)
-    mt, vt = _moments(metric, treatment, theta, pooled)
+    mc, vc = moments(metric, control, theta, pooled)
+    mt, vt = moments(metric, treatment, theta, pooled)
     distr, scale = _null(vc, control.n, vt, treatment.n, use_t)
     log_distr, _ = _null(vc / mc / mc, control.n, vt / mt / mt, treatment.n, use_t)
     diff, ratio = mt - mc, mt / mc
@@ -173,4 +187,4 @@ def adjust(pvalues: list[float] | np.ndarray, method: str = "holm", alpha: float
     return multipletests(np.asarray(pvalues, float), alpha=alpha, method=method)[1]
 
 
-__all__ = ["Aggregates", "Effect", "Metric", "adjust", "compare", "srm"]
+__all__ = ["Aggregates", "Effect", "Metric", "adjust", "compare", "moments", "srm"]

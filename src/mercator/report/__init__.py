@@ -147,6 +147,12 @@ def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No uplift analysis of {first}: {exc}"),))
 
 
+def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.experiment import review
+
+    return review(ws) if ws.count("experiments") and ws.count("assignments") else Result()
+
+
 def _attribution(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.attribution import attribution
     from mercator.errors import MercatorError
@@ -190,6 +196,8 @@ SECTIONS: list[Section] = [
             tables=("model_card", "gains")),
     Section("who-uplift", "Who: whom the experiment's treatment changed (uplift)", _who_uplift,
             tables=("learners",)),
+    Section("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments,
+            tables=("verdict", "effects", "variants", "guardrails")),
     Section("attribution", "Which channels earn the conversions (attribution)", _attribution,
             tables=("comparison", "models", "reconciliation")),
     Section("budget", "What should we do: budget (media-mix model)", _budget,

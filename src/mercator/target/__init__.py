@@ -276,28 +276,12 @@ def experiment_frame(ws: Workspace, experiment_id: str, *, window_days: int | No
     earlier order have them missing), plus the customer's profile (``customer_profile``)."""
     import datetime as dt
 
-    import ibis
-
+    from mercator.experiment._engine import experiment_units
     from mercator.segment import customer_features
 
-    e = ws.table("experiments")
-    row = e.filter(e.experiment_id == experiment_id).to_pyarrow().to_pylist()
-    if not row:
-        known = e.experiment_id.to_pyarrow().to_pylist()
-        raise MercatorError(f"no experiment {experiment_id!r} in the workspace; experiments: {known}")
-    start, end = row[0]["start"], row[0]["end"]
-    days = window_days or ((end - start).days + 1 if start and end else 28)
-    a = ws.table("assignments")
-    a = a.filter(a.experiment_id == experiment_id)
-    o = ws.table("orders")
-    o = o.filter(o.customer_id.notnull() & ~o.is_return.fill_null(False))
-    if channel:
-        o = o.filter(o.channel == channel)
-    j = a.left_join(o, [a.unit_id == o.customer_id, o.ts >= a.assigned_at,
-                        o.ts < a.assigned_at + ibis.interval(days=days)])
-    out = j.group_by([a.unit_id, a.variant]).aggregate(orders=j.order_id.count(), revenue=j.revenue.sum()) \
-        .mutate(converted=lambda t: (t.orders > 0).cast("int64"), revenue=lambda t: t.revenue.fill_null(0))
-    frame = out.to_pandas()
+    units, row = experiment_units(ws, experiment_id, window_days=window_days, channel=channel)
+    start = row["start"]
+    frame = units.select("unit_id", "variant", "orders", "revenue", "converted").to_pandas()
     as_of = start.date() if isinstance(start, dt.datetime) else start
     feats = customer_features(ws, as_of - dt.timedelta(days=1)).rename(columns={"customer_id": "unit_id"})
     frame = frame.merge(feats, on="unit_id", how="left")
