@@ -5,9 +5,11 @@ series against a counterfactual (pure: arrays and frames in, frames out).
   models. A local-level model with the control series as regressors is fitted on the
   pre-period; it predicts what the KPI would have done in the post-period without the
   campaign. The regression coefficients are states (``mle_regression=False``), so their
-  uncertainty flows into the forecast. Pointwise intervals come from the forecast; the
-  cumulative effect's interval comes from simulated post-period paths (the forecast errors
-  of consecutive days are correlated, so pointwise variances cannot just be added).
+  uncertainty flows into the forecast, and the noise variances are drawn from their estimates'
+  sampling distribution (CausalImpact's model is Bayesian; this is the nearest a maximum
+  likelihood fit gets). Pointwise intervals come from the forecast; the cumulative effect's
+  interval comes from simulated post-period paths (the forecast errors of consecutive days are
+  correlated, so pointwise variances cannot just be added).
 - ``diff_in_diff``: treated and control geos (or stores, regions) over time, the two-way fixed
   effects regression y ~ treated x post + unit + period, with standard errors clustered by unit
   (statsmodels OLS). With fewer than about 20 units the clustered errors run small; the
@@ -16,9 +18,12 @@ series against a counterfactual (pure: arrays and frames in, frames out).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.stats as st
+from scipy.optimize import brentq
 
 
 def causal_impact(y: np.ndarray, controls: np.ndarray | None, post: np.ndarray, *, alpha: float = 0.05,
@@ -27,6 +32,7 @@ def causal_impact(y: np.ndarray, controls: np.ndarray | None, post: np.ndarray, 
     by the campaign) and ``post`` (True from the campaign's start). Returns per-period actual,
     predicted and interval, and the summary: average and cumulative effect with intervals."""
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     y = np.asarray(y, float)
     post = np.asarray(post, bool)
@@ -37,13 +43,14 @@ def causal_impact(y: np.ndarray, controls: np.ndarray | None, post: np.ndarray, 
     x = None if controls is None else np.asarray(controls, float).reshape(len(y), -1)
     model = sm.tsa.UnobservedComponents(y[pre], level="llevel", exog=None if x is None else x[pre],
                                         mle_regression=False)
-    fit = model.fit(disp=False)
+    with warnings.catch_warnings():  # convergence is reported in the summary instead
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = model.fit(disp=False)
     h = int(post.sum())
     exog = None if x is None else x[post]
     fc = fit.get_forecast(h, exog=exog)
     band = fc.conf_int(alpha=alpha)
-    sims = np.asarray(fit.simulate(h, repetitions=draws, anchor="end", exog=exog,
-                                   random_state=np.random.default_rng(seed))).reshape(h, draws)
+    sims = _paths(model, fit, h, exog, draws, np.random.default_rng(seed))
     actual = y[post]
     effects = actual[:, None] - sims  # per period and draw
     cum = effects.sum(axis=0)
@@ -66,8 +73,43 @@ def causal_impact(y: np.ndarray, controls: np.ndarray | None, post: np.ndarray, 
                "cumulative_lo": float(lo), "cumulative_hi": float(hi),
                "average_effect": float((actual.sum() - fc.predicted_mean.sum()) / h), "average_lo": float(lo / h),
                "average_hi": float(hi / h), "relative_effect": float(actual.sum() / fc.predicted_mean.sum() - 1),
-               "relative_lo": float(rlo), "relative_hi": float(rhi), "pvalue": max(p, 1 / draws)}
+               "relative_lo": float(rlo), "relative_hi": float(rhi), "pvalue": max(p, 1 / draws),
+               "converged": bool(fit.mle_retvals.get("converged", True))}
     return table, summary
+
+
+def _paths(model, fit, h: int, exog, draws: int, rng: np.random.Generator, sets: int = 20) -> np.ndarray:
+    """``draws`` simulated post-period paths (h x draws), with the noise variances drawn too
+    (20 sets of variances, 20 paths each). With the variances fixed at their estimates, a
+    random-walk level's variance (often estimated near zero from a short pre-period) makes the
+    intervals too narrow: 88% coverage of a 95% interval in our simulations (docs/experiments.md).
+    Each standard deviation is drawn from a normal around its estimate whose spread comes from
+    the likelihood: the point above the estimate where the log-likelihood has fallen by 1.92 (a
+    95% likelihood-ratio bound) is 1.96 spreads away. The curvature at the estimate would fail
+    exactly where it matters, when the estimate sits at zero."""
+    p = np.asarray(fit.params, float)
+    sd = np.sqrt(np.maximum(p, 0.0))
+    base = model.loglike(p)
+    scale = float(np.sqrt(np.nanmax(p))) or 1.0
+    spread = np.zeros_like(sd)
+    for i in range(len(p)):
+        def drop(u: float, i: int = i) -> float:
+            q = p.copy()
+            q[i] = u * u
+            return base - model.loglike(q) - 1.92
+
+        hi = sd[i] + max(sd[i], 0.05 * scale)
+        for _ in range(40):
+            if drop(hi) > 0:
+                break
+            hi *= 2
+        spread[i] = (brentq(drop, sd[i], hi, xtol=1e-6 * scale) - sd[i]) / 1.96 if drop(hi) > 0 else 0.0
+    per = -(-draws // sets)
+    out = []
+    for _ in range(sets):
+        res = model.smooth(np.abs(rng.normal(sd, spread)) ** 2)
+        out.append(np.asarray(res.simulate(h, repetitions=per, anchor="end", exog=exog, rng=rng)).reshape(h, per))
+    return np.hstack(out)[:, :draws]
 
 
 def diff_in_diff(panel: pd.DataFrame, *, unit: str, period: str, y: str, treated: set, post_start,
