@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/target.py
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/mmm.py
+	$(BIN)/python benchmarks/experiment.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

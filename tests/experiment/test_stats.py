@@ -74,6 +74,14 @@ def test_srm_and_multiple_testing():
     np.testing.assert_allclose(adjust([0.01, 0.04, 0.03, 0.005], "holm"), [0.03, 0.06, 0.06, 0.02])
     # Benjamini-Hochberg by hand: p * 4 / rank, then the running minimum from the top
     np.testing.assert_allclose(adjust([0.01, 0.04, 0.03, 0.005], "fdr_bh"), [0.02, 0.04, 0.04, 0.02])
+    # and equal to statsmodels' multipletests on random p-values with ties and values near 1
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 50):
+        p = np.round(rng.beta(0.5, 1, size), 2)
+        for how in ("holm", "fdr_bh", "bonferroni"):
+            np.testing.assert_allclose(adjust(p, how), multipletests(p, method=how)[1], rtol=1e-12, err_msg=how)
 
 
 def _simulate(kind: str, sims: int, n: int, effect: float, seed: int):

@@ -452,8 +452,9 @@ def _findings(tables: dict[str, pd.DataFrame], params: dict) -> tuple[tuple[Find
             out.append(Finding(f"Verdict for {r.variant}: {r.verdict.upper()} - {r.reason} (rule {locked}).",
                                metric=r.metric, segment=r.variant, impact=1000.0))
             if r.verdict == "ship":
-                recs.append(Recommendation(f"Ship {r.variant}", expected_impact=r.rel_effect,
-                                           interval=(r.rel_effect_lo, r.rel_effect_hi), unit="relative lift",
+                recs.append(Recommendation(f"Ship {r.variant}", expected_impact=100 * r.rel_effect,
+                                           interval=(100 * r.rel_effect_lo, 100 * r.rel_effect_hi),
+                                           unit=f"% on {r.metric}",
                                            evidence=r.reason))
             elif r.verdict == "inconclusive":
                 recs.append(Recommendation(f"Keep {r.variant} running to its planned size; do not decide yet",

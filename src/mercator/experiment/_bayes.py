@@ -2,7 +2,7 @@
 
 - Beta-binomial (conversion metrics): each arm's rate has a Beta(a + conversions,
   b + non-conversions) posterior; the chance that treatment beats control is the integral of
-  the treatment density times the control CDF (numerical quadrature, exact to 1e-10), and the
+  the treatment density times the control CDF (Gauss-Legendre quadrature, exact to 1e-10), and the
   expected loss of shipping treatment is E[max(control - treatment, 0)].
 - Normal (any metric, large samples): the effect's posterior is Normal(effect, se^2) under a
   flat prior, so the chance to win is Phi(effect / se) and the expected loss of shipping is
@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate
 from scipy.stats import beta as beta_dist
 from scipy.stats import norm
 
@@ -31,19 +30,26 @@ def beta_binomial(conv_c: float, n_c: float, conv_t: float, n_t: float, prior: t
     pt = beta_dist(a + conv_t, b + n_t - conv_t)
     lo = min(pc.ppf(1e-12), pt.ppf(1e-12))
     hi = max(pc.isf(1e-12), pt.isf(1e-12))
-    win = integrate.quad(lambda x: pt.pdf(x) * pc.cdf(x), lo, hi, epsabs=1e-12, limit=200)[0]
-    # E[max(C - T, 0)] = integral over x of P(C - T > x): by the densities, once each way
-    loss_t = integrate.quad(lambda x: pt.pdf(x) * _upper_partial(pc, x), lo, hi, epsabs=1e-12, limit=200)[0]
-    loss_c = integrate.quad(lambda x: pc.pdf(x) * _upper_partial(pt, x), lo, hi, epsabs=1e-12, limit=200)[0]
-    return {"chance_to_win": float(win), "expected_loss_ship": float(loss_t), "expected_loss_keep": float(loss_c),
+    # Gauss-Legendre on [lo, hi], where both posteriors' mass lies: the integrands are smooth, so
+    # 400 nodes give 1e-10, with one vectorized call per distribution function (scipy's adaptive
+    # quad called them point by point, 0.1 s per metric)
+    x, w = np.polynomial.legendre.leggauss(400)
+    x = lo + (hi - lo) * (x + 1) / 2
+    w = w * (hi - lo) / 2
+    dc, dt = pc.pdf(x), pt.pdf(x)
+    win = float(w @ (dt * pc.cdf(x)))
+    # E[max(C - T, 0)] = integral of the density of T times E[max(C - x, 0)], and the other way round
+    loss_t = float(w @ (dt * _upper_partial(pc, x)))
+    loss_c = float(w @ (dc * _upper_partial(pt, x)))
+    return {"chance_to_win": win, "expected_loss_ship": loss_t, "expected_loss_keep": loss_c,
             "control_mean": float(pc.mean()), "treatment_mean": float(pt.mean())}
 
 
-def _upper_partial(d, x: float) -> float:
+def _upper_partial(d, x: np.ndarray) -> np.ndarray:
     """E[max(X - x, 0)] for X ~ d (a Beta), by the identity E[X 1{X > x}] = mean * P(X' > x)
     with X' ~ Beta(a + 1, b)."""
     a, b = d.args
-    return float(a / (a + b) * beta_dist(a + 1, b).sf(x) - x * d.sf(x))
+    return a / (a + b) * beta_dist(a + 1, b).sf(x) - x * d.sf(x)
 
 
 def normal(effect: float, se: float) -> dict[str, float]:

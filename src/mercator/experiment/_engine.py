@@ -137,41 +137,39 @@ def aggregate(table: ir.Table, variant: str, metrics: Sequence[Metric], *, by: S
     if missing:
         raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(table.columns)}")
     pairs = sorted({(a, b) if a <= b else (b, a) for m in metrics for a in m.columns for b in m.columns})
-    t = table.select(*[table[k].cast("string").name(f"k{i}") for i, k in enumerate(keys)],
+    schema = table.schema()
+    t = table.select(*[(table[k] if schema[k].is_string() else table[k].cast("string")).name(f"k{i}")
+                       for i, k in enumerate(keys)],
                      **{f"x{i}": table[c].cast("float64") for i, c in enumerate(cols)})
     x = {c: t[f"x{i}"] for i, c in enumerate(cols)}
-    binary_candidates = sorted({m.num for m in metrics if m.den is None})
-    aggs = {"n": t.count()}
+    # a whole-number column is 0/1 exactly when sum(x^2 - x) = (n - 1) var + n mean (mean - 1) is 0
+    # (x^2 - x >= 2 at every other whole number, far above rounding): no extra aggregate needed
+    binary_candidates = sorted({m.num for m in metrics if m.den is None and (schema[m.num].is_integer()
+                                                                              or schema[m.num].is_boolean())})
+    # one count of rows with any empty metric cell (a sum is empty when any term is); only when
+    # there are some does a second query find which column
+    aggs = {"n": t.count(), "complete": sum(x.values(), ibis.literal(0.0)).count()}
     for i, c in enumerate(cols):
-        aggs[f"c{i}"] = x[c].count()
         aggs[f"m{i}"] = x[c].mean()
     for j, (a, b) in enumerate(pairs):
         aggs[f"v{j}"] = x[a].var(how="sample") if a == b else x[a].cov(x[b], how="sample")
-    for c in binary_candidates:
-        i = cols.index(c)
-        aggs[f"lo{i}"], aggs[f"hi{i}"] = x[c].min(), x[c].max()
-    out = t.group_by([f"k{i}" for i in range(len(keys))]).aggregate(**aggs).to_pandas()
+    grouped = t.group_by([f"k{i}" for i in range(len(keys))])
+    out = grouped.aggregate(**aggs).to_pandas()
     if out.empty:
         raise MercatorError(f"{name}: no rows")
-    for i, c in enumerate(cols):
-        nulls = out["n"] - out[f"c{i}"]
-        if nulls.any():
-            grp = out.loc[nulls.idxmax(), [f"k{k}" for k in range(len(keys))]].tolist()
-            raise MercatorError(f"{name}: column {c} is empty in {int(nulls.sum()):,} row(s) (for example in "
-                                f"{dict(zip(keys, grp, strict=True))}); fill them (0 for no activity) or drop them")
+    if (out["n"] != out["complete"]).any():
+        nulls = t.aggregate(**{c: x[c].isnull().cast("int64").sum() for c in cols}).to_pandas().iloc[0]
+        c = nulls.idxmax()
+        raise MercatorError(f"{name}: column {c} is empty in {int(nulls[c]):,} row(s); fill them (0 for no "
+                            "activity) or drop them")
     result = {}
     for _, r in out.iterrows():
         n = float(r["n"])
         covs = {p: (float(r[f"v{j}"]) if n > 1 and pd.notna(r[f"v{j}"]) else 0.0) for j, p in enumerate(pairs)}
         result[tuple(r[f"k{i}"] for i in range(len(keys)))] = Aggregates(
             n, {c: float(r[f"m{i}"]) for i, c in enumerate(cols)}, covs)
-    binary = set()
-    for c in binary_candidates:
-        i = cols.index(c)
-        if out[f"lo{i}"].min() >= 0 and out[f"hi{i}"].max() <= 1 and all(
-                abs(a.covs[(c, c)] * (a.n - 1) / a.n - a.means[c] * (1 - a.means[c])) < 1e-9 * max(1.0, a.means[c])
-                for a in result.values()):
-            binary.add(c)
+    binary = {c for c in binary_candidates
+              if all(abs((a.n - 1) * a.covs[(c, c)] + a.n * a.means[c] * (a.means[c] - 1)) < 0.5 for a in result.values())}
     return result, binary
 
 
