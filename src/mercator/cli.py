@@ -767,6 +767,8 @@ def experiment_impact(data: Annotated[str, typer.Option(help="KPI rows: CSV/Parq
                       = None,
                       min_lift: Annotated[float | None, typer.Option(help="Verdict: the minimum relative lift.")]
                       = None,
+                      experiment: Annotated[str | None, typer.Option(help="Verdict: the locked criteria of this "
+                                                                          "workspace experiment.")] = None,
                       alpha: Annotated[float, typer.Option(help="1 - interval level.")] = 0.05,
                       workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """A campaign's incremental effect against a counterfactual: a state-space model of the
@@ -776,9 +778,13 @@ def experiment_impact(data: Annotated[str, typer.Option(help="KPI rows: CSV/Parq
     def run(ws):
         return impact(data, ws=ws, date_col=date_col, kpi=kpi, post_start=post_start, controls=_csv_list(controls),
                       method=method, unit_col=unit_col, treated=_csv_list(treated), alpha=alpha,
-                      criteria={"min_relative_lift": min_lift} if min_lift is not None else None)
+                      criteria={"min_relative_lift": min_lift} if min_lift is not None else None,
+                      experiment=experiment)
 
-    _file_or_workspace(workspace, data, run, as_json)
+    if experiment is not None:
+        _analysis(workspace, run, as_json)
+    else:
+        _file_or_workspace(workspace, data, run, as_json)
 
 
 @app.command("uplift")

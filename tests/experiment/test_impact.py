@@ -63,7 +63,7 @@ def test_diff_in_diff_covers_the_planted_effect():
     assert 0.93 <= np.mean(hits) <= 0.975
 
 
-def test_impact_results_and_verdicts(tmp_path):
+def test_impact_results_and_verdicts(tmp_path, duckdb_ws):
     y, x, post = _series(1, 5.0)
     dates = pd.date_range("2024-01-01", periods=len(y))
     f = tmp_path / "kpi.csv"
@@ -73,6 +73,13 @@ def test_impact_results_and_verdicts(tmp_path):
     s = res.to_frame("summary").iloc[0]
     assert s.cumulative_lo > 0 and s.pvalue < 0.01  # coverage is the test above; here the plumbing
     assert res.to_frame("verdict").verdict[0] == "worked" and res.figures()
+    from mercator.experiment import register
+
+    register(duckdb_ws, "spring", hypothesis="The spring campaign lifts sales 20%", primary_metric="sales",
+             success_criteria={"metric": "sales", "min_relative_lift": 0.20})
+    locked = impact(str(f), ws=duckdb_ws, experiment="spring", date_col="date", kpi="sales", controls=["market"],
+                    post_start=dates[100])
+    assert locked.to_frame("verdict").verdict[0] == "did not work"  # about +6%, shown below 20%
     df, treated = _panel(3, 2.0, geos=12)
     res = impact(df, date_col="week", kpi="sales", unit_col="geo", treated=sorted(treated), method="did",
                  post_start="2024-10-07")

@@ -12,6 +12,7 @@ verdict they imply. ``design`` and ``impact`` give the planning and the incremen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -290,7 +291,7 @@ def _guardrails(guards: list[Guardrail], mets: dict[str, Metric], arms: dict[str
     when the data cannot tell yet."""
     rows = []
     for g in guards:
-        m = next(v for k, v in mets.items() if k == g.metric)
+        m = mets[g.metric]
         for arm in treated:
             side = "greater" if g.higher_is_better else "less"
             one = compare(m, arms[control], arms[arm], alpha=alpha, alternative=side)
@@ -478,10 +479,8 @@ def review(ws, *, metrics: Sequence[str] = ("converted", "revenue", "revenue/ord
             findings.append(Finding(f"{eid}: not analysed: {exc}", impact=1.0))
             continue
         parts.append(res)
-        findings += [Finding(f"{eid}: {f.text}", f.metric, f.segment, f.value, f.interval, f.impact, f.confidence)
-                     for f in res.findings]
-        recs += [Recommendation(f"{eid}: {r.action}", r.expected_impact, r.interval, r.unit, r.evidence)
-                 for r in res.recommendations]
+        findings += [dataclasses.replace(f, text=f"{eid}: {f.text}") for f in res.findings]
+        recs += [dataclasses.replace(r, action=f"{eid}: {r.action}") for r in res.recommendations]
     tables = {}
     for name in ("verdict", "effects", "variants", "guardrails"):
         frames = [r.tables[name].assign(experiment_id=r.params["experiment_id"]) for r in parts if name in r.tables]
@@ -581,14 +580,21 @@ class ImpactResult(Result):
 
 def impact(data, *, date_col: str, kpi: str, post_start, controls: Sequence[str] = (), method: str = "causal_impact",
            unit_col: str | None = None, treated: Sequence[str] = (), alpha: float = 0.05, ws=None,
-           criteria: Mapping | None = None, seed: int = 0) -> ImpactResult:
-    """The campaign's incremental effect on ``kpi`` from ``post_start`` on.
+           criteria: Mapping | None = None, experiment: str | None = None, seed: int = 0) -> ImpactResult:
+    """The campaign's incremental effect on ``kpi`` from ``post_start`` on, judged against
+    ``criteria`` (``{"min_relative_lift": ...}``) or the locked criteria of the workspace
+    ``experiment`` registered for the campaign.
 
     ``causal_impact``: one KPI series (rows by ``date_col``, summed in the engine when several
     rows share a date) and control series not moved by the campaign. ``did``: a panel of
     ``unit_col`` (geos) x ``date_col``, where the ``treated`` units got the campaign."""
     from mercator.experiment._impact import causal_impact, diff_in_diff
+    from mercator.experiment._registry import verify
 
+    if experiment is not None:
+        if ws is None:
+            raise MercatorError("reading an experiment's locked criteria needs the workspace")
+        criteria = verify(ws, experiment)["success_criteria"]
     table, name = source_table(data, ws)
     cols = [kpi, *controls]
     missing = [c for c in [date_col, *cols, *([unit_col] if unit_col else [])] if c not in table.columns]
@@ -650,7 +656,7 @@ def impact(data, *, date_col: str, kpi: str, post_start, controls: Sequence[str]
     return ImpactResult(tables=tables, findings=tuple(findings), recommendations=tuple(recs),
                         params={"source": name, "kpi": kpi, "method": method, "post_start": str(start.date()),
                                 "controls": list(controls), "alpha": alpha, "unit_col": unit_col,
-                                "treated": list(map(str, treated))})
+                                "treated": list(map(str, treated)), "experiment_id": experiment})
 
 
 __all__ = ["DesignResult", "ExperimentResult", "Guardrail", "ImpactResult", "analyze", "design", "impact",
