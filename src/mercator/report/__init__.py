@@ -147,6 +147,20 @@ def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No uplift analysis of {first}: {exc}"),))
 
 
+def _forecast(ws: Workspace, _done: dict[str, Result]) -> Result:
+    """Conversions for the next 28 days per channel, each series by the model its backtest chose."""
+    from mercator.errors import MercatorError
+    from mercator.forecast import forecast
+    from mercator.results import Finding
+
+    if not ws.count("ad_performance"):
+        return Result()
+    try:
+        return forecast(ws, "conversions", by="channel", horizon=28)
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No forecast: {exc}"),))
+
+
 def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.experiment import review
 
@@ -196,6 +210,8 @@ SECTIONS: list[Section] = [
             tables=("model_card", "gains")),
     Section("who-uplift", "Who: whom the experiment's treatment changed (uplift)", _who_uplift,
             tables=("learners",)),
+    Section("forecast", "What could happen: conversions forecast (next 28 days)", _forecast,
+            tables=("backtest", "band", "breaks")),
     Section("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments,
             tables=("verdict", "effects", "variants", "guardrails")),
     Section("attribution", "Which channels earn the conversions (attribution)", _attribution,
