@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/mmm.py
 	$(BIN)/python benchmarks/experiment.py
+	$(BIN)/python benchmarks/forecast.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

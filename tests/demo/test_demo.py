@@ -65,4 +65,5 @@ def test_demo_workspace_and_report(tmp_path):
     assert "Data quality" in html and "KPI overview" in html
     assert "What should we do: budget" in html and "Reallocate the" in html
     assert "Did it work: experiments" in html and "Verdict for treatment" in html
+    assert "What could happen" in html
     ws.close()

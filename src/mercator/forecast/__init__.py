@@ -89,6 +89,18 @@ def kpi_series(ws, metric: str, *, by: str | None = None, freq: str = "D") -> tu
                      freq), k
 
 
+def media_controls(ws, names: list[str] | tuple[str, ...] = ("promotion", "holiday")) -> pd.DataFrame:
+    """The workspace's weekly ``media_controls`` (promotions, holidays...) as regressors:
+    ``ds`` and one column per control."""
+    c = ws.table("media_controls")
+    c = c.filter(c.control.isin(list(names)))
+    wide = c.group_by(["period", "control"]).aggregate(value=c.value.sum()).to_pandas() \
+        .pivot_table(index="period", columns="control", values="value", fill_value=0).reset_index()
+    if wide.empty:
+        raise MercatorError(f"no media_controls named {', '.join(names)} in the workspace")
+    return wide.rename(columns={"period": "ds"}).rename_axis(columns=None)
+
+
 def _complete(long: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Every series on the full calendar from the first to the last period, gaps as 0."""
     start, end = long.ds.min(), long.ds.max()
@@ -126,15 +138,41 @@ def _check_length(long: pd.DataFrame, h: int, n_windows: int, freq: str) -> None
                             f"{need} (shorten --horizon or use fewer windows)")
 
 
-def _run(long: pd.DataFrame, column: str, h: int, freq: str, names, n_windows: int, n_jobs: int):
-    """Backtest every model on ``column``, choose per series, forecast: (cv, scores, choice, forecast)."""
+def _run(long: pd.DataFrame, column: str, h: int, freq: str, names, n_windows: int, n_jobs: int,
+         regressors: pd.DataFrame | None = None):
+    """Backtest every model on ``column``, choose per series, forecast: (cv, scores, choice, forecast).
+    ``regressors`` (``ds`` and known-in-advance columns, such as promotions and holidays, over the
+    history and the horizon) go to the models that take them (AutoARIMA)."""
     part = long[["unique_id", "ds", column]].rename(columns={column: "y"})
+    future = None
+    if regressors is not None:
+        part, future = _with_regressors(part, regressors, h)
     n_obs = int(part.groupby("unique_id").size().min())
     models = model_set(freq, n_obs, names)
     cv = cross_validate(part, h, freq, models, n_windows, n_jobs)
     sc = scores(cv, part, [m.alias for m in models], season_length(freq, n_obs - h * n_windows))
     choice = choose(sc)
-    return part, cv, sc, choice, _forecast(part, h, freq, choice, models, n_jobs)
+    fc = _forecast(part, h, freq, choice, models, n_jobs, future)
+    return part[["unique_id", "ds", "y"]], cv, sc, choice, fc
+
+
+def _with_regressors(part: pd.DataFrame, reg: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history with its regressor columns, and the regressors of the next ``h`` periods of
+    every series (all must be known: a forecast cannot guess next month's promotions)."""
+    if "ds" not in reg.columns:
+        raise MercatorError("regressors need a ds column (the period) and one column per regressor")
+    reg = reg.assign(ds=pd.to_datetime(reg.ds))
+    on = ["unique_id", "ds"] if "unique_id" in reg.columns else ["ds"]
+    cols = [c for c in reg.columns if c not in on]
+    hist = part.merge(reg, on=on, how="left")
+    if hist[cols].isna().any().any():
+        raise MercatorError(f"regressors {', '.join(cols)} miss some periods of the history")
+    last = part.groupby("unique_id").ds.max()
+    fut = pd.DataFrame([(u, d) for u, end in last.items() for d in reg.ds[reg.ds > end].drop_duplicates()
+                        .sort_values().head(h)], columns=["unique_id", "ds"]).merge(reg, on=on, how="left")
+    if len(fut) < h * len(last) or fut[cols].isna().any().any():
+        raise MercatorError(f"regressors {', '.join(cols)} must cover the {h} periods after the history")
+    return hist, fut
 
 
 def _ratio_cv(cv_n: pd.DataFrame, cv_d: pd.DataFrame, choice_n: pd.Series, choice_d: pd.Series, k: KPI
@@ -195,14 +233,15 @@ def _prepare(ws, metric, data, date_col, value_col, by, freq, until=None):
 
 def backtest(ws=None, metric: str | None = None, *, data=None, date_col: str = "date", value_col: str | None = None,
              by: str | None = None, horizon: int = 28, freq: str = "D", models: str | tuple[str, ...] = "auto",
-             n_windows: int = 3, n_jobs: int = -1, until: str | dt.date | None = None) -> BacktestResult:
+             n_windows: int = 3, n_jobs: int = -1, until: str | dt.date | None = None,
+             regressors: pd.DataFrame | None = None) -> BacktestResult:
     """Every model's rolling-origin backtest on every series (for a ratio KPI, each part's)."""
     long, k, name = _prepare(ws, metric, data, date_col, value_col, by, freq, until)
     _check_length(long, horizon, n_windows, freq)
     models = _names(models, long)
     tables = {}
     for column in ("num", "den") if k.is_ratio else ("num",):
-        _, _, sc, choice, _ = _run(long, column, horizon, freq, models, n_windows, n_jobs)
+        _, _, sc, choice, _ = _run(long, column, horizon, freq, models, n_windows, n_jobs, regressors)
         sc["chosen"] = sc.model == sc.unique_id.map(choice)
         tables["scores" if column == "num" else "scores_den"] = sc.assign(part=k.num if column == "num" else k.den)
     sc = tables["scores"]
@@ -217,17 +256,17 @@ def backtest(ws=None, metric: str | None = None, *, data=None, date_col: str = "
 
 def forecast(ws=None, metric: str | None = None, *, data=None, date_col: str = "date", value_col: str | None = None,
              by: str | None = None, horizon: int = 28, freq: str = "D", models: str | tuple[str, ...] = "auto",
-             n_windows: int = 3, n_jobs: int = -1, history: int = 180, until: str | dt.date | None = None
-             ) -> ForecastResult:
+             n_windows: int = 3, n_jobs: int = -1, history: int = 180, until: str | dt.date | None = None,
+             regressors: pd.DataFrame | None = None) -> ForecastResult:
     """Forecast ``metric`` (a KPI of the workspace) or ``value_col`` of a file, per ``by``
     segment, ``horizon`` periods ahead, each series by the model its backtest chose
     (``until``: as if made on that day, for checking a forecast against what happened)."""
     long, k, name = _prepare(ws, metric, data, date_col, value_col, by, freq, until)
     _check_length(long, horizon, n_windows, freq)
     models = _names(models, long)
-    part_n, cv_n, sc_n, ch_n, fc_n = _run(long, "num", horizon, freq, models, n_windows, n_jobs)
+    part_n, cv_n, sc_n, ch_n, fc_n = _run(long, "num", horizon, freq, models, n_windows, n_jobs, regressors)
     if k.is_ratio:
-        _, cv_d, sc_d, ch_d, fc_d = _run(long, "den", horizon, freq, models, n_windows, n_jobs)
+        _, cv_d, sc_d, ch_d, fc_d = _run(long, "den", horizon, freq, models, n_windows, n_jobs, regressors)
         fc = ratio_band(fc_n, fc_d, k.scale)
         rcv = _ratio_cv(cv_n, cv_d, ch_n, ch_d, k)
         n_obs = int(long.groupby("unique_id").size().min())
@@ -248,7 +287,9 @@ def forecast(ws=None, metric: str | None = None, *, data=None, date_col: str = "
                           findings=tuple(findings),
                           params={"metric": name, "by": by, "freq": freq, "horizon": horizon, "n_windows": n_windows,
                                   "models": list(models), "ratio": k.is_ratio, "series": int(fc.unique_id.nunique()),
-                                  "until": str(until) if until else None})
+                                  "until": str(until) if until else None,
+                                  "regressors": [c for c in regressors.columns if c not in ("ds", "unique_id")]
+                                  if regressors is not None else []})
 
 
 def _breaks(hist: pd.DataFrame, freq: str) -> pd.DataFrame:
@@ -341,4 +382,4 @@ def pace(ws, metric: str, *, target: float, end: dt.date | str, start: dt.date |
                                   "end": str(end.date()), "by": by})
 
 
-__all__ = ["BacktestResult", "ForecastResult", "backtest", "forecast", "kpi_series", "pace"]
+__all__ = ["BacktestResult", "ForecastResult", "backtest", "forecast", "kpi_series", "media_controls", "pace"]
