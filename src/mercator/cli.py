@@ -407,14 +407,13 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
                                                  as_of=_date(as_of), channel=channel, save=save), save, as_json)
 
 
-def _file_or_workspace(workspace: str | None, table: str, run, as_json: bool) -> None:
-    """Run on a file without opening a workspace (unless one is named); else on the workspace."""
-    if workspace is None and Path(table).exists():
-        try:
-            res = run(None)
-        except MercatorError as exc:
-            _fail(exc)
-        _emit(res, as_json)
+def _file_or_workspace(workspace: str | None, source: str | None, run, as_json: bool) -> None:
+    """Run on a file (or a glob of Parquet files) without opening a workspace, unless one is
+    named; else, or without a file, on the workspace."""
+    import glob
+
+    if workspace is None and source is not None and glob.glob(source):
+        _result(lambda: run(None), as_json)
     else:
         _analysis(workspace, run, as_json)
 
@@ -747,12 +746,7 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
 
     if (data is None) == (experiment is None):
         _fail(MercatorError("give --data FILE or --experiment ID"))
-    import glob
-
-    if experiment is None and workspace is None and glob.glob(data):  # a file or a glob of files
-        _result(lambda: run(None), as_json)
-    else:
-        _analysis(workspace, run, as_json)
+    _file_or_workspace(workspace, data, run, as_json)
 
 
 @experiment_app.command("impact")
@@ -802,13 +796,6 @@ ValueOpt = Annotated[str | None, typer.Option(help="--data: the column to foreca
 DateOpt = Annotated[str, typer.Option(help="--data: the date column.")]
 
 
-def _forecast_run(workspace: str | None, data: str | None, run, as_json: bool) -> None:
-    if data is not None and workspace is None:
-        _result(lambda: run(None), as_json)
-    else:
-        _analysis(workspace, run, as_json)
-
-
 @forecast_app.callback()
 def forecast_cmd(ctx: typer.Context, metric: MetricOpt = None, by: ByOpt = None, horizon: HorizonOpt = 28,
                  freq: FreqOpt = "D", models: ModelsOpt = "auto",
@@ -824,7 +811,7 @@ def forecast_cmd(ctx: typer.Context, metric: MetricOpt = None, by: ByOpt = None,
         _fail(MercatorError("give --metric (a workspace KPI) or --data with --value-col"))
     from mercator.forecast import forecast
 
-    _forecast_run(workspace, data, lambda ws: _spinner(lambda progress: forecast(
+    _file_or_workspace(workspace, data, lambda ws: _spinner(lambda progress: forecast(
         ws, metric, data=data, date_col=date_col, value_col=value_col, by=by, horizon=horizon, freq=freq,
         models=models, n_windows=windows, until=until)), as_json)
 
@@ -840,7 +827,7 @@ def forecast_backtest(metric: MetricOpt = None, by: ByOpt = None, horizon: Horiz
         _fail(MercatorError("give --metric (a workspace KPI) or --data with --value-col"))
     from mercator.forecast import backtest
 
-    _forecast_run(workspace, data, lambda ws: _spinner(lambda progress: backtest(
+    _file_or_workspace(workspace, data, lambda ws: _spinner(lambda progress: backtest(
         ws, metric, data=data, date_col=date_col, value_col=value_col, by=by, horizon=horizon, freq=freq,
         models=models, n_windows=windows)), as_json)
 

@@ -1,13 +1,18 @@
 """Analysis inputs that are not canonical tables: a user's file (CSV or Parquet), a DataFrame,
-or a workspace table, read as pandas; and the check that names the file, row and column of a
-cell that is not a number. Used by target, attribution (path tables) and the media-mix model.
-Canonical tables go through ingest instead (validation, quarantine, dedupe).
+or a workspace table, read as pandas (``read_table``: target, attribution path tables, the
+media-mix model) or left in the engine as an Ibis table (``engine_table``: experiments and
+forecasts aggregate millions of rows there, and DuckDB reads Parquet globs in place); and the
+check that names the file, row and column of a cell that is not a number. Canonical tables go
+through ingest instead (validation, quarantine, dedupe).
 """
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -42,6 +47,26 @@ def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) 
     return ws.table(str(source)).to_pandas()
 
 
+def engine_table(source, ws=None) -> tuple[ir.Table, str]:
+    """``source`` as an Ibis table, and how errors name it: an Ibis table as it is, a DataFrame
+    as a memtable, a CSV or Parquet file (or glob) read by an in-memory DuckDB, or a workspace
+    table."""
+    if isinstance(source, ir.Table):
+        return source, "the table"
+    if isinstance(source, pd.DataFrame):
+        return ibis.memtable(source), "the data frame"
+    path = str(source)
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".csv", ".tsv", ".txt") or Path(path).exists():
+        if not glob.glob(path):
+            raise MercatorError(f"{path}: no such file")
+        con = ibis.duckdb.connect()
+        return (con.read_parquet(path) if suffix == ".parquet" else con.read_csv(path)), path
+    if ws is None:
+        raise MercatorError(f"{path!r} is not a file, and there is no workspace to read a table from")
+    return ws.table(path), path
+
+
 def check_numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
     """The columns as floats; the first empty or non-numeric cell is an error naming the file,
     its row (as a spreadsheet shows it: the header is row 1) and the column."""
@@ -58,4 +83,4 @@ def check_numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.Data
     return frame.assign(**out)
 
 
-__all__ = ["check_numeric", "read_table", "source_name"]
+__all__ = ["check_numeric", "engine_table", "read_table", "source_name"]

@@ -208,7 +208,7 @@ def test_udacity_quality_problems_reported_and_cleaned():
     from statsmodels.stats.proportion import proportions_ztest
 
     path = shared("udacity_ab_data", "ab_data.csv")
-    kw = dict(variant_col="group", metrics=["converted"], unit_col="user_id", exposure_col="landing_page")
+    kw = {"variant_col": "group", "metrics": ["converted"], "unit_col": "user_id", "exposure_col": "landing_page"}
     raw = analyze(str(path), **kw)
     checks = raw.to_frame("checks").set_index("check")
     assert checks.loc["landing_page differs from the variant's usual one", "rows"] == 3893

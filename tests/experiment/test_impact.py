@@ -64,7 +64,7 @@ def test_diff_in_diff_covers_the_planted_effect():
 
 
 def test_impact_results_and_verdicts(tmp_path, duckdb_ws):
-    y, x, post = _series(1, 5.0)
+    y, x, _post = _series(1, 5.0)
     dates = pd.date_range("2024-01-01", periods=len(y))
     f = tmp_path / "kpi.csv"
     pd.DataFrame({"date": dates, "sales": y, "market": x[:, 0]}).to_csv(f, index=False)

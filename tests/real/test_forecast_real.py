@@ -18,15 +18,15 @@ def test_backtests_on_real_series(duckdb_ws):
     ingest(duckdb_ws, shared("online_retail", "online_retail.csv.gz"))
     ingest(duckdb_ws, shared("google_merch_store_ga", "all_sessions.csv"))
     cases = {
-        "online retail daily revenue": dict(metric="revenue", freq="D", horizon=28),
-        "online retail daily orders": dict(metric="orders", freq="D", horizon=28),
-        "online retail weekly revenue": dict(metric="revenue", freq="W", horizon=8),
-        "online retail weekly orders": dict(metric="orders", freq="W", horizon=8),
-        "robyn weekly revenue": dict(data=str(shared("robyn_simulated", "dt_simulated_weekly.csv")), date_col="DATE",
-                                     value_col="revenue", freq="W", horizon=13),
-        "meridian national conversions": dict(data=str(shared("meridian_simulated", "national_all_channels.csv")),
-                                              date_col="time", value_col="conversions", freq="W", horizon=13),
-        "google analytics daily visits": dict(metric="visits", freq="D", horizon=28),
+        "online retail daily revenue": {"metric": "revenue", "freq": "D", "horizon": 28},
+        "online retail daily orders": {"metric": "orders", "freq": "D", "horizon": 28},
+        "online retail weekly revenue": {"metric": "revenue", "freq": "W", "horizon": 8},
+        "online retail weekly orders": {"metric": "orders", "freq": "W", "horizon": 8},
+        "robyn weekly revenue": {"data": str(shared("robyn_simulated", "dt_simulated_weekly.csv")), "date_col": "DATE",
+                                     "value_col": "revenue", "freq": "W", "horizon": 13},
+        "meridian national conversions": {"data": str(shared("meridian_simulated", "national_all_channels.csv")),
+                                              "date_col": "time", "value_col": "conversions", "freq": "W", "horizon": 13},
+        "google analytics daily visits": {"metric": "visits", "freq": "D", "horizon": 28},
     }
     rows = []
     for name, kw in cases.items():

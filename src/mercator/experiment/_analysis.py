@@ -26,9 +26,10 @@ import scipy.stats as st
 from mercator.errors import MercatorError
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
-from mercator.experiment._engine import aggregate, experiment_units, quality, source_table
+from mercator.experiment._engine import aggregate, experiment_units, quality
 from mercator.experiment._factorial import factorial_effects, metric_name
 from mercator.experiment._stats import Aggregates, Metric, adjust, compare, srm
+from mercator.frames import engine_table
 from mercator.results import Finding, Recommendation, Result, number
 
 SRM_ALPHA = 0.001  # the usual threshold: a real mismatch gives p far below it, chance rarely does
@@ -94,45 +95,37 @@ class ExperimentResult(Result):
     title = "Experiment"
 
     def figures(self) -> list:
-        import plotly.graph_objects as go
-
         figs = []
         e = self.tables.get("effects")
         if e is not None and not e.empty:
-            fig = go.Figure()
-            for arm, part in e.groupby("variant", sort=False):
-                fig.add_scatter(x=100 * part["rel_effect"], y=part["metric"], mode="markers", name=str(arm),
-                                error_x={"type": "data", "symmetric": False,
-                                         "array": 100 * (part["rel_effect_hi"] - part["rel_effect"]),
-                                         "arrayminus": 100 * (part["rel_effect"] - part["rel_effect_lo"])})
-            fig.add_vline(x=0, line_dash="dot")
-            fig.update_layout(title=f"Relative effect against {self.params.get('control')} (%, "
-                                    f"{100 * (1 - self.params.get('alpha', 0.05)):.0f}% intervals)",
-                              height=120 + 40 * len(e), xaxis_title="%")
-            figs.append(fig)
+            figs.append(_forest(e.assign(rel_effect=100 * e.rel_effect, rel_effect_lo=100 * e.rel_effect_lo,
+                                         rel_effect_hi=100 * e.rel_effect_hi), "variant", "metric", "rel_effect")
+                        .update_layout(title=f"Relative effect against {self.params.get('control')} (%, "
+                                             f"{100 * (1 - self.params.get('alpha', 0.05)):.0f}% intervals)",
+                                       height=120 + 40 * len(e), xaxis_title="%"))
         s = self.tables.get("segments")
         if s is not None and not s.empty:
-            fig = go.Figure()
-            for (metric, arm), part in s.groupby(["metric", "variant"], sort=False):
-                label = part["by"] + "=" + part["segment"].astype(str)
-                fig.add_scatter(x=part["effect"], y=label, mode="markers", name=f"{metric}, {arm}",
-                                error_x={"type": "data", "symmetric": False, "array": part["effect_hi"] - part["effect"],
-                                         "arrayminus": part["effect"] - part["effect_lo"]})
-            fig.add_vline(x=0, line_dash="dot")
-            fig.update_layout(title="Effect by segment (absolute, intervals not corrected)",
-                              height=140 + 30 * len(s))
-            figs.append(fig)
+            s = s.assign(label=s["by"] + "=" + s["segment"].astype(str), series=s["metric"] + ", " + s["variant"])
+            figs.append(_forest(s, "series", "label", "effect").update_layout(
+                title="Effect by segment (absolute, intervals not corrected)", height=140 + 30 * len(s)))
         f = self.tables.get("factorial")
         if f is not None and not f.empty:
-            fig = go.Figure()
-            for metric, part in f.groupby("metric", sort=False):
-                fig.add_scatter(x=part["effect"], y=part["term"], mode="markers", name=metric,
-                                error_x={"type": "data", "symmetric": False, "array": part["effect_hi"] - part["effect"],
-                                         "arrayminus": part["effect"] - part["effect_lo"]})
-            fig.add_vline(x=0, line_dash="dot")
-            fig.update_layout(title="Factorial terms: main effects and interactions", height=140 + 30 * len(f))
-            figs.append(fig)
+            figs.append(_forest(f, "metric", "term", "effect").update_layout(
+                title="Factorial terms: main effects and interactions", height=140 + 30 * len(f)))
         return figs
+
+
+def _forest(t: pd.DataFrame, series: str, label: str, x: str):
+    """A forest plot: ``x`` with its ``x_lo``/``x_hi`` interval against ``label``, one trace
+    per value of ``series``, and the line of no effect."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, part in t.groupby(series, sort=False):
+        fig.add_scatter(x=part[x], y=part[label], mode="markers", name=str(name),
+                        error_x={"type": "data", "symmetric": False, "array": part[f"{x}_hi"] - part[x],
+                                 "arrayminus": part[x] - part[f"{x}_lo"]})
+    return fig.add_vline(x=0, line_dash="dot")
 
 
 def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: str = "variant",
@@ -163,7 +156,7 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
         name, variant_col = f"experiment {experiment}", "variant"
         locked = _locked(ws, experiment, row)
     else:
-        table, name = source_table(data, ws)
+        table, name = engine_table(data, ws)
         row = {}
     checks = None
     if unit_col or exposure_col:
@@ -234,7 +227,7 @@ def _control(arms: dict[str, Aggregates], control: str | None, name: str, varian
     for guess in ("control", "holdout", "A", "a", "0", "baseline", "no"):
         if guess in arms:
             return guess
-    return sorted(arms)[0]
+    return min(arms)
 
 
 def _srm_table(arms: dict[str, Aggregates], expected: Mapping[str, float] | None) -> tuple[pd.DataFrame, float]:
@@ -531,7 +524,7 @@ def design(*, baseline: float, mde_relative: float | None = None, sd: float | No
             n_c, n_t = sample_size(b, mde_relative, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
             effect = mde_relative
         elif n_control is not None:
-            n_c, n_t = int(n_control), int(math.ceil(n_control * ratio))
+            n_c, n_t = int(n_control), math.ceil(n_control * ratio)
             effect = mde(b, n_c, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
         else:
             raise MercatorError("give the effect to detect (mde) or the units available (n_control)")
@@ -595,7 +588,7 @@ def impact(data, *, date_col: str, kpi: str, post_start, controls: Sequence[str]
         if ws is None:
             raise MercatorError("reading an experiment's locked criteria needs the workspace")
         criteria = verify(ws, experiment)["success_criteria"]
-    table, name = source_table(data, ws)
+    table, name = engine_table(data, ws)
     cols = [kpi, *controls]
     missing = [c for c in [date_col, *cols, *([unit_col] if unit_col else [])] if c not in table.columns]
     if missing:

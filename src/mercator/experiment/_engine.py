@@ -14,9 +14,7 @@ place). The sources:
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Sequence
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -24,26 +22,6 @@ import pandas as pd
 
 from mercator.errors import MercatorError
 from mercator.experiment._stats import Aggregates, Metric
-
-UNIT_METRICS = ("converted", "orders", "revenue")
-
-
-def source_table(data, ws=None) -> tuple[ir.Table, str]:
-    """``data`` as an Ibis table, and how errors name it."""
-    if isinstance(data, ir.Table):
-        return data, "the table"
-    if isinstance(data, pd.DataFrame):
-        return ibis.memtable(data), "the data frame"
-    path = str(data)
-    suffix = Path(path).suffix.lower()
-    if suffix in (".parquet", ".csv", ".tsv", ".txt") or Path(path).exists():
-        if not glob.glob(path):
-            raise MercatorError(f"{path}: no such file")
-        con = ibis.duckdb.connect()
-        return (con.read_parquet(path) if suffix == ".parquet" else con.read_csv(path)), path
-    if ws is None:
-        raise MercatorError(f"{path!r} is not a file, and there is no workspace to read a table from")
-    return ws.table(path), path
 
 
 def experiment_units(ws, experiment_id: str, *, window_days: int | None = None, channel: str | None = None
@@ -173,4 +151,4 @@ def aggregate(table: ir.Table, variant: str, metrics: Sequence[Metric], *, by: S
     return result, binary
 
 
-__all__ = ["UNIT_METRICS", "aggregate", "experiment_units", "quality", "source_table"]
+__all__ = ["aggregate", "experiment_units", "quality"]

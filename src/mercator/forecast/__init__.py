@@ -19,8 +19,17 @@ import numpy as np
 import pandas as pd
 
 from mercator.errors import MercatorError
-from mercator.forecast._models import (LEVELS, SEASON, choose, cross_validate, model_set, ratio_band, resolve,
-                                       scores, season_length)
+from mercator.forecast._models import (
+    LEVELS,
+    SEASON,
+    choose,
+    cross_validate,
+    model_set,
+    ratio_band,
+    resolve,
+    scores,
+    season_length,
+)
 from mercator.forecast._models import forecast as _forecast
 from mercator.metrics import KPI, kpi
 from mercator.results import Finding, Result
@@ -112,9 +121,9 @@ def _complete(long: pd.DataFrame, freq: str) -> pd.DataFrame:
 def _series_from_data(data, date_col: str, value_col: str, by: str | None, freq: str, ws=None) -> pd.DataFrame:
     """A user's file, frame, Ibis table or workspace table as a long series (summed per period
     in the engine)."""
-    from mercator.experiment._engine import source_table
+    from mercator.frames import engine_table
 
-    table, name = source_table(data, ws)
+    table, name = engine_table(data, ws)
     missing = [c for c in (date_col, value_col, *([by] if by else [])) if c not in table.columns]
     if missing:
         raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(table.columns)}")
@@ -266,7 +275,7 @@ def forecast(ws=None, metric: str | None = None, *, data=None, date_col: str = "
     models = _names(models, long)
     part_n, cv_n, sc_n, ch_n, fc_n = _run(long, "num", horizon, freq, models, n_windows, n_jobs, regressors)
     if k.is_ratio:
-        _, cv_d, sc_d, ch_d, fc_d = _run(long, "den", horizon, freq, models, n_windows, n_jobs, regressors)
+        _, cv_d, _, ch_d, fc_d = _run(long, "den", horizon, freq, models, n_windows, n_jobs, regressors)
         fc = ratio_band(fc_n, fc_d, k.scale)
         rcv = _ratio_cv(cv_n, cv_d, ch_n, ch_d, k)
         n_obs = int(long.groupby("unique_id").size().min())

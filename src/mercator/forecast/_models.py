@@ -169,5 +169,17 @@ def ratio_band(num: pd.DataFrame, den: pd.DataFrame, scale: float = 1.0) -> pd.D
     return out
 
 
-__all__ = ["ALIASES", "LEVELS", "PRESETS", "SEASON", "resolve", "season_length", "choose", "cross_validate", "forecast", "model_set", "ratio_band",
-           "scores"]
+__all__ = [
+    "ALIASES",
+    "LEVELS",
+    "PRESETS",
+    "SEASON",
+    "choose",
+    "cross_validate",
+    "forecast",
+    "model_set",
+    "ratio_band",
+    "resolve",
+    "scores",
+    "season_length",
+]
