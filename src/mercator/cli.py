@@ -847,6 +847,29 @@ def forecast_pace(metric: Annotated[str, typer.Option(help="A workspace KPI, e.g
                                                                    by=by, models=models)), as_json)
 
 
+@forecast_app.command("drivers")
+def forecast_drivers(target: Annotated[str, typer.Option(help="An ad_performance KPI: cpc, clicks, conversions, "
+                                                              "cpa, ctr...")] = "cpc",
+                     by: Annotated[str, typer.Option(help="Segments of the rows, comma-separated (none: the "
+                                                          "total per period, with the channel and device mix as "
+                                                          "drivers).")] = "channel,device",
+                     features: Annotated[str | None, typer.Option(help="--data: more driver columns (such as bid), "
+                                                                       "comma-separated, averaged per row.")] = None,
+                     freq: FreqOpt = "D", splits: Annotated[int, typer.Option(help="Time-ordered folds.")] = 5,
+                     data: Annotated[str | None, typer.Option(help="A CSV/Parquet file with ad_performance's "
+                                                                   "columns instead of the workspace.")] = None,
+                     date_col: DateOpt = "date",
+                     spend_col: Annotated[str, typer.Option(help="The spend column.")] = "cost",
+                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """What moves a KPI: gradient boosting against a ridge regression on spend, calendar,
+    device and channel (time-ordered CV), with partial dependence per driver."""
+    from mercator.forecast import drivers
+
+    _file_or_workspace(workspace, data, lambda ws: _spinner(lambda progress: drivers(
+        ws, target, data=data, by=_csv_list(by), features=_csv_list(features), freq=freq, date_col=date_col,
+        spend_col=spend_col, n_splits=splits, progress=progress)), as_json)
+
+
 @app.command("uplift")
 def uplift_cmd(experiment: Annotated[str, typer.Option(help="An experiment id of the workspace (outcome: any "
                                                             "order within the experiment's length), or experiment "

@@ -6,8 +6,9 @@ every series at once, forecasts each series with the model that did best on it, 
 the forecast with 80% and 95% intervals, the backtest table (relative MAE against seasonal
 naive, MASE, interval coverage), the expected band for the coming days and the breaks (level
 shifts) seen in the history. A ratio KPI (CTR, CVR, CPA...) is forecast from its numerator and
-denominator. ``pace`` says where a period will land against a target. ``_models`` holds the
-pure part (docs/forecast.md).
+denominator. ``pace`` says where a period will land against a target. ``drivers`` says what
+moves CPC, clicks or conversions (a regression on spend, calendar, device and channel mix).
+``_models`` and ``_drivers`` hold the pure parts (docs/forecast.md).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mercator.forecast._models import (
     season_length,
 )
 from mercator.forecast._models import forecast as _forecast
+from mercator.forecast.drivers import DriversResult, drivers
 from mercator.metrics import KPI, kpi
 from mercator.results import Finding, Result
 
@@ -391,4 +393,5 @@ def pace(ws, metric: str, *, target: float, end: dt.date | str, start: dt.date |
                                   "end": str(end.date()), "by": by})
 
 
-__all__ = ["BacktestResult", "ForecastResult", "backtest", "forecast", "kpi_series", "media_controls", "pace"]
+__all__ = ["BacktestResult", "DriversResult", "ForecastResult", "backtest", "drivers", "forecast", "kpi_series",
+           "media_controls", "pace"]

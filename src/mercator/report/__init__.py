@@ -161,6 +161,20 @@ def _forecast(ws: Workspace, _done: dict[str, Result]) -> Result:
         return Result(findings=(Finding(f"No forecast: {exc}"),))
 
 
+def _drivers(ws: Workspace, _done: dict[str, Result]) -> Result:
+    """What moves CPC per channel and device: boosting against ridge, partial dependence."""
+    from mercator.errors import MercatorError
+    from mercator.forecast import drivers
+    from mercator.results import Finding
+
+    if not ws.count("ad_performance"):
+        return Result()
+    try:
+        return drivers(ws, "cpc", by=("channel", "device"))
+    except MercatorError as exc:
+        return Result(findings=(Finding(f"No driver regression: {exc}"),))
+
+
 def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.experiment import review
 
@@ -212,6 +226,8 @@ SECTIONS: list[Section] = [
             tables=("learners",)),
     Section("forecast", "What could happen: conversions forecast (next 28 days)", _forecast,
             tables=("backtest", "band", "breaks")),
+    Section("drivers", "What could happen: what moves CPC (driver regression)", _drivers,
+            tables=("models", "importance")),
     Section("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments,
             tables=("verdict", "effects", "variants", "guardrails")),
     Section("attribution", "Which channels earn the conversions (attribution)", _attribution,
