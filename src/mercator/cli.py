@@ -68,8 +68,17 @@ def _emit(result: Result, as_json: bool) -> None:
         for c in df.columns:
             t.add_column(str(c))
         for row in df.head(50).itertuples(index=False):
-            t.add_row(*("" if v is None else str(v) for v in row))
+            t.add_row(*(_cell(v) for v in row))
         out.print(t)
+
+
+def _cell(value: object) -> str:
+    """A table cell for people: floats to 4 significant digits (JSON keeps every digit)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    return str(value)
 
 
 def _fail(exc: Exception) -> None:

@@ -123,7 +123,7 @@ def cross_validate(frame: pd.DataFrame, y: np.ndarray, w: np.ndarray, d: Design,
     X = frame[d.features]
     for i, (tr, te) in enumerate(time_folds(periods, n_splits)):
         span = {"fold": i + 1, "n_train": int(tr.sum()), "n_test": int(te.sum()),
-                "test_start": periods[te].min(), "test_end": periods[te].max()}
+                "test_start": periods[te].min().date(), "test_end": periods[te].max().date()}
         rows.append({**span, "model": "segment_mean",
                      **_score(y[te], _baseline(frame, y, w, tr, te, segments), w[te])})
         for name in MODELS:

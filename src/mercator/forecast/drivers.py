@@ -215,24 +215,24 @@ def _findings(models: pd.DataFrame, imp: pd.DataFrame, effects: pd.DataFrame, k:
                        value=float(best.mae), impact=1e9)]
     else:
         out = [Finding(f"{chosen} predicts {k.label} with a mean absolute error of {_v(k, best.mae)} per "
-                       f"{'day' if freq == 'D' else 'week'} and segment in time-ordered cross-validation ({n} folds, "
+                       f"{'day' if freq == 'D' else 'week'}{' and segment' if by else ''} in time-ordered cross-validation ({n} folds, "
                        f"each trained on earlier periods only): {100 * (1 - best.mae / other.mae):.0f}% below "
-                       f"{other.name}'s {_v(k, other.mae)} and {100 * (1 - best.rel_mae):.0f}% below the {seg}'s "
-                       f"(R² {best.r2:.2f}).", metric=k.name, value=float(best.mae), impact=1e9)]
+                       f"{other.name}'s {_v(k, other.mae)} and {100 * (1 - best.rel_mae):.0f}% below the {seg}'s.", metric=k.name, value=float(best.mae), impact=1e9)]
     base = float(s.loc[chosen, "mae"])
+    per = "day" if freq == "D" else "week"
     for r in imp.itertuples():
         if r.importance <= max(2 * r.std, 0.02 * base):  # shuffled, it barely hurts: not a driver here
             continue
         e = effects[(effects.feature == r.feature) & (effects.model == chosen)].iloc[0]
         o = effects[(effects.feature == r.feature) & (effects.model != chosen)].iloc[0]
-        out.append(Finding(f"{_sentence(e, k)} ({chosen}; {o.model} says {_v(k, o.at_low)} to "
+        out.append(Finding(f"{_sentence(e, k, per, bool(by))} ({chosen}; {o.model} says {_v(k, o.at_low)} to "
                            f"{_v(k, o.at_high)}). Shuffled, it raises the error by {_v(k, r.importance)}.",
                            metric=k.name, segment=r.feature, value=float(e.at_high - e.at_low),
                            impact=float(r.importance)))
     return out
 
 
-def _sentence(e: pd.Series, k: KPI) -> str:
+def _sentence(e: pd.Series, k: KPI, per: str, segmented: bool) -> str:
     f = _name(e.feature)
     if e.kind == "categorical":
         levels = sorted(e.levels.items(), key=lambda kv: -kv[1])
@@ -240,14 +240,14 @@ def _sentence(e: pd.Series, k: KPI) -> str:
         ratio = f" ({e.at_high / e.at_low:.2f}x)" if e.at_low > 0 else ""
         return (f"{k.label} by {f}: highest at {e.high} ({_v(k, e.at_high)}), lowest at {e.low} "
                 f"({_v(k, e.at_low)}){ratio}; {shown}")
-    move = "rises" if e.at_high > e.at_low else "falls"
+    unit = f"per {per}" + (" and segment" if segmented else "")
     if e.feature == "spend":
         el = f", {e.elasticity:+.2f}% per 1% more spend" if np.isfinite(e.elasticity) else ""
-        return (f"{k.label} {move} from {_v(k, e.at_low)} to {_v(k, e.at_high)} as spend goes from "
-                f"{number(e.low)} to {number(e.high)} per period and segment{el}")
+        return (f"{k.label} from {_v(k, e.at_low)} to {_v(k, e.at_high)} as spend goes from {number(e.low)} to "
+                f"{number(e.high)} {unit}{el}")
     span = (f"{e.low:.0%} to {e.high:.0%}" if e.feature.startswith("share:") else
             f"{number(e.low)} to {number(e.high)}")
-    return f"{k.label} {move} from {_v(k, e.at_low)} to {_v(k, e.at_high)} as the {f} goes from {span}"
+    return f"{k.label} from {_v(k, e.at_low)} to {_v(k, e.at_high)} as the {f} goes from {span}"
 
 
 __all__ = ["DriversResult", "driver_frame", "drivers"]
