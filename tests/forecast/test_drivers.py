@@ -132,14 +132,16 @@ def test_engine_rows_equal_pandas(ws):
 
 def test_demo_cpc_per_channel(demo_company):
     """The demo company plants a CPC per channel (1.10 search, 0.70 social, 0.45 display, 0.60
-    video, times a lognormal(0, 0.1) noise of mean 1.005); the partial dependence on channel
-    gives it back within 5%, and channel is the leading driver."""
+    video, times a lognormal(0, 0.1) noise of mean 1.005) and nothing else: the partial
+    dependence on channel gives it back within 5%, channel is the leading driver, and no model
+    predicts CPC better than the per-channel/device mean."""
     ws, _, _ = demo_company
     res = drivers(ws, "cpc", by=("channel", "device"))
     g = _pd(res, res.params["chosen"])["channel"]
     for ch, value in CPC.items():
         assert g[ch] == pytest.approx(1.005 * value, rel=0.05), ch
     assert res.to_frame("importance").feature.iloc[0] == "channel"
+    assert res.findings[0].text.startswith("No driver model predicts CPC better than the per-channel/device mean")
     assert res.params["bids"].startswith("not in the data")
 
 

@@ -38,6 +38,9 @@ from mercator.results import Finding, Result, number
 MIX = ("channel", "device")
 #: Levels per mix dimension (by spend); the rest share what the listed ones leave.
 MIX_LEVELS = 6
+#: A model predicts only if it cuts the per-segment mean's error by more than this (2%): less is
+#: within what the folds' noise moves (the same bar as a driver's importance below).
+MIN_GAIN = 0.02
 #: Rows the partial dependence averages over (a seeded sample; the curves barely move beyond).
 PD_ROWS = 3000
 
@@ -208,10 +211,11 @@ def _findings(models: pd.DataFrame, imp: pd.DataFrame, effects: pd.DataFrame, k:
     best, other = s.loc[chosen], s.loc[next(m for m in MODELS if m != chosen)]
     n = int(s.loc[list(MODELS), "wins"].sum())  # each fold has one winner
     seg = f"per-{'/'.join(by)} mean" if by else "overall mean"
-    if best.rel_mae >= 1:
+    if best.rel_mae > 1 - MIN_GAIN:
         out = [Finding(f"No driver model predicts {k.label} better than the {seg} in time-ordered cross-validation "
-                       f"({n} folds): {chosen}'s error {_v(k, best.mae)} against {_v(k, s.loc['segment_mean', 'mae'])}."
-                       " The drivers below describe the past but do not forecast it.", metric=k.name,
+                       f"({n} folds): {chosen}'s error {_v(k, best.mae)} against {_v(k, s.loc['segment_mean', 'mae'])} "
+                       f"(a model must be {MIN_GAIN:.0%} better). The drivers below describe the past but do not "
+                       "forecast it.", metric=k.name,
                        value=float(best.mae), impact=1e9)]
     else:
         out = [Finding(f"{chosen} predicts {k.label} with a mean absolute error of {_v(k, best.mae)} per "
@@ -221,7 +225,7 @@ def _findings(models: pd.DataFrame, imp: pd.DataFrame, effects: pd.DataFrame, k:
     base = float(s.loc[chosen, "mae"])
     per = "day" if freq == "D" else "week"
     for r in imp.itertuples():
-        if r.importance <= max(2 * r.std, 0.02 * base):  # shuffled, it barely hurts: not a driver here
+        if r.importance <= max(2 * r.std, MIN_GAIN * base):  # shuffled, it barely hurts: not a driver here
             continue
         e = effects[(effects.feature == r.feature) & (effects.model == chosen)].iloc[0]
         o = effects[(effects.feature == r.feature) & (effects.model != chosen)].iloc[0]
