@@ -32,6 +32,8 @@ from sklearn.metrics import (
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from mercator._lightgbm import threads
+
 #: A single feature that alone reaches this ROC AUC is reported as a likely leak.
 LEAK_AUC = 0.8
 #: The logistic baseline and the single-feature leakage screen use at most this many training
@@ -198,7 +200,7 @@ def train(x: pd.DataFrame, y: np.ndarray, *, ordered: bool = False, seed: int = 
     tr, va, te = split_rows(y, ordered, seed)
     params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 50,
               "feature_fraction": 0.9, "bagging_fraction": 0.9, "bagging_freq": 1, "seed": seed,
-              "deterministic": True, "num_threads": 2, "verbose": -1}
+              "deterministic": True, "num_threads": threads(len(tr)), "verbose": -1}
     dtrain = lgb.Dataset(x.iloc[tr], y[tr], categorical_feature="auto", free_raw_data=False)
     dvalid = lgb.Dataset(x.iloc[va], y[va], reference=dtrain)
     booster = lgb.train(params, dtrain, num_boost_round=2000, valid_sets=[dvalid],

@@ -14,19 +14,21 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from mercator._lightgbm import threads
+
 LEARNERS = ("t_learner", "x_learner", "class_transformation")
 
 
-def _clf(seed: int) -> lgb.LGBMClassifier:
+def _clf(seed: int, rows: int) -> lgb.LGBMClassifier:
     return lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=100,
                               subsample=0.9, subsample_freq=1, colsample_bytree=0.9, random_state=seed,
-                              n_jobs=2, verbose=-1)
+                              n_jobs=threads(rows), verbose=-1)
 
 
-def _reg(seed: int) -> lgb.LGBMRegressor:
+def _reg(seed: int, rows: int) -> lgb.LGBMRegressor:
     return lgb.LGBMRegressor(n_estimators=200, learning_rate=0.05, num_leaves=15, min_child_samples=100,
                              subsample=0.9, subsample_freq=1, colsample_bytree=0.9, random_state=seed,
-                             n_jobs=2, verbose=-1)
+                             n_jobs=threads(rows), verbose=-1)
 
 
 class UpliftModel:
@@ -41,17 +43,17 @@ class UpliftModel:
         tr, ct = t == 1, t == 0
         self.p_treated = float(t.mean())
         if self.learner in ("t_learner", "x_learner"):
-            self.m1 = _clf(self.seed).fit(x[tr], y[tr])
-            self.m0 = _clf(self.seed).fit(x[ct], y[ct])
+            self.m1 = _clf(self.seed, int(tr.sum())).fit(x[tr], y[tr])
+            self.m0 = _clf(self.seed, int(ct.sum())).fit(x[ct], y[ct])
         if self.learner == "x_learner":  # imputed effects, regressed per arm, blended by the propensity
             d1 = y[tr] - self.m0.predict_proba(x[tr])[:, 1]
             d0 = self.m1.predict_proba(x[ct])[:, 1] - y[ct]
-            self.tau1 = _reg(self.seed).fit(x[tr], d1)
-            self.tau0 = _reg(self.seed).fit(x[ct], d0)
+            self.tau1 = _reg(self.seed, int(tr.sum())).fit(x[tr], d1)
+            self.tau0 = _reg(self.seed, int(ct.sum())).fit(x[ct], d0)
         if self.learner == "class_transformation":  # z = 1 for treated buyers and untreated non-buyers
             z = (y * t + (1 - y) * (1 - t)).astype(int)
             w = np.where(tr, 0.5 / self.p_treated, 0.5 / (1 - self.p_treated))  # as if assigned 50/50
-            self.mz = _clf(self.seed).fit(x, z, sample_weight=w)
+            self.mz = _clf(self.seed, len(x)).fit(x, z, sample_weight=w)
         return self
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
