@@ -67,3 +67,18 @@ def test_demo_workspace_and_report(tmp_path):
     assert "Did it work: experiments" in html and "Verdict for treatment" in html
     assert "What could happen" in html
     ws.close()
+
+
+def test_report_sections_say_why_the_data_cannot_support_them(duckdb_ws, tmp_path):
+    """Ten days of ad data: too short to forecast or to cross-validate drivers. The report still
+    renders, and those sections say why (the reason the analysis gave) instead of failing."""
+    from mercator.report import SECTIONS, render_report
+    from tests.conftest import ingest_text
+
+    rows = "\n".join(f"2025-03-{d:02d},google_ads,paid_search,c1,Campaign 1,mobile,US,1000,50,40.5,2"
+                     for d in range(1, 11))
+    ingest_text(duckdb_ws, tmp_path, "date,platform,channel,campaign_id,campaign,device,country,impressions,clicks,"
+                f"cost,conversions\n{rows}\n", "ad_performance")
+    html = render_report(duckdb_ws, sections=[s for s in SECTIONS if s.id in ("forecast", "drivers")])
+    assert "No forecast: the series have 10 periods" in html
+    assert "No driver regression: ad_performance: 10 rows over 10 periods" in html

@@ -81,26 +81,29 @@ def _who_rfm(ws: Workspace, _done: dict[str, Result]) -> Result:
     return rfm(ws, save=False) if ws.count("orders") else Result()
 
 
-def _who_clusters(ws: Workspace, _done: dict[str, Result]) -> Result:
+def _or_why(what: str, run: Callable[[], Result]) -> Result:
+    """``run()``, or where the workspace's data cannot support it (too few rows, a missing
+    table...), a section that says so instead of failing the whole report."""
     from mercator.errors import MercatorError
     from mercator.results import Finding
-    from mercator.segment import cluster
 
     try:
-        return cluster(ws, save=False, rounds=10) if ws.count("orders") else Result()
+        return run()
     except MercatorError as exc:
-        return Result(findings=(Finding(f"No behavioural segments: {exc}"),))
+        return Result(findings=(Finding(f"No {what}: {exc}"),))
+
+
+def _who_clusters(ws: Workspace, _done: dict[str, Result]) -> Result:
+    from mercator.segment import cluster
+
+    return _or_why("behavioural segments", lambda: cluster(ws, save=False, rounds=10)) if ws.count("orders") \
+        else Result()
 
 
 def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.clv import fit_clv
-    from mercator.errors import MercatorError
 
-    try:
-        return fit_clv(ws, keep_customers=False) if ws.count("orders") else Result()
-    except MercatorError as exc:  # too few customers for the models: say so in the section
-        from mercator.results import Finding
-        return Result(findings=(Finding(f"No CLV: {exc}"),))
+    return _or_why("CLV", lambda: fit_clv(ws, keep_customers=False)) if ws.count("orders") else Result()
 
 
 def _first_experiment(ws: Workspace) -> tuple[str, object] | None:
@@ -116,63 +119,45 @@ def _first_experiment(ws: Workspace) -> tuple[str, object] | None:
 def _who_propensity(ws: Workspace, _done: dict[str, Result]) -> Result:
     """Who buys in the first experiment's window: a propensity model (gains, calibration, SHAP),
     evaluated but not saved: the report explains, it does not deploy."""
-    from mercator.errors import MercatorError
-    from mercator.results import Finding
     from mercator.target import train_model
 
     exp = _first_experiment(ws)
     if exp is None:
         return Result()
     first, frame = exp
-    try:
-        return train_model(ws, frame, "converted", exclude=["unit_id", "orders", "revenue"], save=False)
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No propensity model for {first}: {exc}"),))
+    return _or_why(f"propensity model for {first}", lambda: train_model(
+        ws, frame, "converted", exclude=["unit_id", "orders", "revenue"], save=False))
 
 
 def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
     """The first experiment in the workspace: whom did the treatment change?"""
-    from mercator.errors import MercatorError
-    from mercator.results import Finding
     from mercator.target import uplift
 
     exp = _first_experiment(ws)
     if exp is None:
         return Result()
     first, frame = exp
-    try:
-        return uplift(ws, frame, treatment_col="variant", treated="treatment", control="control",
-                      outcome="converted", exclude=["unit_id", "orders", "revenue"], bootstrap=50)
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No uplift analysis of {first}: {exc}"),))
+    return _or_why(f"uplift analysis of {first}", lambda: uplift(
+        ws, frame, treatment_col="variant", treated="treatment", control="control", outcome="converted",
+        exclude=["unit_id", "orders", "revenue"], bootstrap=50))
 
 
 def _forecast(ws: Workspace, _done: dict[str, Result]) -> Result:
     """Conversions for the next 28 days per channel, each series by the model its backtest chose."""
-    from mercator.errors import MercatorError
     from mercator.forecast import forecast
-    from mercator.results import Finding
 
     if not ws.count("ad_performance"):
         return Result()
-    try:
-        return forecast(ws, "conversions", by="channel", horizon=28)
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No forecast: {exc}"),))
+    return _or_why("forecast", lambda: forecast(ws, "conversions", by="channel", horizon=28))
 
 
 def _drivers(ws: Workspace, _done: dict[str, Result]) -> Result:
     """What moves CPC per channel and device: boosting against ridge, partial dependence."""
-    from mercator.errors import MercatorError
     from mercator.forecast import drivers
-    from mercator.results import Finding
 
     if not ws.count("ad_performance"):
         return Result()
-    try:
-        return drivers(ws, "cpc", by=("channel", "device"))
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No driver regression: {exc}"),))
+    return _or_why("driver regression", lambda: drivers(ws, "cpc", by=("channel", "device")))
 
 
 def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
@@ -183,28 +168,17 @@ def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
 
 def _attribution(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.attribution import attribution
-    from mercator.errors import MercatorError
-    from mercator.results import Finding
 
-    if not ws.count("events"):
-        return Result()
-    try:
-        return attribution(ws)
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No attribution: {exc}"),))
+    return _or_why("attribution", lambda: attribution(ws)) if ws.count("events") else Result()
 
 
 def _budget(ws: Workspace, _done: dict[str, Result]) -> Result:
-    from mercator.errors import MercatorError
     from mercator.mmm import budget_plan
-    from mercator.results import Finding
 
     if not (ws.count("media_spend") or ws.count("ad_performance")):
         return Result()
-    try:  # 4 chains x 500 draws keep the report quick; `mercator mmm fit` uses 1000
-        return budget_plan(ws, warmup=500, samples=500)
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No media-mix model: {exc}"),))
+    # 4 chains x 500 draws keep the report quick; `mercator mmm fit` uses 1000
+    return _or_why("media-mix model", lambda: budget_plan(ws, warmup=500, samples=500))
 
 
 #: Report sections in order. Capabilities append to this list.
