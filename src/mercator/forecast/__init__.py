@@ -8,7 +8,8 @@ naive, MASE, interval coverage), the expected band for the coming days and the b
 shifts) seen in the history. A ratio KPI (CTR, CVR, CPA...) is forecast from its numerator and
 denominator. ``pace`` says where a period will land against a target. ``drivers`` says what
 moves CPC, clicks or conversions (a regression on spend, calendar, device and channel mix).
-``_models`` and ``_drivers`` hold the pure parts (docs/forecast.md).
+``_models`` and ``_drivers`` hold the pure parts, ``_drivers_analysis`` the driver rows and
+result (docs/forecast.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from mercator.forecast._models import (
     season_length,
 )
 from mercator.forecast._models import forecast as _forecast
-from mercator.forecast.drivers import DriversResult, drivers
 from mercator.metrics import KPI, kpi
 from mercator.results import Finding, Result
 
@@ -393,5 +393,15 @@ def pace(ws, metric: str, *, target: float, end: dt.date | str, start: dt.date |
                                   "end": str(end.date()), "by": by})
 
 
-__all__ = ["BacktestResult", "DriversResult", "ForecastResult", "backtest", "drivers", "forecast", "kpi_series",
-           "media_controls", "pace"]
+def __getattr__(name: str):
+    """The driver regression on first use: it loads LightGBM and scikit-learn (about 1 s), which
+    forecasts alone do not need."""
+    if name in ("DriversResult", "driver_frame", "drivers"):
+        from mercator.forecast import _drivers_analysis
+
+        return getattr(_drivers_analysis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["BacktestResult", "DriversResult", "ForecastResult", "backtest", "driver_frame", "drivers", "forecast",
+           "kpi_series", "media_controls", "pace"]

@@ -33,7 +33,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from mercator._lightgbm import threads
 
 MODELS = ("lightgbm", "ridge")
-#: Calendar features: categorical (one-hot for ridge, ordered integers for the trees).
+#: Calendar features, categorical in both models (one-hot for ridge, category splits for LightGBM).
 CALENDAR = ("day_of_week", "month")
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
