@@ -67,6 +67,15 @@ def engine_table(source, ws=None) -> tuple[ir.Table, str]:
     return ws.table(path), path
 
 
+def require_columns(have, need, name: str) -> None:
+    """Raise, naming the source, the columns of ``need`` it lacks and those it has, if any is
+    missing (``None`` entries, options not given, are skipped)."""
+    have = [str(c) for c in have]
+    missing = [c for c in dict.fromkeys(c for c in need if c) if c not in have]
+    if missing:
+        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(have)}")
+
+
 def check_numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
     """The columns as floats; the first empty or non-numeric cell is an error naming the file,
     its row (as a spreadsheet shows it: the header is row 1) and the column."""
@@ -83,4 +92,4 @@ def check_numeric(frame: pd.DataFrame, columns: list[str], name: str) -> pd.Data
     return frame.assign(**out)
 
 
-__all__ = ["check_numeric", "engine_table", "read_table", "source_name"]
+__all__ = ["check_numeric", "engine_table", "read_table", "require_columns", "source_name"]

@@ -34,7 +34,7 @@ from mercator.attribution._models import (
     shapley_credit,
 )
 from mercator.errors import MercatorError
-from mercator.frames import check_numeric, read_table, source_name
+from mercator.frames import check_numeric, read_table, require_columns, source_name
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -71,9 +71,7 @@ def read_paths(source: str | Path | pd.DataFrame, path_col: str, conversions_col
     or per journey (conversions 0/1); rows with the same path are added up."""
     frame, name = read_table(None, source), source_name(source)
     cols = [c for c in (path_col, conversions_col, nulls_col, value_col) if c]
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}")
+    require_columns(frame.columns, cols, name)
     frame = check_numeric(frame, [c for c in cols if c != path_col], name)
     # the same path on several rows is added up (Arrow's hash encoding: faster than a pandas groupby)
     try:

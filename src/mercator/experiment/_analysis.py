@@ -29,7 +29,7 @@ from mercator.experiment._design import Baseline, duration_days, mde, power_at, 
 from mercator.experiment._engine import aggregate, experiment_units, quality
 from mercator.experiment._factorial import factorial_effects, metric_name
 from mercator.experiment._stats import Aggregates, Metric, adjust, compare, srm
-from mercator.frames import engine_table
+from mercator.frames import engine_table, require_columns
 from mercator.results import Finding, Recommendation, Result, number
 
 SRM_ALPHA = 0.001  # the usual threshold: a real mismatch gives p far below it, chance rarely does
@@ -160,9 +160,7 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
         row = {}
     checks = None
     if unit_col or exposure_col:
-        missing = [c for c in (variant_col, unit_col, exposure_col) if c and c not in table.columns]
-        if missing:
-            raise MercatorError(f"{name}: no column(s) {', '.join(missing)}")
+        require_columns(table.columns, [variant_col, unit_col, exposure_col], name)
         checks, table = quality(table, variant_col, unit=unit_col, exposure=exposure_col, clean=clean)
     if criteria is None and locked is not None:
         criteria = locked["success_criteria"] | {"guardrails": locked["guardrails"]}
@@ -590,9 +588,7 @@ def impact(data, *, date_col: str, kpi: str, post_start, controls: Sequence[str]
         criteria = verify(ws, experiment)["success_criteria"]
     table, name = engine_table(data, ws)
     cols = [kpi, *controls]
-    missing = [c for c in [date_col, *cols, *([unit_col] if unit_col else [])] if c not in table.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}")
+    require_columns(table.columns, [date_col, *cols, unit_col], name)
     start = pd.Timestamp(post_start)
     if method == "causal_impact":
         keys = [date_col]

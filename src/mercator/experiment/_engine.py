@@ -22,6 +22,7 @@ import pandas as pd
 
 from mercator.errors import MercatorError
 from mercator.experiment._stats import Aggregates, Metric
+from mercator.frames import require_columns
 
 
 def experiment_units(ws, experiment_id: str, *, window_days: int | None = None, channel: str | None = None
@@ -95,9 +96,7 @@ def quality(table: ir.Table, variant: str, *, unit: str | None = None, exposure:
 
 def _numeric(table: ir.Table, columns: Sequence[str], name: str) -> None:
     schema = table.schema()
-    missing = [c for c in columns if c not in schema]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(schema.names)}")
+    require_columns(schema.names, columns, name)
     bad = [f"{c} ({schema[c]})" for c in columns if not (schema[c].is_numeric() or schema[c].is_boolean())]
     if bad:
         raise MercatorError(f"{name}: column(s) {', '.join(bad)} are not numbers; metrics need numeric or 0/1 "
@@ -111,9 +110,7 @@ def aggregate(table: ir.Table, variant: str, metrics: Sequence[Metric], *, by: S
     cols = sorted({c for m in metrics for c in m.columns})
     _numeric(table, cols, name)
     keys = [variant, *by]
-    missing = [k for k in keys if k not in table.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(table.columns)}")
+    require_columns(table.columns, keys, name)
     pairs = sorted({(a, b) if a <= b else (b, a) for m in metrics for a in m.columns for b in m.columns})
     schema = table.schema()
     t = table.select(*[(table[k] if schema[k].is_string() else table[k].cast("string")).name(f"k{i}")

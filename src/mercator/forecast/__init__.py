@@ -123,12 +123,10 @@ def _complete(long: pd.DataFrame, freq: str) -> pd.DataFrame:
 def _series_from_data(data, date_col: str, value_col: str, by: str | None, freq: str, ws=None) -> pd.DataFrame:
     """A user's file, frame, Ibis table or workspace table as a long series (summed per period
     in the engine)."""
-    from mercator.frames import engine_table
+    from mercator.frames import engine_table, require_columns
 
     table, name = engine_table(data, ws)
-    missing = [c for c in (date_col, value_col, *([by] if by else [])) if c not in table.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(table.columns)}")
+    require_columns(table.columns, [date_col, value_col, by], name)
     d = table[date_col].cast("date")
     period = d if freq == "D" else d.truncate("W")
     keys = [period.name("ds"), *([table[by].cast("string").name("unique_id")] if by else [])]

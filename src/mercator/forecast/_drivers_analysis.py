@@ -102,15 +102,12 @@ def driver_frame(data, k: KPI, *, by: tuple[str, ...], freq: str = "D", date_col
     ``num``/``den``, ``spend``, the spend share of each level of the mix dimensions that are
     not segments, and the mean of each of ``features`` (the user's own drivers, such as bids);
     then the calendar. Returns the frame, its design and the data's name (for errors)."""
-    from mercator.frames import engine_table
+    from mercator.frames import engine_table, require_columns
 
     if freq not in ("D", "W"):
         raise MercatorError(f"freq must be D or W, not {freq!r}")
     t, name = engine_table(data if data is not None else "ad_performance", ws)
-    need = [date_col, k.num, *([k.den] if k.den else []), spend_col, *by, *features]
-    missing = [c for c in dict.fromkeys(need) if c not in t.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has: {', '.join(t.columns)}")
+    require_columns(t.columns, [date_col, k.num, k.den, spend_col, *by, *features], name)
     day = t[date_col].cast("date")
     period = (day if freq == "D" else day.truncate("W")).name("period")
     spend = t[spend_col].cast("float64")

@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
-from mercator.frames import check_numeric, read_table, source_name
+from mercator.frames import check_numeric, read_table, require_columns, source_name
 from mercator.mmm._budget import Response, brute_force, budget_for_target, optimize
 from mercator.mmm._model import (
     PRIORS,
@@ -137,9 +137,7 @@ def holiday_counts(periods: pd.Series, step_days: float, holidays: str | Path | 
 def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: list, controls: list) -> pd.DataFrame:
     """The modelling columns, checked: present, numeric, spend not negative, one row per date."""
     cols = [date_col, kpi, *channels, *controls]
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise MercatorError(f"{name}: no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}")
+    require_columns(frame.columns, cols, name)
     if not channels:
         raise MercatorError(f"{name}: name the spend columns (channels)")
     f = frame[cols].copy()

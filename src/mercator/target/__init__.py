@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
-from mercator.frames import read_table
+from mercator.frames import read_table, require_columns
 from mercator.modelstore import ModelMismatch, config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
@@ -89,9 +89,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     current directory); ``save=False`` only evaluates (as the report does).
     """
     frame = read_table(ws, source)
-    missing = [c for c in [label, *exclude, *(c for c in (time_col, label_time) if c)] if c not in frame.columns]
-    if missing:
-        raise MercatorError(f"{source}: no column(s) {', '.join(missing)}; it has {', '.join(frame.columns)}")
+    require_columns(frame.columns, [label, *exclude, time_col, label_time], str(source))
     feature_times = feature_times or {}
     if feature_times and not label_time:
         raise MercatorError("feature_times needs label_time: the time the label is known")
@@ -314,9 +312,7 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
     from mercator.target._uplift import UpliftModel, auuc, qini_coefficient, qini_curve, uplift_at_k
 
     frame = read_table(ws, source)
-    missing = [c for c in (treatment_col, outcome, *exclude) if c not in frame.columns]
-    if missing:
-        raise MercatorError(f"{_name(source)}: no column(s) {', '.join(missing)}")
+    require_columns(frame.columns, [treatment_col, outcome, *exclude], _name(source))
     arm = frame[treatment_col].astype(str)
     frame = frame[arm.isin([treated, control])].reset_index(drop=True)
     if frame.empty or (frame[treatment_col].astype(str) == treated).sum() == 0:
