@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -76,9 +77,51 @@ def strptime_to_java(fmt: str) -> str:
     return "".join(out)
 
 
-def same_key(left: ir.Table, right: ir.Table, key: Sequence[str]) -> list[ir.BooleanValue]:
+@dataclass(frozen=True)
+class Key:
+    """A natural key: the columns that identify a row, null matching null (a dimension the
+    source does not report).
+
+    ``guards`` maps a key column to another key column that identifies the same thing more
+    reliably: the guarded column counts only where its guard is empty. ``{"campaign":
+    "campaign_id"}`` says a campaign's name identifies a row when the file has no campaign
+    id, and a renamed campaign with the same id stays the same row.
+    """
+
+    columns: tuple[str, ...]
+    guards: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        for col, guard in self.guards.items():
+            if col not in self.columns or guard not in self.columns:
+                raise WorkspaceError(f"key guard {col} -> {guard}: both must be key columns of {self.columns}")
+
+    def values(self, t: ir.Table) -> dict[str, ir.Value]:
+        """The key's effective values: a guarded column is null where its guard is present."""
+        return {k: (t[self.guards[k]].isnull().ifelse(t[k], ibis.null(t[k].type())) if k in self.guards else t[k])
+                for k in self.columns}
+
+    def predicates(self, left: ir.Table, right: ir.Table) -> list[ir.BooleanValue]:
+        """Join predicates: same effective key on both sides."""
+        return [(left[self.guards[k]].notnull() | left[k].identical_to(right[k])) if k in self.guards
+                else left[k].identical_to(right[k]) for k in self.columns]
+
+    def sql(self, left: str, right: str) -> str:
+        """The same predicates as SQL over two table aliases."""
+        def same(k: str) -> str:
+            return f'{left}."{k}" IS NOT DISTINCT FROM {right}."{k}"'
+        return " AND ".join(f'({left}."{self.guards[k]}" IS NOT NULL OR {same(k)})' if k in self.guards else same(k)
+                            for k in self.columns)
+
+
+def as_key(key: Key | Sequence[str]) -> Key:
+    return key if isinstance(key, Key) else Key(tuple(key))
+
+
+def same_key(left: ir.Table, right: ir.Table, key: Key | Sequence[str]) -> list[ir.BooleanValue]:
     """Join predicates on a natural key where null matches null (a dimension not reported)."""
-    return [left[k].identical_to(right[k]) for k in key]
+    return as_key(key).predicates(left, right)
 
 
 class Engine:
@@ -109,7 +152,7 @@ class Engine:
     def create(self, name: str, schema: ibis.Schema) -> None:
         raise NotImplementedError
 
-    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
+    def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
         """Delete the rows of ``name`` whose key is in ``keys``."""
         raise NotImplementedError
 
@@ -174,9 +217,10 @@ class DuckDBEngine(Engine):
     def create(self, name: str, schema: ibis.Schema) -> None:
         self.con.create_table(name, schema=schema)
 
-    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
-        cond = " AND ".join(f't."{k}" IS NOT DISTINCT FROM d."{k}"' for k in key)
-        self.con.raw_sql(f'DELETE FROM "{name}" AS t USING ({self.con.compile(keys.select(*key))}) AS d WHERE {cond}')
+    def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
+        key = as_key(key)
+        self.con.raw_sql(f'DELETE FROM "{name}" AS t USING ({self.con.compile(keys.select(*key.columns))}) AS d '
+                         f'WHERE {key.sql("t", "d")}')
 
     def insert(self, name: str, rows: ir.Table) -> None:
         cols = ", ".join(f'"{c}"' for c in rows.columns)
@@ -320,9 +364,10 @@ class SparkEngine(Engine):
         self._use()
         self._point(name, *self._write_version(name, None, schema))
 
-    def delete_keys(self, name: str, keys: ir.Table, key: Sequence[str]) -> None:
+    def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
         self._require_txn()
-        current, keys = self.table(name), keys.select(*key)
+        key = as_key(key)
+        current, keys = self.table(name), keys.select(*key.columns)
         self._pending[name] = current.anti_join(keys, same_key(current, keys, key))
 
     def insert(self, name: str, rows: ir.Table) -> None:
@@ -379,4 +424,4 @@ def engine_for(location: str, *, spark_session=None, read_only: bool = False,
     return DuckDBEngine(path, read_only=read_only)
 
 
-__all__ = ["DuckDBEngine", "Engine", "SparkEngine", "engine_for", "strptime_to_java"]
+__all__ = ["DuckDBEngine", "Engine", "Key", "SparkEngine", "as_key", "engine_for", "same_key", "strptime_to_java"]

@@ -50,6 +50,12 @@ class SourceError(MercatorError, ValueError):
         super().__init__(" ".join(parts))
 
 
+class IngestInvariantError(MercatorError, RuntimeError):
+    """A load's counts do not add up (rows read != loaded + updated + unchanged + quarantined).
+
+    Raised inside the load's transaction, so the workspace is left as it was."""
+
+
 class MappingError(MercatorError, ValueError):
     """A column mapping (YAML or built-in mapper) is invalid."""
 

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mercator._engines import same_key
-from mercator.errors import MappingError
+from mercator.errors import IngestInvariantError, MappingError
 from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
-from mercator.ingest._pii import pseudonymize
+from mercator.ingest._pii import pii_kind_of_header, pseudonymize, redact_text
 from mercator.ingest._readers import ROW, RawSource, read_source
 from mercator.ingest._validate import (
     COLUMN,
@@ -67,20 +67,35 @@ def _hold(step: str) -> None:
         time.sleep(600)
 
 
+def _private_row(rec: dict, mapping: TableMapping, key: str) -> dict:
+    """A source row with its personal data pseudonymized: columns the mapping tags as PII by
+    their kind, columns whose name says they hold personal data (``Email Address``) by that
+    kind, and e-mail addresses or phone numbers found by pattern in any other value."""
+    kinds = {src.source: mapping.spec.column(col).pii for col, src in mapping.columns.items()
+             if src.source and mapping.spec.column(col).pii}
+    out = {}
+    for col, value in rec.items():
+        kind = kinds.get(col) or pii_kind_of_header(col)
+        if value is None:
+            out[col] = None
+        elif kind:
+            out[col] = pseudonymize(str(value), kind, key)
+        else:
+            out[col] = redact_text(value, key) if isinstance(value, str) else value
+    return out
+
+
 def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: pd.DataFrame,
                      load_id: int, now: dt.datetime) -> pa.Table:
     """Quarantine records for the rejected rows, with the source row as JSON (PII hashed)."""
     key = ws.config.pseudonymization_key.reveal()
-    pii_sources = {src.source: mapping.spec.column(col).pii for col, src in mapping.columns.items()
-                   if src.source and mapping.spec.column(col).pii}
     source_rows = raw.data.filter(pc.is_in(raw.data[ROW], pa.array(bad[ROW].to_numpy(), pa.int64())))
     by_row = {}
     for rec in source_rows.to_pylist():  # rejected rows only: few, and bounded by the file
         row = rec.pop(ROW)
-        for col, kind in pii_sources.items():
-            if rec.get(col) is not None:
-                rec[col] = pseudonymize(str(rec[col]), kind, key)
-        by_row[row] = json.dumps(rec, default=str, ensure_ascii=False)
+        by_row[row] = json.dumps(_private_row(rec, mapping, key), default=str, ensure_ascii=False)
+    for m in raw.malformed:  # no columns to go by: the line's text, with personal data found by pattern
+        by_row[m.row] = json.dumps({"text": redact_text(m.text[:2000], key)}, ensure_ascii=False)
     n = len(bad)
     return pa.table({
         "load_id": pa.array([load_id] * n, pa.int64()),
@@ -95,12 +110,12 @@ def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: 
     })
 
 
-def _malformed_rows(raw: RawSource, mapping: TableMapping) -> pd.DataFrame:
+def _malformed_rows(raw: RawSource) -> pd.DataFrame:
     return pd.DataFrame({
         ROW: [m.row for m in raw.malformed],
-        REASON: ["malformed_row"] * len(raw.malformed),
+        REASON: [m.reason for m in raw.malformed],
         COLUMN: [None] * len(raw.malformed),
-        DETAIL: [f"expected {m.expected} fields, found {m.actual}: {m.text[:80]!r}" for m in raw.malformed],
+        DETAIL: [f"{m.detail}: {m.text[:80]!r}" for m in raw.malformed],
     })
 
 
@@ -112,18 +127,20 @@ def _any_changed(joined: ir.Table, columns: Sequence[str]) -> ir.BooleanValue:
     return out
 
 
-def _merge(ws: Workspace, good: ir.Table, n_good: int, mapping: TableMapping) -> tuple[int, int]:
-    """Upsert the ``n_good`` rows of ``good`` into the target by natural key; return (inserted, updated)."""
+def _merge(ws: Workspace, good: ir.Table, n_good: int, mapping: TableMapping, load_id: int) -> tuple[int, int, int]:
+    """Upsert the ``n_good`` rows of ``good`` into the target by natural key; return
+    (inserted, updated, unchanged), each counted in the engine, not derived from the others."""
     engine, spec = ws.engine, mapping.spec
-    key = list(spec.key)
+    key = spec.natural_key
     target = engine.table(spec.name)
     if not int(target.count().to_pyarrow().as_py()):  # a first load: every row is new; stream them in
         engine.insert(spec.name, good)
-        return n_good, 0
+        return _written(ws, spec.name, load_id), 0, 0
     good = engine.materialize(good)  # read three times below
-    others = [c for c in spec.column_names if c not in key]
+    others = [c for c in spec.column_names if c not in key.columns or c in key.guards]
     joined = good.inner_join(target, same_key(good, target, key), rname="{name}__old")
-    changed = engine.materialize(joined.filter(_any_changed(joined, others)).select(key))
+    n_matched = int(joined.count().to_pyarrow().as_py())
+    changed = engine.materialize(joined.filter(_any_changed(joined, others)).select(*key.columns))
     n_updated = int(changed.count().to_pyarrow().as_py())
     n_new = int(good.anti_join(target, same_key(good, target, key)).count().to_pyarrow().as_py())
     if n_updated:
@@ -134,7 +151,16 @@ def _merge(ws: Workspace, good: ir.Table, n_good: int, mapping: TableMapping) ->
         engine.insert(spec.name, good.anti_join(kept, same_key(good, kept, key)))
     engine.release(changed)
     engine.release(good)
-    return n_new, n_updated
+    written = _written(ws, spec.name, load_id)
+    if written != n_new + n_updated:
+        raise IngestInvariantError(f"{spec.name}: {written:,} rows written where {n_new:,} new and {n_updated:,} "
+                                   "changed rows were found")
+    return n_new, n_updated, n_matched - n_updated
+
+
+def _written(ws: Workspace, table: str, load_id: int) -> int:
+    t = ws.engine.table(table)
+    return int(t.filter(t[LOAD_ID] == load_id).count().to_pyarrow().as_py())
 
 
 def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMapping, *, load_id: int,
@@ -146,7 +172,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     target. The messages of rejected rows are built for those rows alone.
     """
     engine, spec = ws.engine, mapping.spec
-    key = list(spec.key)
+    key = spec.natural_key
     pkey = ws.config.pseudonymization_key.reveal()
 
     def typed(source: ir.Table, explain: bool = False) -> ir.Table:
@@ -162,7 +188,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
         parts.append(rejected.select(ROW, REASON, COLUMN, DETAIL).to_pandas())
     dups = duplicate_rows(typed(src.semi_join(shared_key_rows(checks), ROW)), key).to_pandas()
     if len(dups):  # within one load a key appears once: the first row wins
-        parts.append(dups.assign(**{REASON: "duplicate_key", COLUMN: ", ".join(key),
+        parts.append(dups.assign(**{REASON: "duplicate_key", COLUMN: ", ".join(key.columns),
                                     DETAIL: "an earlier row of this file has the same key"}))
     if progress:
         progress("validate", 1, 1)
@@ -174,14 +200,22 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     dup_table = engine.stage(pa.table({ROW: pa.array(dups[ROW], pa.int64())})) if len(dups) else None
     if dup_table is not None:
         good = good.anti_join(dup_table, ROW)
-    n_new, n_updated = _merge(ws, good.select(*spec.column_names, **{LOAD_ID: ibis.literal(load_id)}), n_good, mapping)
+    n_new, n_updated, n_unchanged = _merge(
+        ws, good.select(*spec.column_names, **{LOAD_ID: ibis.literal(load_id)}), n_good, mapping, load_id)
     if progress:
         progress("merge", 1, 1)
     if mapping.prepare is None and raw.malformed:
-        bad = pd.concat([bad, _malformed_rows(raw, mapping)], ignore_index=True)
-    # Quarantine: this load's rejects replace those of earlier loads of the same file and table.
+        bad = pd.concat([bad, _malformed_rows(raw)], ignore_index=True)
+    bad[DETAIL] = [redact_text(d, pkey) if isinstance(d, str) else d for d in bad[DETAIL]]  # rejected rows only
+    n_read = n_rows + (len(raw.malformed) if mapping.prepare is None else 0)
+    if n_read != n_new + n_updated + n_unchanged + len(bad):
+        raise IngestInvariantError(
+            f"{raw.path} -> {spec.name}: {n_read:,} rows read but {n_new:,} inserted + {n_updated:,} updated + "
+            f"{n_unchanged:,} unchanged + {len(bad):,} quarantined = {n_new + n_updated + n_unchanged + len(bad):,}")
+    # Quarantine: this load's rejects replace those of earlier loads of the same source (the
+    # same file, or the same bytes under another path) and table.
     q = engine.table("quarantine")
-    old = q.filter((q.table_name == spec.name) & (q.source_file == raw.path))
+    old = q.filter((q.table_name == spec.name) & q.source_file.isin(_same_source_paths(ws, raw, spec.name)))
     if int(old.count().to_pyarrow().as_py()):
         engine.delete_keys("quarantine", old, list(QKEY))
     if len(bad):
@@ -190,16 +224,24 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     for t in (checks, dup_table):
         if t is not None:
             engine.release(t)
-    return {"table_name": spec.name, "rows_read": n_rows if mapping.prepare else raw.num_rows,
-            "rows_inserted": n_new, "rows_updated": n_updated, "rows_unchanged": n_good - n_new - n_updated,
+    return {"table_name": spec.name, "rows_read": n_read,
+            "rows_inserted": n_new, "rows_updated": n_updated, "rows_unchanged": n_unchanged,
             "rows_quarantined": len(bad), "bad": bad}
 
 
+def _same_source_paths(ws: Workspace, raw: RawSource, table: str) -> list[str]:
+    """This file's path and every path its bytes were loaded from into ``table`` before."""
+    loads = ws.table("loads")
+    hit = loads.filter((loads.table_name == table) & (loads.file_sha256 == raw.sha256)).select("source_file")
+    return sorted({raw.path, *hit.distinct().to_pyarrow().column(0).to_pylist()})
+
+
 def _already_loaded(ws: Workspace, raw: RawSource, mapping: TableMapping) -> dict | None:
-    """The last successful load of these bytes with this mapping, if any."""
+    """The last successful load of these bytes with this mapping, if any (from any path: a
+    source is its content, not how its path was typed)."""
     loads = ws.table("loads")
     hit = loads.filter((loads.table_name == mapping.table) & (loads.file_sha256 == raw.sha256)
-                       & (loads.mapping == mapping.fingerprint()) & (loads.source_file == raw.path))
+                       & (loads.mapping == mapping.fingerprint()))
     rows = hit.order_by(ibis.desc("started_at")).limit(1).to_pyarrow().to_pylist()
     return rows[0] if rows else None
 

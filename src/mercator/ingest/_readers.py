@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -47,12 +48,20 @@ _SNIFF_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class MalformedRow:
-    """A record with the wrong number of fields: quarantined, the rest of the file loads."""
+    """A record the reader could not take as it is (wrong number of fields, bytes that are
+    not UTF-8): quarantined with its reason, the rest of the file loads."""
 
     row: int
     expected: int
     actual: int
     text: str
+    reason: str = "malformed_row"
+
+    @property
+    def detail(self) -> str:
+        if self.reason == "bad_encoding":
+            return "the row has bytes that are not UTF-8 while the rest of the file is UTF-8 (shown as \ufffd)"
+        return f"expected {self.expected} fields, found {self.actual}"
 
 
 @dataclass(frozen=True)
@@ -153,13 +162,11 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
     _check_text(path, data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    mixed = False
     if encoding is None:
-        try:
-            data[:_SNIFF_BYTES].decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError as exc:
-            # only a partial multi-byte character cut by the sample boundary is fine
-            encoding = "utf-8" if exc.start >= _SNIFF_BYTES - 4 else "latin-1"
+        encoding, mixed = _detect_encoding(data)
+        if mixed:  # mostly UTF-8 with some lines that are not: those rows are quarantined
+            data = data.decode("utf-8", errors="replace").encode("utf-8")
     sample = data[:_SNIFF_BYTES].decode(encoding, errors="replace")
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
@@ -193,14 +200,7 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
         return table, bad
 
     try:
-        try:
-            table, bad = parse(encoding, True)
-        except pa.ArrowInvalid as exc:
-            if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-                encoding = "latin-1"
-                table, bad = parse(encoding, True)
-            else:
-                raise
+        table, bad = parse(encoding, True)
         if bad and b'"' in data:  # quoted line breaks split records: parse them as values
             table, bad = parse(encoding, True, newlines=True)
         if bad:  # re-read on one thread: only then does Arrow know the row numbers
@@ -211,6 +211,7 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
             from exc
     malformed = [MalformedRow(row=int(b.number) + skip_rows, expected=b.expected_columns, actual=b.actual_columns,
                               text=b.text) for b in bad]
+    _check_quotes(path, data, table, malformed, skip_rows)
     if malformed and not data.endswith((b"\n", b"\r")) and malformed[-1].actual < malformed[-1].expected \
             and malformed[-1].row >= table.num_rows + len(malformed):
         last = malformed[-1]
@@ -219,7 +220,64 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
                           position=len(data), expected="complete rows ending with a line break",
                           hint="export or copy the file again; if the cut is intended, remove the partial last line.")
     table = table.rename_columns([c.strip() for c in table.column_names])
-    return table, encoding, delimiter, malformed
+    return table, "utf-8 (mixed)" if mixed else encoding, delimiter, malformed
+
+
+# A valid UTF-8 sequence of two to four bytes; bytes that are not part of one are not UTF-8.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _detect_encoding(data: bytes) -> tuple[str, bool]:
+    """``(encoding, mixed)``: UTF-8 when the bytes decode as UTF-8; Latin-1 when the non-ASCII
+    bytes are not UTF-8 sequences; UTF-8 with ``mixed`` when most are and a few are not (a
+    Latin-1 line pasted into a UTF-8 file), so that only those rows are set apart instead of
+    silently re-decoding the whole file."""
+    try:
+        data.decode("utf-8")
+        return "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    valid = len(_UTF8_MULTIBYTE.findall(data))  # C regex over the bytes: only for files that are not pure UTF-8
+    invalid = len(re.findall(rb"[\x80-\xff]", _UTF8_MULTIBYTE.sub(b"", data)))
+    return ("utf-8", True) if valid >= invalid else ("latin-1", False)
+
+
+def _line_count(data: bytes) -> int:
+    """Physical lines in ``data`` (a last line without a line break counts)."""
+    sep = b"\n" if b"\n" in data else b"\r"
+    return data.count(sep) + (0 if data.endswith((b"\n", b"\r")) else 1) if data else 0
+
+
+def _check_quotes(path: Path, data: bytes, table: pa.Table, malformed: list[MalformedRow], skip_rows: int) -> None:
+    """Every physical line must be part of a record the reader returned or set apart.
+
+    A quote that opens and never closes makes the CSV reader swallow the following lines
+    into one field; that record then has the wrong number of fields and would be quarantined
+    as one row, losing the lines it swallowed. Such a file fails whole, naming the line
+    where the quote opened. Lines are counted with ``bytes.count`` (C speed) and the line
+    breaks inside quoted values with Arrow's vectorized kernels, so the check is cheap.
+    """
+    for m in malformed:
+        if "\n" in m.text or "\r" in m.text:
+            lines = m.text.count("\n") + 1
+            raise SourceError(path, f"a quote opens in row {m.row} and never closes: the next {lines - 1:,} lines "
+                                    f"were read as part of one value",
+                              position=m.row, expected="every opening double quote closed on the same record",
+                              hint=f"fix the quoting of row {m.row} (double a quote inside a value: \"\"), "
+                                   "or re-export the file.")
+    embedded = 0
+    for col in table.columns:
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            embedded += int(pc.sum(pc.count_substring(col, "\n")).as_py() or 0)
+    sep = b"\n" if b"\n" in data else b"\r"
+    blank = data.count(sep + sep) + (data.count(b"\n\r\n") if sep == b"\n" else 0)
+    physical = _line_count(data) - 1 - skip_rows
+    accounted = table.num_rows + len(malformed) + embedded + blank
+    if physical > accounted:
+        raise SourceError(path, f"{physical - accounted:,} of its {physical:,} data lines are in no record the CSV "
+                                f"reader returned ({table.num_rows:,} records, {len(malformed):,} malformed)",
+                          expected="one record per line, or quoted values that close",
+                          hint="check the file's quoting and line endings, or re-export it.")
 
 
 def _read_whitespace(path: Path, data: bytes, encoding: str, skip_rows: int) -> tuple[pa.Table, str, str]:
@@ -263,6 +321,25 @@ def _trimmed(table: pa.Table) -> pa.Table:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         cols = list(pool.map(_trim, table.columns))
     return pa.table(cols, names=table.column_names)
+
+
+def _set_apart_bad_encoding(table: pa.Table, malformed: list[MalformedRow]) -> tuple[pa.Table, list[MalformedRow]]:
+    """Move the rows holding U+FFFD (bytes that were not UTF-8) from the table to the
+    malformed rows, so that they are quarantined instead of loaded with broken text."""
+    mask = None
+    for name in table.column_names:
+        col = table[name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            hit = pc.fill_null(pc.match_substring(col, "\ufffd"), False)
+            mask = hit if mask is None else pc.or_(mask, hit)
+    if mask is None or not pc.any(mask).as_py():
+        return table, malformed
+    bad = table.filter(mask)
+    n_fields = len(table.column_names) - 1
+    extra = [MalformedRow(row=int(rec.pop(ROW)), expected=n_fields, actual=n_fields, reason="bad_encoding",
+                          text=",".join("" if v is None else str(v) for v in rec.values()))
+             for rec in bad.to_pylist()]  # the few rows set apart
+    return table.filter(pc.invert(mask)), sorted([*malformed, *extra], key=lambda m: m.row)
 
 
 def read_source(path: str | Path, *, format: str | None = None, delimiter: str | None = None,
@@ -313,5 +390,7 @@ def read_source(path: str | Path, *, format: str | None = None, delimiter: str |
     rows = _row_numbers(table.num_rows, [m.row for m in malformed]) if fmt == "csv" else \
         pa.array(np.arange(2 + skip_rows, table.num_rows + 2 + skip_rows, dtype=np.int64))
     table = table.append_column(ROW, rows)
-    return RawSource(path=str(path), format=fmt, data=table, sha256=hasher.digest, encoding=encoding,
+    if encoding == "utf-8 (mixed)":
+        table, malformed = _set_apart_bad_encoding(table, malformed)
+    return RawSource(path=str(path.resolve()), format=fmt, data=table, sha256=hasher.digest, encoding=encoding,
                      delimiter=delimiter, malformed=tuple(malformed))

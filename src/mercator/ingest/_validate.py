@@ -15,7 +15,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from mercator._engines import Engine
+from mercator._engines import Engine, Key
 from mercator.errors import SourceError
 from mercator.ingest._mapping import ColumnSource, TableMapping
 from mercator.ingest._pii import pseudonymize_expr
@@ -186,10 +186,10 @@ def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: 
     })
 
 
-def row_checks(typed: ir.Table, key: list[str]) -> ir.Table:
+def row_checks(typed: ir.Table, key: Key) -> ir.Table:
     """``_row``, ``_rule`` and one 64-bit hash of the natural key: all a load needs to find
     its rejected and duplicate rows, small enough to keep while the typed rows stream."""
-    return typed.select(ROW, RULE, **{KEY_HASH: ibis.struct({k: typed[k] for k in key}).hash()})
+    return typed.select(ROW, RULE, **{KEY_HASH: ibis.struct(key.values(typed)).hash()})
 
 
 def shared_key_rows(checks: ir.Table) -> ir.Table:
@@ -203,7 +203,7 @@ def shared_key_rows(checks: ir.Table) -> ir.Table:
     return good.semi_join(shared, KEY_HASH).select(ROW)
 
 
-def duplicate_rows(candidates: ir.Table, key: list[str]) -> ir.Table:
+def duplicate_rows(candidates: ir.Table, key: Key) -> ir.Table:
     """``_row`` of every candidate whose exact key an earlier row (lower ``_row``) has."""
-    rank = ibis.row_number().over(group_by=[candidates[k] for k in key], order_by=candidates[ROW])
+    rank = ibis.row_number().over(group_by=list(key.values(candidates).values()), order_by=candidates[ROW])
     return candidates.mutate(__rank=rank).filter(lambda r: r["__rank"] > 0).select(ROW)

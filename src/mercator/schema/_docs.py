@@ -27,7 +27,8 @@ def data_model_markdown() -> str:
         "",
     ]
     for spec in TABLES.values():
-        out += [f"## `{spec.name}`", "", spec.description, "", f"Natural key: {', '.join(f'`{k}`' for k in spec.key)}.", ""]
+        out += [f"## `{spec.name}`", "", spec.description, "", f"Natural key: {', '.join(f'`{k}`' for k in spec.key)}."
+                + "".join(f" `{k}` counts only where `{g}` is empty." for k, g in spec.key_guards.items()), ""]
         out += ["| column | type | unit | constraints | PII | description |", "|---|---|---|---|---|---|"]
         for c in spec.columns:
             out.append(

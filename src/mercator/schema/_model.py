@@ -7,12 +7,13 @@ data-model documentation are all derived from that declaration.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
 
+from mercator._engines import Key
 from mercator.errors import SchemaError
 
 #: Label of a null dimension (one the source does not report) in breakdowns and reports.
@@ -37,6 +38,7 @@ REASONS: dict[str, str] = {
     "conversions_gt_clicks": "conversions exceed clicks",
     "duplicate_key": "another row of the same load has the same key",
     "malformed_row": "the row has the wrong number of fields",
+    "bad_encoding": "the row has bytes that are not UTF-8 in a UTF-8 file",
 }
 
 _TYPES = {"string", "int64", "float64", "boolean", "date", "timestamp"}
@@ -125,6 +127,8 @@ class TableSpec:
     key: tuple[str, ...]
     checks: tuple[RowCheck, ...] = ()
     time_column: str | None = None
+    #: key column -> the key column that identifies the same thing where present (see ``Key``)
+    key_guards: Mapping[str, str] = field(default_factory=dict)
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +146,11 @@ class TableSpec:
         if self.time_column is not None and self.time_column not in by_name:
             raise SchemaError(f"table {self.name!r}: time column {self.time_column!r} is not declared")
         object.__setattr__(self, "_by_name", by_name)
+
+    @property
+    def natural_key(self) -> Key:
+        """The natural key, with its guards: what makes two rows the same row."""
+        return Key(self.key, self.key_guards)
 
     @property
     def column_names(self) -> list[str]:

@@ -53,7 +53,10 @@ AD_PERFORMANCE = TableSpec(
         C("video_views", "int64", "Video views.", unit="count", min=0),
         C("engagements", "int64", "Likes, shares, comments and other engagements.", unit="count", min=0),
     ),
-    key=("date", *(c.name for c in _AD_DIMENSIONS if c.name != "campaign")),
+    # Every dimension a file reports identifies its rows; the campaign's name only where the
+    # file has no campaign id (an id survives a rename, a name does not).
+    key=("date", *(c.name for c in _AD_DIMENSIONS)),
+    key_guards={"campaign": "campaign_id"},
     checks=(
         RowCheck("clicks_le_impressions", "clicks", "clicks_gt_impressions", "clicks <= impressions",
                  lambda t: t.clicks <= t.impressions),
