@@ -12,6 +12,8 @@ import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Models are signed with this installation's key; tests use their own, not the user's ~/.config one.
+os.environ.setdefault("MERCATOR_MODEL_KEY", "mercator-tests-model-signing-key-0123456789")
 
 SHARED_DATA = Path(os.environ.get("MERCATOR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -176,9 +178,61 @@ class Engine:
     def sql(self, query: str) -> ir.Table:
         return self.con.sql(query)
 
+    def read_only_query(self, query: str) -> ir.Table:
+        """``query`` as an expression if it is exactly one SELECT (or WITH ... SELECT)
+        statement; a clear error otherwise."""
+        raise NotImplementedError
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.con.disconnect()
+
+
+_SELECT_START = re.compile(r"^\s*(\(\s*)*(select|with|from|values)\b", re.IGNORECASE)
+
+
+def _refuse_query(query: str, why: str) -> WorkspaceError:
+    return WorkspaceError(f"refused: {why}. `mercator query` runs exactly one read-only SELECT (or WITH ... "
+                          f"SELECT) over the workspace's tables; got {query.strip()[:80]!r}")
+
+
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def check_duckdb_path(path: str, *, must_exist: bool) -> None:
+    """Refuse a workspace path that cannot be a DuckDB database, before DuckDB touches it."""
+    p = Path(path)
+    if p.is_dir():
+        raise WorkspaceError(f"{path} is a folder; a workspace is a DuckDB file, e.g. {p / 'mercator.duckdb'}")
+    if p.exists():
+        with p.open("rb") as f:
+            head = f.read(12)
+        if head[8:12] != _DUCKDB_MAGIC:
+            what = "an empty file" if not head else f"a file of {p.stat().st_size:,} bytes starting {head[:8]!r}"
+            raise WorkspaceError(f"{path} is not a DuckDB database ({what}). Expected a workspace file made by "
+                                 "`mercator init` (or a path that does not exist yet); is this a data file given "
+                                 "as --workspace instead of as a file to ingest?")
+    elif must_exist:
+        raise WorkspaceError(f"the workspace {path} does not exist. Create it with `mercator init -w {path}` (or "
+                             "load a file into it with `mercator ingest`).")
+    elif not p.parent.exists():
+        raise WorkspaceError(f"cannot create the workspace {path}: the folder {p.parent} does not exist.")
+
+
+def lock_holder(message: str) -> str | None:
+    """Who holds a DuckDB file's lock, from DuckDB's error message: the process id and its
+    command line where this machine can tell; None when the error is not about a lock."""
+    if "lock" not in message.lower():
+        return None
+    m = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if not m:
+        return "another process"
+    pid = m.group(2)
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = m.group(1)
+    return f"process {pid} ({cmd[:120]})"
 
 
 class DuckDBEngine(Engine):
@@ -186,15 +240,54 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
 
-    def __init__(self, path: str, *, read_only: bool = False) -> None:
-        try:
-            self.con = ibis.duckdb.connect(path, read_only=read_only)
-        except Exception as exc:  # duckdb raises IOException for locks, corrupt files...
-            raise WorkspaceError(
-                f"cannot open the DuckDB workspace {path!r}: {exc}. If another process holds it "
-                "(a notebook, a running `mercator` command), close that first."
-            ) from exc
+    def __init__(self, path: str, *, read_only: bool = False, wait: float = 0.0,
+                 on_wait: Callable[[str], None] | None = None, sandbox: bool = False) -> None:
+        check_duckdb_path(path, must_exist=read_only)
+        deadline, told = time.monotonic() + wait, False
+        while True:
+            try:
+                self.con = ibis.duckdb.connect(path, read_only=read_only)
+                break
+            except Exception as exc:  # duckdb raises IOException for locks, corrupt files...
+                holder = lock_holder(str(exc))
+                if holder is None:
+                    raise WorkspaceError(f"cannot open the DuckDB workspace {path!r}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise WorkspaceError(
+                        f"the workspace {path!r} is in use by {holder}"
+                        + (f" and stayed so for {wait:g} s" if wait else "")
+                        + ". Wait for it to finish or close it (a notebook, a running `mercator` command); "
+                          "--wait SECONDS waits longer.") from exc
+                if on_wait is not None and not told:
+                    on_wait(holder)
+                    told = True
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        if sandbox:
+            if not read_only:
+                raise WorkspaceError("a sandboxed DuckDB workspace must be opened read-only")
+            # No file access (read_csv, read_text, COPY, ATTACH), no extension installs or loads,
+            # and no way back: the configuration is locked for the connection's life.
+            for setting in ("enable_external_access = false", "autoinstall_known_extensions = false",
+                            "autoload_known_extensions = false", "lock_configuration = true"):
+                self.con.raw_sql(f"SET {setting}")
         self._in_txn = False
+
+    def read_only_query(self, query: str) -> ir.Table:
+        try:
+            statements = self.con.con.extract_statements(query)
+        except Exception as exc:  # duckdb's parser error names the position
+            raise WorkspaceError(f"the query does not parse: {exc}") from exc
+        if len(statements) != 1:
+            raise _refuse_query(query, f"it holds {len(statements)} statements")
+        kind = str(statements[0].type).rsplit(".", 1)[-1]
+        if kind != "SELECT" or not _SELECT_START.match(query):
+            raise _refuse_query(query, f"it is a {kind} statement, not a SELECT")
+        try:
+            return self.con.sql(query)
+        except Exception as exc:  # binding runs the table functions' checks: file access is refused here
+            if "disabled by configuration" in str(exc):
+                raise _refuse_query(query, "it reads files outside the workspace") from exc
+            raise WorkspaceError(f"the query failed: {exc}") from exc
 
     def stage(self, arrow: pa.Table) -> ir.Table:
         name = f"_stage_{uuid.uuid4().hex[:12]}"
@@ -403,6 +496,22 @@ class SparkEngine(Engine):
             self._deferred = []
             self._collect_garbage()
 
+    def read_only_query(self, query: str) -> ir.Table:
+        import sqlglot
+        import sqlglot.expressions as exp
+
+        try:
+            statements = [st for st in sqlglot.parse(query, read="spark") if st is not None]
+        except sqlglot.errors.ParseError as exc:
+            raise WorkspaceError(f"the query does not parse: {exc}") from exc
+        if len(statements) != 1:
+            raise _refuse_query(query, f"it holds {len(statements)} statements")
+        if not isinstance(statements[0], exp.Query):
+            raise _refuse_query(query, f"it is a {type(statements[0]).__name__} statement, not a SELECT")
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "false")  # no `SELECT * FROM csv.`/path``
+        self._use()
+        return self.con.sql(query)
+
     def parse_timestamp(self, value: ir.StringValue, fmt: str) -> ir.TimestampValue:
         return _spark_try_to_timestamp(value, strptime_to_java(fmt))
 
@@ -413,15 +522,15 @@ class SparkEngine(Engine):
         pass
 
 
-def engine_for(location: str, *, spark_session=None, read_only: bool = False,
-               database: str = "mercator") -> Engine:
+def engine_for(location: str, *, spark_session=None, read_only: bool = False, database: str = "mercator",
+               wait: float = 0.0, on_wait: Callable[[str], None] | None = None, sandbox: bool = False) -> Engine:
     """Pick the engine for a workspace location."""
     if spark_session is not None:
         return SparkEngine(spark_session, database)
     if location.startswith("spark:"):
         return SparkEngine.from_url(location, database)
     path = location.removeprefix("duckdb://")
-    return DuckDBEngine(path, read_only=read_only)
+    return DuckDBEngine(path, read_only=read_only, wait=wait, on_wait=on_wait, sandbox=sandbox)
 
 
 __all__ = ["DuckDBEngine", "Engine", "Key", "SparkEngine", "as_key", "engine_for", "same_key", "strptime_to_java"]

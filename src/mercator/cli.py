@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -21,7 +22,41 @@ from mercator import __version__
 from mercator.errors import MercatorError
 from mercator.results import Result
 
-app = typer.Typer(help="Mercator: marketing data to decisions.", no_args_is_help=True, add_completion=False)
+class _Commands(TyperGroup):
+    """The root command group: one place that turns errors into messages.
+
+    A Mercator error prints its message (exit code 2); any other exception prints its type
+    and message with a pointer to ``--verbose`` (exit code 1). Tracebacks are shown only
+    with ``--verbose``, so bad input never answers with one.
+    """
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except MercatorError as exc:
+            if _STATE["verbose"]:
+                raise
+            err.print(f"[red]error:[/red] {_masked(exc)}", highlight=False)
+            raise typer.Exit(code=2) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
+            if _STATE["verbose"] or isinstance(exc, (typer.Exit, typer.Abort)) \
+                    or type(exc).__module__.startswith("typer."):  # usage errors and exits: the parser's own
+                raise
+            err.print(f"[red]error:[/red] {type(exc).__name__}: {_masked(exc)[:2000]}\n"
+                      "This input was not handled as it should have been; run again with --verbose for the "
+                      "traceback and report it.", highlight=False)
+            raise typer.Exit(code=1) from None
+
+
+def _masked(exc: Exception) -> str:
+    from mercator.ingest import mask_text
+
+    return mask_text(str(exc))
+
+
+_STATE: dict = {"verbose": False, "wait": 60.0}
+app = typer.Typer(help="Mercator: marketing data to decisions.", no_args_is_help=True, add_completion=False,
+                  cls=_Commands, pretty_exceptions_enable=False)
 schema_app = typer.Typer(help="The canonical data model.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 clv_app = typer.Typer(help="Customer lifetime value (BG/NBD and Gamma-Gamma).", no_args_is_help=True)
@@ -51,7 +86,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one J
 def _open(workspace: str | None, **kw):
     from mercator.workspace import Workspace
 
-    return Workspace(workspace, **kw)
+    def waiting(holder: str) -> None:
+        err.print(f"waiting up to {_STATE['wait']:g} s for the workspace, held by {holder} ...", highlight=False)
+
+    return Workspace(workspace, wait=_STATE["wait"], on_wait=waiting, **kw)
 
 
 def _emit(result: Result, as_json: bool) -> None:
@@ -87,7 +125,12 @@ def _fail(exc: Exception) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr.")] = False) -> None:
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more to stderr; show tracebacks.")]
+         = False,
+         wait: Annotated[float, typer.Option("--wait", envvar="MERCATOR_WAIT", min=0,
+                                             help="Seconds to wait for a workspace another process holds.")] = 60.0,
+         ) -> None:
+    _STATE.update(verbose=verbose, wait=wait)
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
 
@@ -200,7 +243,7 @@ def mappers(as_json: JsonOpt = False) -> None:
 def tables(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """The canonical tables with row counts and time ranges."""
     try:
-        ws = _open(workspace)
+        ws = _open(workspace, read_only=True)
         res = ws.inventory()
         ws.close()
     except MercatorError as exc:
@@ -212,21 +255,14 @@ def tables(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 def query(sql: Annotated[str, typer.Argument(help="SQL over the workspace's tables.")],
           limit: Annotated[int, typer.Option(help="At most this many rows.")] = 10_000,
           workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Run SQL against the workspace."""
+    """Run one read-only SELECT over the workspace's tables (no file access, no other statements)."""
     try:
-        ws = _open(workspace, read_only=True) if _is_duckdb(workspace) else _open(workspace)
+        ws = _open(workspace, read_only=True, sandbox=True)
         res = ws.query(sql, limit=limit)
         ws.close()
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
-
-
-def _is_duckdb(workspace: str | None) -> bool:
-    from mercator.config import default_location
-
-    loc = workspace or default_location()
-    return not loc.startswith("spark:") and Path(loc.removeprefix("duckdb://")).exists()
 
 
 @app.command()
@@ -237,7 +273,7 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     from mercator.quality import quarantine_report
 
     try:
-        ws = _open(workspace)
+        ws = _open(workspace, read_only=True)
         res = quarantine_report(ws, table=table, limit=limit)
         ws.close()
     except MercatorError as exc:
@@ -351,12 +387,13 @@ def clv_fit(calibration_end: Annotated[str | None, typer.Option(help="Last day t
     import dataclasses
 
     from mercator.clv import fit_clv
+    from mercator.exports import write_csv
 
     def run(ws):
         res = fit_clv(ws, _date(calibration_end), _date(holdout_end), horizon_months=horizon, discount=discount,
                       unit=unit, model=model, compare=tuple(_csv_list(compare)), keep_customers=output is not None)
         if output is not None:
-            res.to_frame("customers").to_csv(output, index=False)
+            write_csv(res.to_frame("customers"), output)
             err.print(f"wrote {len(res.to_frame('customers')):,} customers to {output}")
             res = dataclasses.replace(res, tables={k: v for k, v in res.tables.items() if k != "customers"},
                                       params={**res.params, "output": str(output)})

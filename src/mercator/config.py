@@ -45,11 +45,18 @@ class WorkspaceConfig:
     pseudonymization_key: Secret = field(repr=False)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> WorkspaceConfig:
-        """Read ``path``; create it with a fresh random key if it does not exist."""
+    def load_or_create(cls, path: Path, *, create: bool = True) -> WorkspaceConfig:
+        """Read ``path``; create it with a fresh random key if it does not exist.
+
+        The file is created with mode 600 from the start (never readable by others, not even
+        for a moment), and a settings file that others can read is refused. With
+        ``create=False`` (a read-only workspace) a missing file is not written: the key comes
+        from the environment, or is a throw-away one (nothing is pseudonymized by a reader).
+        """
         env_key = os.environ.get(ENV_KEY)
         data: dict = {}
         if path.exists():
+            check_private(path)
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -58,19 +65,47 @@ class WorkspaceConfig:
                     "(a new file gets a new pseudonymization key, so hashed e-mails will no longer match)."
                 ) from exc
         key = env_key or data.get("pseudonymization", {}).get("key")
-        if not key:
+        if not key and not create:
             key = secrets.token_hex(32)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                "# Mercator workspace settings. The key below is a secret: keep this file private.\n"
-                "[pseudonymization]\n"
-                f'key = "{key}"\n',
-                encoding="utf-8",
-            )
-            path.chmod(0o600)
+        elif not key:
+            key = secrets.token_hex(32)
+            write_private(path, "# Mercator workspace settings. The key below is a secret: keep this file private.\n"
+                                 "[pseudonymization]\n"
+                                 f'key = "{key}"\n')
         if len(key) < 16:
             raise ConfigError(f"{path}: pseudonymization key is shorter than 16 characters; use a long random value.")
         return cls(path=path, pseudonymization_key=Secret(key))
+
+
+def write_private(path: Path, text: str, *, exist_ok: bool = False) -> None:
+    """Create ``path`` with mode 600 in one step (``os.open`` with the mode, no window in which
+    it is readable by others); refuses to overwrite an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        if exist_ok:  # another process created it first: use theirs
+            return
+        raise ConfigError(f"{path}: appeared while Mercator was creating it; open the workspace again") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def check_private(path: Path) -> None:
+    """Refuse a settings file that other users can read or write: it holds the key."""
+    if os.name != "posix":
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path} holds the workspace's secret key but its permissions are {mode:o}, so other users "
+                          f"can read or change it. Run `chmod 600 {path}` (and consider rotating the key if the file "
+                          "was shared).")
+
+
+def read_private(path: Path) -> str:
+    """The text of a secret file, after checking that only its owner can read it."""
+    check_private(path)
+    return path.read_text(encoding="utf-8")
 
 
 def default_location() -> str:

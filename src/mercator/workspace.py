@@ -9,7 +9,7 @@ Canonical tables are created empty on first open, so every analysis can rely on 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -52,18 +52,24 @@ class Workspace:
         database: the Spark database holding the tables (Spark only).
         config_path: settings file; default ``<workspace file>.toml`` beside a DuckDB file,
             ``./mercator-spark.toml`` for Spark.
-        read_only: open a DuckDB file read-only (several readers may share it).
+        read_only: open a DuckDB file read-only (several readers may share it; the file
+            itself may be read-only). The workspace must exist.
+        wait: seconds to wait while another process holds the DuckDB file's lock.
+        on_wait: called once, with who holds the lock, when the open starts waiting.
+        sandbox: with ``read_only``, a connection that cannot read or write files, attach
+            databases or install extensions (what ``mercator query`` runs on).
     """
 
     def __init__(self, location: str | Path | None = None, *, spark=None, database: str = "mercator",
-                 config_path: str | Path | None = None, read_only: bool = False) -> None:
+                 config_path: str | Path | None = None, read_only: bool = False, wait: float = 0.0,
+                 on_wait: Callable[[str], None] | None = None, sandbox: bool = False) -> None:
         self.location = "spark-session" if spark is not None else str(location or default_location())
         self.engine: Engine = engine_for(self.location, spark_session=spark, read_only=read_only,
-                                         database=database)
+                                         database=database, wait=wait, on_wait=on_wait, sandbox=sandbox)
         if config_path is None:
             config_path = ("mercator-spark.toml" if self.engine.name == "spark"
                            else f"{self.location.removeprefix('duckdb://')}.toml")
-        self.config = WorkspaceConfig.load_or_create(Path(config_path))
+        self.config = WorkspaceConfig.load_or_create(Path(config_path), create=not read_only)
         if not read_only:
             self.ensure_tables()
 
@@ -127,12 +133,17 @@ class Workspace:
         return int(self.table(name).count().to_pyarrow().as_py())
 
     def query(self, query: str, *, limit: int | None = 10_000) -> QueryResult:
-        """Run SQL and return its rows (at most ``limit``) as a result."""
+        """Run one read-only SELECT and return its rows (at most ``limit``) as a result.
+
+        Anything but a single SELECT (or WITH ... SELECT) statement is refused. On a
+        workspace opened with ``sandbox=True`` the query cannot reach files or other
+        databases either.
+        """
+        expr = self.engine.read_only_query(query)
         try:
-            expr = self.sql(query)
+            df = expr.limit(limit).to_pandas() if limit else expr.to_pandas()
         except Exception as exc:
             raise WorkspaceError(f"the query failed: {exc}") from exc
-        df = expr.limit(limit).to_pandas() if limit else expr.to_pandas()
         return QueryResult(tables={"rows": df}, params={"sql": query, "limit": limit})
 
     def inventory(self) -> TablesResult:

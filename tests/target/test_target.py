@@ -3,7 +3,9 @@ leakage guards; saved models that refuse a mismatch; batch scoring."""
 
 from __future__ import annotations
 
+import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mercator.errors import MercatorError
+from mercator.modelstore import MAGIC, read_signed, signing_key, signing_key_path, write_signed
 from mercator.target import ModelMismatch, load_model, score_table, train_model
 from mercator.target._model import split_rows
 
@@ -88,16 +91,53 @@ def test_saved_model_refuses_other_versions_and_altered_files(tmp_path):
                       save_to=tmp_path / "m.mercator-model")
     path = tmp_path / "m.mercator-model"
     assert load_model(path)["config_hash"] == res.params["config_hash"]
-    saved = pickle.loads(path.read_bytes())
+    saved = read_signed(path)
     saved["versions"]["lightgbm"] = "0.0.1"
-    (tmp_path / "old.mercator-model").write_bytes(pickle.dumps(saved))
+    write_signed(tmp_path / "old.mercator-model", saved)  # signed, but made with other versions
     with pytest.raises(ModelMismatch, match="lightgbm 0.0.1"):
         load_model(tmp_path / "old.mercator-model")
-    saved = pickle.loads(path.read_bytes())
+    saved = read_signed(path)
     saved["config"]["threshold"] = 0.01
-    (tmp_path / "edited.mercator-model").write_bytes(pickle.dumps(saved))
+    write_signed(tmp_path / "edited.mercator-model", saved)
     with pytest.raises(ModelMismatch, match="altered"):
         load_model(tmp_path / "edited.mercator-model")
+
+
+class _Exploit:
+    """Unpickling this runs code: what a tampered model file would do."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["MERCATOR_EXPLOIT_MARK"]),))
+
+
+def test_tampered_model_is_refused_before_it_is_unpickled(tmp_path, monkeypatch):
+    """Issue 17 item 14: a model file carrying a pickle exploit must not run on load."""
+    frame, _ = _planted(3000)
+    path = tmp_path / "m.mercator-model"
+    train_model(None, _csv(frame, tmp_path), "bought", exclude=["id", "recorded_at", "label_at"], save_to=path)
+    mark = tmp_path / "pwned"
+    monkeypatch.setenv("MERCATOR_EXPLOIT_MARK", str(mark))
+    data = path.read_bytes()
+    evil = pickle.dumps({"model": _Exploit()})
+    (tmp_path / "evil.mercator-model").write_bytes(data[:len(MAGIC) + 32] + evil)  # valid header, other pickle
+    (tmp_path / "plain.mercator-model").write_bytes(evil)  # a bare pickle, as older versions wrote
+    for name, match in (("evil", "signature does not verify"), ("plain", "not a signed Mercator model")):
+        with pytest.raises(ModelMismatch, match=match):
+            load_model(tmp_path / f"{name}.mercator-model")
+    with pytest.raises(ModelMismatch, match="signature"):
+        score_table(tmp_path / "evil.mercator-model", None, _csv(frame, tmp_path), tmp_path / "s.csv")
+    assert not mark.exists()
+    monkeypatch.setenv("MERCATOR_MODEL_KEY", "another-installation-key-0123456789")  # signed elsewhere
+    with pytest.raises(ModelMismatch, match="another model-signing key"):
+        load_model(path)
+
+
+def test_signing_key_file_is_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("MERCATOR_MODEL_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    key = signing_key()
+    assert len(key) == 64 and signing_key() == key
+    assert (signing_key_path().stat().st_mode & 0o777) == 0o600
 
 
 def test_scoring_runs_in_batches_with_progress(tmp_path):

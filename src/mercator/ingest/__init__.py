@@ -16,11 +16,12 @@ from mercator.ingest._mapping import (
     identity_mapping,
     load_mapping,
 )
-from mercator.ingest._pii import pseudonymize
+from mercator.ingest._pii import mask_text, pii_kind_of_header, pseudonymize, redact_text
 from mercator.ingest._readers import RawSource, read_source
 from mercator.ingest.mappers import MAPPERS, Mapper, detect_mapper
 
 __all__ = [
     "MAPPERS", "ColumnSource", "Currency", "IngestResult", "Mapper", "RawSource", "TableMapping", "detect_mapper",
-    "identity_mapping", "ingest", "load_mapping", "pseudonymize", "read_source",
+    "identity_mapping", "ingest", "load_mapping", "mask_text", "pii_kind_of_header", "pseudonymize", "read_source",
+    "redact_text",
 ]

@@ -34,7 +34,7 @@ import ibis.expr.types as ir
 import yaml
 
 from mercator.errors import MappingError
-from mercator.schema import TableSpec, table_spec
+from mercator.schema import TableSpec, iso4217, table_spec
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,12 @@ def load_mapping(path: str | Path) -> TableMapping:
     if cur:
         if "to" not in cur or "rates" not in cur or ("column" in cur) == ("value" in cur):
             raise MappingError(f"{path}: currency needs 'to', 'rates' and one of 'column' or 'value'")
-        currency = Currency(to=cur["to"], rates={str(k): float(v) for k, v in cur["rates"].items()},
-                            column=cur.get("column"), value=cur.get("value"))
+        rates = {str(k).upper(): float(v) for k, v in cur["rates"].items()}
+        unknown = sorted({str(cur["to"]).upper(), *rates, *([str(cur["value"]).upper()] if cur.get("value") else [])}
+                         - iso4217())
+        if unknown:
+            raise MappingError(f"{path}: currency codes {unknown} are not ISO 4217 codes (e.g. USD, EUR, GBP)")
+        currency = Currency(to=str(cur["to"]).upper(), rates=rates, column=cur.get("column"),
+                            value=str(cur["value"]).upper() if cur.get("value") else None)
     return TableMapping(table=doc["table"], columns=cols, name=path.name, decimal=doc.get("decimal", "."),
                         timezone=doc.get("timezone"), currency=currency, checks=tuple(doc.get("checks") or ()))

@@ -79,3 +79,10 @@ def redact_text(text: str | None, key: str) -> str | None:
     text = _EMAIL.sub(lambda m: f"<email:{pseudonymize(m.group(0), 'email', key)[:16]}>", text)
     return _PHONE.sub(lambda m: f"<phone:{pseudonymize(m.group(0), 'phone', key)[:16]}>"
                       if _is_phone(m.group(0)) else m.group(0), text)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with e-mail addresses and phone numbers replaced by ``<email>`` / ``<phone>``:
+    for messages shown where no workspace key is at hand (errors, logs)."""
+    text = _EMAIL.sub("<email>", text)
+    return _PHONE.sub(lambda m: "<phone>" if _is_phone(m.group(0)) else m.group(0), text)

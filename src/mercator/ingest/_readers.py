@@ -171,7 +171,7 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
     if delimiter == "whitespace":
-        return _read_whitespace(path, data, encoding, skip_rows) + ([],)
+        return _read_whitespace(path, data, encoding, skip_rows) + ([],)  # type: ignore[return-value]
 
     # Read the header first to declare every column as text.
     header_line = sample.splitlines()[skip_rows] if sample.strip() else ""
@@ -281,15 +281,34 @@ def _check_quotes(path: Path, data: bytes, table: pa.Table, malformed: list[Malf
 
 
 def _read_whitespace(path: Path, data: bytes, encoding: str, skip_rows: int) -> tuple[pa.Table, str, str]:
-    """Whitespace-aligned text (e.g. the CDNOW log). Small legacy files: pandas' parser suffices."""
+    """Whitespace-aligned text (e.g. the CDNOW logs). Small legacy files: pandas' parser suffices.
+
+    Such logs often come without a header (CDNOW_sample.txt): when every name on the first
+    line is a number, the file has none, and its columns are called column_1, column_2, ...
+    (a mapper then maps them by position).
+    """
     import pandas as pd
 
+    first = data.decode(encoding, errors="replace").lstrip("\r\n").splitlines()
+    tokens = first[skip_rows].split() if len(first) > skip_rows else []
+    headerless = bool(tokens) and all(_is_number(t) for t in tokens)
     try:
         df = pd.read_csv(io.BytesIO(data), sep=r"\s+", dtype=str, encoding=encoding, skiprows=skip_rows,
-                         keep_default_na=False, na_values=[""])
+                         keep_default_na=False, na_values=[""], header=None if headerless else "infer")
     except Exception as exc:
         raise SourceError(path, f"cannot be parsed as whitespace-delimited text ({exc})") from exc
+    if headerless:
+        df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+        return pa.Table.from_pandas(df, preserve_index=False), encoding, "whitespace-headerless"
     return pa.Table.from_pandas(df, preserve_index=False), encoding, "whitespace"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _text_columns(table: pa.Table) -> pa.Table:
@@ -387,8 +406,9 @@ def read_source(path: str | Path, *, format: str | None = None, delimiter: str |
         raise SourceError(path, f"has duplicate column names: {', '.join(sorted(dup))}",
                           hint="rename the columns so that each name appears once.")
     table = _trimmed(table)
-    rows = _row_numbers(table.num_rows, [m.row for m in malformed]) if fmt == "csv" else \
-        pa.array(np.arange(2 + skip_rows, table.num_rows + 2 + skip_rows, dtype=np.int64))
+    first = 1 + skip_rows if delimiter == "whitespace-headerless" else 2 + skip_rows  # spreadsheet row numbers
+    rows = _row_numbers(table.num_rows, [m.row for m in malformed]) if fmt == "csv" and first == 2 + skip_rows \
+        else pa.array(np.arange(first, table.num_rows + first, dtype=np.int64))
     table = table.append_column(ROW, rows)
     if encoding == "utf-8 (mixed)":
         table, malformed = _set_apart_bad_encoding(table, malformed)

@@ -20,7 +20,7 @@ from mercator.errors import SourceError
 from mercator.ingest._mapping import ColumnSource, TableMapping
 from mercator.ingest._pii import pseudonymize_expr
 from mercator.ingest._readers import ROW
-from mercator.schema import EARLIEST_DATE, Column
+from mercator.schema import CODE_LISTS, EARLIEST_DATE, Column
 
 REASON, COLUMN, DETAIL, RULE, KEY_HASH = "_reason", "_column", "_detail", "_rule", "_key_hash"
 _TRUE = ("true", "t", "yes", "y", "1")
@@ -122,6 +122,8 @@ def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: 
             continue
         raw = _blank_to_null(_raw_value(src, source))
         value = _coerce(raw, col, source, mapping, engine)
+        if col.codes is not None:  # 'usd' is USD; codes are checked against the standard below
+            value = value.upper()
         if col.default is not None:
             value = value.fill_null(ibis.literal(col.default).cast(col.dtype))
         if col.unit == "currency" and rate is not None:
@@ -166,6 +168,10 @@ def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: 
             hi = ibis.literal(latest) if col.dtype == "date" else ibis.timestamp(latest.isoformat())
             checks.append(((v < lo) | (v > hi), "date_out_of_range", col.name,
                            _quote(v) + f" in {col.name} is outside {EARLIEST_DATE} .. {latest}"))
+        if col.codes is not None:
+            reason, codes = CODE_LISTS[col.codes]
+            checks.append((~v.isin(sorted(codes())), reason, col.name,
+                           _quote(v) + f" in {col.name} is not a code of {col.codes.upper().replace('ISO', 'ISO ')}"))
         if col.allowed:
             checks.append((~v.isin(col.allowed), "not_allowed", col.name,
                            _quote(v) + f" in {col.name} is not one of {', '.join(col.allowed)}"))

@@ -3,6 +3,7 @@
 from mercator.errors import SchemaError
 from mercator.schema._docs import data_model_markdown
 from mercator.schema._model import (
+    CODE_LISTS,
     EARLIEST_DATE,
     LOAD_ID,
     NOT_SET,
@@ -10,6 +11,7 @@ from mercator.schema._model import (
     Column,
     RowCheck,
     TableSpec,
+    iso4217,
 )
 from mercator.schema._tables import TABLES
 
@@ -25,6 +27,6 @@ def table_spec(name: str) -> TableSpec:
 
 
 __all__ = [
-    "EARLIEST_DATE", "LOAD_ID", "NOT_SET", "REASONS", "TABLES", "Column", "RowCheck", "TableSpec",
-    "data_model_markdown", "table_spec",
+    "CODE_LISTS", "EARLIEST_DATE", "LOAD_ID", "NOT_SET", "REASONS", "TABLES", "Column", "RowCheck", "TableSpec",
+    "data_model_markdown", "iso4217", "table_spec",
 ]

@@ -33,13 +33,23 @@ REASONS: dict[str, str] = {
     "out_of_range": "the value is outside the allowed range",
     "date_out_of_range": "the date is outside the plausible range",
     "not_allowed": "the value is not one of the allowed values",
-    "unknown_currency": "the currency has no conversion rate in the mapping",
+    "unknown_currency": "the currency is not an ISO 4217 code, or the mapping has no rate for it",
     "clicks_gt_impressions": "clicks exceed impressions",
     "conversions_gt_clicks": "conversions exceed clicks",
     "duplicate_key": "another row of the same load has the same key",
     "malformed_row": "the row has the wrong number of fields",
     "bad_encoding": "the row has bytes that are not UTF-8 in a UTF-8 file",
 }
+
+def iso4217() -> frozenset[str]:
+    """The active ISO 4217 currency codes (from pycountry's copy of the standard)."""
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+#: Standard code lists a column can be checked against: name -> (reason, codes).
+CODE_LISTS: dict[str, tuple[str, Callable[[], frozenset[str]]]] = {"iso4217": ("unknown_currency", iso4217)}
 
 _TYPES = {"string", "int64", "float64", "boolean", "date", "timestamp"}
 
@@ -64,8 +74,12 @@ class Column:
     max: float | None = None
     allowed: tuple[str, ...] | None = None
     default: str | None = None
+    #: a standard list the values must come from (``"iso4217"``); values are upper-cased first
+    codes: str | None = None
 
     def __post_init__(self) -> None:
+        if self.codes is not None and self.codes not in CODE_LISTS:
+            raise SchemaError(f"column {self.name!r}: unknown code list {self.codes!r}; known: {sorted(CODE_LISTS)}")
         if self.dtype not in _TYPES:
             raise SchemaError(f"column {self.name!r}: dtype {self.dtype!r} is not one of {sorted(_TYPES)}")
 
@@ -90,6 +104,8 @@ class Column:
             parts.append("one of " + ", ".join(self.allowed))
         if self.is_temporal:
             parts.append(f"from {EARLIEST_DATE.isoformat()} to a year after today")
+        if self.codes == "iso4217":
+            parts.append("an ISO 4217 code (upper-cased at ingest)")
         if self.default is not None:
             parts.append(f"default `{self.default}`")
         return "; ".join(parts)

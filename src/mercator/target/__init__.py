@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
 from mercator.frames import read_table, require_columns
+from mercator.exports import write_csv
 from mercator.modelstore import ModelMismatch, config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
@@ -228,7 +229,7 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
                             "reasons": why})
         if id_col:
             out.insert(0, id_col, part[id_col].to_numpy())
-        out.to_csv(output, mode="w" if start == 0 else "a", header=start == 0, index=False)
+        write_csv(out, output, append=start > 0)
         written += len(out)
         dist.append(p)
         if progress:
@@ -429,8 +430,7 @@ def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatm
             keep &= ~hit
     chosen = out[keep].sort_values("expected_value", ascending=False, kind="stable").head(top)
     chosen = chosen.assign(rank=np.arange(1, len(chosen) + 1))
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    chosen.to_csv(output, index=False)
+    write_csv(chosen, output)
     suppressed = pd.DataFrame({"rule": list(counts), "suppressed": list(counts.values())})
     text = (f"Target list: {len(chosen):,} of {len(out):,} by expected incremental "
             f"{'value' if value_col else 'response'} ({learner}); expected total {chosen['expected_value'].sum():,.1f}"

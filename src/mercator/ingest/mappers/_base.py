@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
+from mercator.errors import MappingError, SourceError
 from mercator.ingest._mapping import TableMapping
 from mercator.ingest._readers import ROW, RawSource
 
@@ -26,17 +27,26 @@ class Mapper:
     build: Callable[..., list[TableMapping]]
     read_options: Mapping[str, object] = field(default_factory=dict)
     options: Mapping[str, str] = field(default_factory=dict)
+    #: other exact column sets the export comes with (a headerless layout read as column_1..N)
+    layouts: tuple[frozenset[str], ...] = ()
 
     def mappings(self, raw: RawSource, **options: object) -> list[TableMapping]:
         unknown = set(options) - set(self.options)
         if unknown:
-            from mercator.errors import MappingError
             raise MappingError(f"mapper {self.name!r} has no option {sorted(unknown)}; "
                                f"its options: {dict(self.options) or 'none'}")
+        if not self.matches(raw.columns):
+            expected = " or ".join(", ".join(sorted(s)) for s in (self.signature, *self.layouts))
+            missing = sorted(self.signature - set(raw.columns))
+            raise SourceError(raw.path, f"does not have the layout the {self.name} mapper reads: no column "
+                                        f"{', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}",
+                              expected=f"columns {expected}; found {', '.join(raw.columns[:12]) or 'none'}",
+                              hint="check that this is the right file, or choose another mapper (`mercator "
+                                   "mappers`), --table T to match columns by name, or --mapping FILE.")
         return self.build(raw, **options)
 
     def matches(self, columns: list[str]) -> bool:
-        return self.signature <= set(columns)
+        return self.signature <= set(columns) or any(s == set(columns) for s in self.layouts)
 
 
 def concat(parts: list[ir.StringValue | str]) -> ir.StringValue:

@@ -130,22 +130,32 @@ ONLINE_RETAIL = Mapper(
 
 
 # -- CDNOW transaction log --------------------------------------------------------------------
+_CDNOW_MASTER = ("customer_id", "date", "number_of_cds", "dollar_value")
+_CDNOW_HEADERLESS = {4: _CDNOW_MASTER, 5: ("customer_id", "sample_id", "date", "number_of_cds", "dollar_value")}
+
+
 def _cdnow_prepare(t: ir.Table) -> ir.Table:
+    if "customer_id" not in t.columns:  # a headerless file (CDNOW_sample.txt has 5 columns, the master 4)
+        names = _CDNOW_HEADERLESS[len(t.columns) - 1]
+        t = t.rename({new: f"column_{i + 1}" for i, new in enumerate(names)})
     occ = ibis.row_number().over(group_by=[t.customer_id, t.date], order_by=t[ROW]) + 1
     return t.mutate(_order=concat([t.customer_id, "-", t.date, "-", occ.cast("string")]))
 
 
 def _cdnow(raw: RawSource) -> list[TableMapping]:
     # The log has no order id: a customer's n-th purchase on a day is order '<id>-<date>-<n>'.
+    # The 1/10 sample the BTYD literature uses has no header and a sample id after the master id;
+    # customers keep their master id, so sample and master loads agree.
     return [TableMapping("orders", name="cdnow", prepare=_cdnow_prepare, columns={
         "order_id": S("_order"), "customer_id": S("customer_id"), "ts": S("date", format="%Y%m%d"),
         "revenue": S("dollar_value"), "items": S("number_of_cds"), "currency": S(value="USD"),
         "is_return": S(value=False)})]
 
 
-CDNOW = Mapper("cdnow", "CDNOW transaction log (CDNOW_master.txt, whitespace-aligned) into orders.",
-               frozenset({"customer_id", "date", "number_of_cds", "dollar_value"}), _cdnow,
-               read_options={"delimiter": "whitespace"})
+CDNOW = Mapper("cdnow", "CDNOW transaction log (CDNOW_master.txt with a header, or the headerless "
+               "CDNOW_sample.txt / master layouts) into orders.",
+               frozenset(_CDNOW_MASTER), _cdnow, read_options={"delimiter": "whitespace"},
+               layouts=tuple(frozenset(f"column_{i + 1}" for i in range(n)) for n in sorted(_CDNOW_HEADERLESS)))
 
 
 # -- Retentioneering e-commerce clickstream ---------------------------------------------------
