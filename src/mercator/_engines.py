@@ -374,19 +374,34 @@ class SparkEngine(Engine):
         master = url.removeprefix("spark:") if url.startswith("spark:local") else url
         if master in ("spark", "spark:"):
             master = "local[*]"
+        home = spark_home()
+        home.mkdir(parents=True, exist_ok=True)
+        builder = SparkSession.builder
+        if master.startswith("local"):  # a local session talks to itself only
+            builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        # A persistent catalog: Hive's metastore (embedded Derby) and the warehouse in the
+        # workspace's folder, so the tables and views one command writes are there for the next.
+        # On a cluster the folder must be on storage every executor reaches (MERCATOR_SPARK_HOME).
         session = (
-            SparkSession.builder.master(master).appName("mercator")
+            builder.master(master).appName("mercator")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            .config("spark.sql.warehouse.dir", str(home / "warehouse"))
+            .config("spark.hadoop.javax.jdo.option.ConnectionURL",
+                    f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
+            .config("spark.ui.showConsoleProgress", "false")
+            .enableHiveSupport()
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel("ERROR")
         return cls(session, database)
 
     def _use(self) -> None:
         self.spark.catalog.setCurrentDatabase(self.database)
 
     def _view_target(self, name: str) -> str | None:
-        if not self.spark.catalog.tableExists(name, self.database):
+        if not self.spark.catalog.tableExists(f"{self.database}.{name}"):
             return None
         try:
             rows = self.spark.sql(f"SHOW CREATE TABLE `{self.database}`.`{name}`").collect()
@@ -520,6 +535,14 @@ class SparkEngine(Engine):
 
     def close(self) -> None:  # the session is shared; never stop it here
         pass
+
+
+def spark_home() -> Path:
+    """The folder of a Spark workspace's catalog and tables: ``$MERCATOR_SPARK_HOME`` or
+    ``./mercator-spark``."""
+    import os
+
+    return Path(os.environ.get("MERCATOR_SPARK_HOME") or "mercator-spark").resolve()
 
 
 def engine_for(location: str, *, spark_session=None, read_only: bool = False, database: str = "mercator",

@@ -36,7 +36,7 @@ class _Commands(TyperGroup):
         except MercatorError as exc:
             if _STATE["verbose"]:
                 raise
-            err.print(f"[red]error:[/red] {_masked(exc)}", highlight=False)
+            err.print(f"[red]error:[/red] {_masked(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
             if _STATE["verbose"] or isinstance(exc, (typer.Exit, typer.Abort)) \
@@ -44,7 +44,7 @@ class _Commands(TyperGroup):
                 raise
             err.print(f"[red]error:[/red] {type(exc).__name__}: {_masked(exc)[:2000]}\n"
                       "This input was not handled as it should have been; run again with --verbose for the "
-                      "traceback and report it.", highlight=False)
+                      "traceback and report it.", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
 
 
@@ -120,7 +120,7 @@ def _cell(value: object) -> str:
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -145,11 +145,10 @@ def version() -> None:
 def init(workspace: WorkspaceOpt = None) -> None:
     """Create a workspace (tables and the settings file with its pseudonymization key)."""
     try:
-        ws = _open(workspace)
+        with _open(workspace) as ws:
+            err.print(f"workspace ready: {ws.location} (settings: {ws.config.path})")
     except MercatorError as exc:
         _fail(exc)
-    err.print(f"workspace ready: {ws.location} (settings: {ws.config.path})")
-    ws.close()
 
 
 @app.command()
@@ -169,11 +168,10 @@ def doctor(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
         checks.append(("pyspark", "not installed (pip install 'mercator[spark]')"))
     findings = []
     try:
-        ws = _open(workspace)
-        inv = ws.inventory().to_frame()
-        findings.append(Finding(f"workspace {ws.location} on {ws.engine.name}: {int(inv.rows.sum()):,} rows in "
-                                f"{int((inv.rows > 0).sum())} non-empty tables; settings in {ws.config.path}."))
-        ws.close()
+        with _open(workspace) as ws:
+            inv = ws.inventory().to_frame()
+            findings.append(Finding(f"workspace {ws.location} on {ws.engine.name}: {int(inv.rows.sum()):,} rows in "
+                                    f"{int((inv.rows > 0).sum())} non-empty tables; settings in {ws.config.path}."))
     except MercatorError as exc:
         findings.append(Finding(f"workspace cannot be opened: {exc}", impact=1.0))
     import pandas as pd
@@ -216,12 +214,10 @@ def ingest(
         k, v = o.split("=", 1)
         opts[k] = v
     try:
-        ws = _open(workspace)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err, transient=as_json) as progress:
+        with _open(workspace) as ws, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                              TimeElapsedColumn(), console=err, transient=as_json) as progress:
             res = run_ingest(ws, paths, table=table, mapping=mapping, mapper=mapper, options=opts, force=force,
                              progress=_progress_callback(progress))
-        ws.close()
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -243,9 +239,8 @@ def mappers(as_json: JsonOpt = False) -> None:
 def tables(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """The canonical tables with row counts and time ranges."""
     try:
-        ws = _open(workspace, read_only=True)
-        res = ws.inventory()
-        ws.close()
+        with _open(workspace, read_only=True) as ws:
+            res = ws.inventory()
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -257,9 +252,8 @@ def query(sql: Annotated[str, typer.Argument(help="SQL over the workspace's tabl
           workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Run one read-only SELECT over the workspace's tables (no file access, no other statements)."""
     try:
-        ws = _open(workspace, read_only=True, sandbox=True)
-        res = ws.query(sql, limit=limit)
-        ws.close()
+        with _open(workspace, read_only=True, sandbox=True) as ws:
+            res = ws.query(sql, limit=limit)
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -273,9 +267,8 @@ def quarantine(table: Annotated[str | None, typer.Option("--table", "-t", help="
     from mercator.quality import quarantine_report
 
     try:
-        ws = _open(workspace, read_only=True)
-        res = quarantine_report(ws, table=table, limit=limit)
-        ws.close()
+        with _open(workspace, read_only=True) as ws:
+            res = quarantine_report(ws, table=table, limit=limit)
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -1038,11 +1031,9 @@ def run(workspace: WorkspaceOpt = None,
     from mercator.report import build_report
 
     try:
-        ws = _open(workspace)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err, transient=as_json) as progress:
+        with _open(workspace) as ws, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                              TimeElapsedColumn(), console=err, transient=as_json) as progress:
             path = build_report(ws, report, progress=_progress_callback(progress))
-        ws.close()
     except MercatorError as exc:
         _fail(exc)
     err.print(f"report: {path}")

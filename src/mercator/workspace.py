@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from mercator._engines import Engine, engine_for
+from mercator._engines import Engine, engine_for, spark_home
 from mercator.config import WorkspaceConfig, default_location
 from mercator.errors import WorkspaceError
 from mercator.results import Result
@@ -51,7 +51,8 @@ class Workspace:
         spark: an existing ``SparkSession`` to use instead of a location.
         database: the Spark database holding the tables (Spark only).
         config_path: settings file; default ``<workspace file>.toml`` beside a DuckDB file,
-            ``./mercator-spark.toml`` for Spark.
+            ``settings.toml`` in the Spark workspace's folder (``$MERCATOR_SPARK_HOME`` or
+            ``./mercator-spark``, which also holds its catalog and tables).
         read_only: open a DuckDB file read-only (several readers may share it; the file
             itself may be read-only). The workspace must exist.
         wait: seconds to wait while another process holds the DuckDB file's lock.
@@ -67,7 +68,7 @@ class Workspace:
         self.engine: Engine = engine_for(self.location, spark_session=spark, read_only=read_only,
                                          database=database, wait=wait, on_wait=on_wait, sandbox=sandbox)
         if config_path is None:
-            config_path = ("mercator-spark.toml" if self.engine.name == "spark"
+            config_path = (spark_home() / "settings.toml" if self.engine.name == "spark"
                            else f"{self.location.removeprefix('duckdb://')}.toml")
         self.config = WorkspaceConfig.load_or_create(Path(config_path), create=not read_only)
         if not read_only:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from mercator.ingest import ingest, pseudonymize
+from mercator.ingest import ingest, pseudonymize, redact_text
 
 
 def test_pii_never_reaches_tables_and_hashes_agree(ws, tmp_path):
@@ -58,3 +58,56 @@ def test_date_format_on_both_engines(ws, tmp_path):
     ingest(ws, p, mapping=m)
     assert [str(x) for x in ws.table("orders").ts.to_pandas()] == ["1997-01-01 00:00:00"]
     assert ws.table("quarantine").reason.to_pandas().tolist() == ["unparseable_date"]
+
+
+# -- issue 17, item 11: personal data never reaches quarantine in plain text ---------------------
+
+_PLAIN = ("ann.lee@example.com", "bob@example.org", "+44 20 7946 0958", "07700 900123", "Ann Lee")
+
+
+def _no_plain_pii(ws) -> str:
+    dump = ws.table("quarantine").to_pandas().to_csv()
+    found = [v for v in _PLAIN if v in dump]
+    assert not found, f"personal data in quarantine: {found}"
+    return dump
+
+
+def test_malformed_customer_row_keeps_no_email_or_phone(ws, tmp_path):
+    p = tmp_path / "customers.csv"
+    p.write_text("customer_id,email,phone,created_at\n"
+                 "c1,ann.lee@example.com,+44 20 7946 0958,2024-01-01\n"
+                 "c2,bob@example.org,07700 900123,2024-01-02,an extra field\n"  # malformed: 5 fields
+                 "c3,bob@example.org,07700 900123,not a date\n")               # rejected by a rule
+    res = ingest(ws, p, table="customers")
+    dump = _no_plain_pii(ws)
+    assert "<email:" in dump and "<phone:" in dump  # found by pattern in the malformed line's text
+    samples = res.to_frame("quarantine_samples").to_csv()
+    assert not any(v in samples for v in _PLAIN)
+
+
+def test_unmapped_personal_columns_are_pseudonymized_and_reported(ws, tmp_path):
+    """An orders file carries e-mail and phone columns orders has no place for; a customers
+    file names them 'Email Address' and 'Phone Number'."""
+    p = tmp_path / "orders.csv"
+    p.write_text("order_id,ts,revenue,Email Address,Phone Number,Name,note\n"
+                 "o1,2024-01-01,5,ann.lee@example.com,+44 20 7946 0958,Ann Lee,call 07700 900123\n"
+                 "o2,yesterday,5,bob@example.org,07700 900123,Ann Lee,bob@example.org asked\n")
+    res = ingest(ws, p, table="orders")
+    _no_plain_pii(ws)
+    note = [f.text for f in res.findings if f.metric == "columns_not_loaded"]
+    assert note and "Email Address" in note[0] and "personal data" in note[0]
+    c = tmp_path / "customers.csv"
+    c.write_text("customer_id,Email Address,Phone Number\nc1,Ann.Lee@example.com,+44 20 7946 0958\n")
+    ingest(ws, c, table="customers")
+    key = ws.config.pseudonymization_key.reveal()
+    row = ws.table("customers").to_pandas().iloc[0]
+    assert row.email == pseudonymize("ann.lee@example.com", "email", key)
+    assert row.phone == pseudonymize("+442079460958", "phone", key)
+
+
+def test_pattern_redaction_spares_dates_amounts_and_ids():
+    """The phone pattern must not eat the numbers a marketing row is made of."""
+    key = "k" * 32
+    for text in ("2024-01-01 10:00:00", "1234567.89", "536365", "cost 12.50", "2024-01-01,15:30"):
+        assert redact_text(text, key) == text
+    assert redact_text("ring +1 (555) 010-0001 or 0612345678", key).count("<phone:") == 2

@@ -71,3 +71,14 @@ def test_retentioneering_clickstream(duckdb_ws):
     counts = e.group_by("event_name").aggregate(n=e.count()).to_pandas().set_index("event_name")["n"]
     assert (counts["purchase"], counts["payment_error"], counts["checkout_bug"], counts["support_chat"]) == \
         (470, 119, 44, 277)
+
+
+def test_cdnow_sample_without_header(duckdb_ws):
+    """The 1/10 sample of the BTYD literature (issue 17, item 7): PROVENANCE.txt says 6,919
+    rows and 2,357 customers; its rows are the master's rows for those customers."""
+    res = ingest(duckdb_ws, shared("cdnow", "CDNOW_sample.txt"))  # detected: headerless, 5 columns
+    assert res.to_frame("loads").iloc[0].rows_inserted == 6_919
+    o = duckdb_ws.table("orders")
+    assert o.customer_id.nunique().to_pyarrow().as_py() == 2_357
+    master = ingest(duckdb_ws, shared("cdnow", "CDNOW_master.txt")).to_frame("loads").iloc[0]
+    assert (master.rows_inserted, master.rows_unchanged) == (69_659 - 6_919, 6_919)

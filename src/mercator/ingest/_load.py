@@ -224,7 +224,8 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     for t in (checks, dup_table):
         if t is not None:
             engine.release(t)
-    return {"table_name": spec.name, "rows_read": n_read,
+    unmapped = sorted(set(raw.columns) - mapping.source_columns()) if mapping.prepare is None else []
+    return {"table_name": spec.name, "columns_not_loaded": ", ".join(unmapped), "rows_read": n_read,
             "rows_inserted": n_new, "rows_updated": n_updated, "rows_unchanged": n_unchanged,
             "rows_quarantined": len(bad), "bad": bad}
 
@@ -364,6 +365,15 @@ def _result(records: list[dict], params: dict) -> IngestResult:
                     f"{r['rows_quarantined']:,} quarantined.")
         findings.append(Finding(text=text, metric="rows_quarantined", segment=r["table_name"],
                                 value=float(r["rows_quarantined"]), impact=float(r["rows_quarantined"])))
+        if r.get("columns_not_loaded"):
+            cols = r["columns_not_loaded"].split(", ")
+            personal = [c for c in cols if pii_kind_of_header(c)]
+            findings.append(Finding(
+                text=f"{r['source_file']} -> {r['table_name']}: {len(cols)} column(s) not loaded (no canonical column "
+                     f"of that name; map them with --mapping): {', '.join(cols[:10])}{' ...' if len(cols) > 10 else ''}"
+                     + (f". {', '.join(personal)} hold(s) personal data by name: not stored anywhere, and "
+                        "pseudonymized in quarantine." if personal else "."),
+                metric="columns_not_loaded", segment=r["table_name"], value=float(len(cols))))
     for rec in by_reason.itertuples():
         findings.append(Finding(text=f"{rec.rows:,} rows for {rec.table_name} quarantined: "
                                      f"{REASONS.get(rec.reason, rec.reason)} ({rec.reason}).",

@@ -34,6 +34,7 @@ import ibis.expr.types as ir
 import yaml
 
 from mercator.errors import MappingError
+from mercator.ingest._pii import pii_kind_of_header
 from mercator.schema import TableSpec, iso4217, table_spec
 
 
@@ -115,9 +116,15 @@ def _normalize(name: str) -> str:
 
 
 def identity_mapping(table: str, source_columns: list[str]) -> TableMapping:
-    """Map source columns whose names match canonical columns (case and punctuation ignored)."""
+    """Map source columns whose names match canonical columns (case and punctuation ignored);
+    a personal-data column goes by what its header says it holds (``Email Address`` is
+    ``email``, ``Phone Number`` is ``phone``), so it is pseudonymized, never dropped unseen."""
     spec = table_spec(table)
     by_norm = {_normalize(c): c for c in source_columns}
+    for c in source_columns:
+        kind = pii_kind_of_header(c)
+        if kind and spec.has_column(kind) and spec.column(kind).pii == kind:
+            by_norm.setdefault(kind, c)
     cols = {c.name: ColumnSource(source=by_norm[c.name]) for c in spec.columns if c.name in by_norm}
     return TableMapping(table=table, columns=cols, name="by-name")
 
