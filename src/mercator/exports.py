@@ -46,7 +46,8 @@ def write_csv(df: pd.DataFrame, path: str | Path, *, append: bool = False) -> Pa
     ``append``, add rows without a header (for exports written in chunks)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    safe_frame(df).to_csv(path, mode="a" if append else "w", header=not append, index=False)
+    # CRLF line ends (RFC 4180) also make the writer quote a value holding a lone carriage return
+    safe_frame(df).to_csv(path, mode="a" if append else "w", header=not append, index=False, lineterminator="\r\n")
     return path
 
 
