@@ -254,8 +254,9 @@ def _check_quotes(path: Path, data: bytes, table: pa.Table, malformed: list[Malf
     A quote that opens and never closes makes the CSV reader swallow the following lines
     into one field; that record then has the wrong number of fields and would be quarantined
     as one row, losing the lines it swallowed. Such a file fails whole, naming the line
-    where the quote opened. Lines are counted with ``bytes.count`` (C speed) and the line
-    breaks inside quoted values with Arrow's vectorized kernels, so the check is cheap.
+    where the quote opened. Lines are counted with ``bytes.count`` (C speed); only when there
+    are more lines than records are the line breaks inside quoted values counted (Arrow's
+    vectorized kernels) to see whether they explain the difference.
     """
     for m in malformed:
         if "\n" in m.text or "\r" in m.text:
@@ -265,13 +266,15 @@ def _check_quotes(path: Path, data: bytes, table: pa.Table, malformed: list[Malf
                               position=m.row, expected="every opening double quote closed on the same record",
                               hint=f"fix the quoting of row {m.row} (double a quote inside a value: \"\"), "
                                    "or re-export the file.")
-    embedded = 0
-    for col in table.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            embedded += int(pc.sum(pc.count_substring(col, "\n")).as_py() or 0)
+    if b'"' not in data:  # without quotes every record is one line: nothing can be swallowed
+        return
+    physical = _line_count(data) - 1 - skip_rows
+    if physical <= table.num_rows + len(malformed):  # the usual case: no line break inside a value
+        return
     sep = b"\n" if b"\n" in data else b"\r"
     blank = data.count(sep + sep) + (data.count(b"\n\r\n") if sep == b"\n" else 0)
-    physical = _line_count(data) - 1 - skip_rows
+    embedded = sum(int(pc.sum(pc.count_substring(col, "\n")).as_py() or 0) for col in table.columns
+                   if pa.types.is_string(col.type) or pa.types.is_large_string(col.type))
     accounted = table.num_rows + len(malformed) + embedded + blank
     if physical > accounted:
         raise SourceError(path, f"{physical - accounted:,} of its {physical:,} data lines are in no record the CSV "
