@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/mercator demo --workspace demo/mercator-demo.duckdb --report demo/report.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not spark and not slow"

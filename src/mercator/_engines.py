@@ -201,6 +201,8 @@ _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 def check_duckdb_path(path: str, *, must_exist: bool) -> None:
     """Refuse a workspace path that cannot be a DuckDB database, before DuckDB touches it."""
+    if path == ":memory:":
+        return
     p = Path(path)
     if p.is_dir():
         raise WorkspaceError(f"{path} is a folder; a workspace is a DuckDB file, e.g. {p / 'mercator.duckdb'}")
