@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from mercator import __version__
 from mercator.errors import MercatorError
 from mercator.results import Result
+
 
 class _Commands(TyperGroup):
     """The root command group: one place that turns errors into messages.
@@ -38,7 +39,7 @@ class _Commands(TyperGroup):
                 raise
             err.print(f"[red]error:[/red] {_masked(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
-        except Exception as exc:  # noqa: BLE001 - the last line of defence of the command line
+        except Exception as exc:  # the last line of defence of the command line
             if _STATE["verbose"] or isinstance(exc, (typer.Exit, typer.Abort)) \
                     or type(exc).__module__.startswith("typer."):  # usage errors and exits: the parser's own
                 raise

@@ -97,7 +97,7 @@ def read_signed(path: Path) -> dict:
         raise ModelMismatch(f"{path}: its signature does not verify: the file was altered, or it was saved under "
                             f"another model-signing key ({ENV_MODEL_KEY} or {signing_key_path()}); it was not "
                             "loaded")
-    return pickle.loads(blob)  # noqa: S301 - authenticated above
+    return pickle.loads(blob)  # authenticated above
 
 
 def save_model(path: Path, payload: dict, config: dict, packages: tuple[str, ...]) -> dict:

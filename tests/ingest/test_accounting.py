@@ -171,3 +171,22 @@ def test_mapping_currencies_must_be_iso_4217(tmp_path):
     m.write_text("table: orders\ncolumns: {order_id: id, ts: ts}\ncurrency: {value: EURO, to: usd, rates: {EURO: 1}}\n")
     with pytest.raises(MappingError, match="EURO"):
         load_mapping(m)
+
+
+def test_a_load_whose_counts_do_not_add_up_fails_and_changes_nothing(duckdb_ws, tmp_path, monkeypatch):
+    """The invariant is checked, not assumed: if the engine wrote other rows than the merge
+    counted, the load fails inside its transaction and the workspace stays as it was."""
+    import mercator.ingest._load as load
+    from mercator.errors import IngestInvariantError
+
+    p = tmp_path / "orders.csv"
+    p.write_text("order_id,ts,revenue\no1,2024-01-01,5\no2,2024-01-02,7\n")
+    ingest(duckdb_ws, p, table="orders")
+    before = {t: duckdb_ws.count(t) for t in ("orders", "quarantine", "loads")}
+    p.write_text("order_id,ts,revenue\no1,2024-01-01,5\no2,2024-01-02,8\no3,2024-01-03,1\n")
+    real = load._written
+    monkeypatch.setattr(load, "_written", lambda ws, table, load_id: real(ws, table, load_id) + 1)
+    with pytest.raises(IngestInvariantError, match="rows written"):
+        ingest(duckdb_ws, p, table="orders")
+    assert {t: duckdb_ws.count(t) for t in ("orders", "quarantine", "loads")} == before
+    assert duckdb_ws.table("orders").revenue.sum().to_pyarrow().as_py() == 12

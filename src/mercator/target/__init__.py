@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
-from mercator.frames import read_table, require_columns
 from mercator.exports import write_csv
+from mercator.frames import read_table, require_columns
 from mercator.modelstore import ModelMismatch, config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
