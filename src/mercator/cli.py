@@ -202,23 +202,27 @@ def ingest(
     = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Mapper option key=value.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Load even if the same bytes were loaded before.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="COLUMN=VALUE: a canonical column set to one "
+                                                   "value for every row (repeatable), e.g. platform=google_ads.")]
+    = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load files into the workspace; bad rows go to quarantine with their reason."""
     from mercator.ingest import ingest as run_ingest
 
-    opts = {}
-    for o in option or []:
-        if "=" not in o:
-            _fail(MercatorError(f"--option {o!r}: expected key=value"))
-        k, v = o.split("=", 1)
-        opts[k] = v
+    opts, constants = {}, {}
+    for flag, given, into in (("--option", option, opts), ("--set", set_, constants)):
+        for o in given or []:
+            if "=" not in o:
+                _fail(MercatorError(f"{flag} {o!r}: expected key=value"))
+            k, v = o.split("=", 1)
+            into[k.strip()] = v.strip()
     try:
         with _open(workspace) as ws, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                               TimeElapsedColumn(), console=err, transient=as_json) as progress:
             res = run_ingest(ws, paths, table=table, mapping=mapping, mapper=mapper, options=opts, force=force,
-                             progress=_progress_callback(progress))
+                             progress=_progress_callback(progress), constants=constants)
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -448,14 +452,22 @@ def segment_cluster(method: Annotated[str, typer.Option(help="kmeans (k by silho
 
 
 def _file_or_workspace(workspace: str | None, source: str | None, run, as_json: bool) -> None:
-    """Run on a file (or a glob of Parquet files) without opening a workspace, unless one is
-    named; else, or without a file, on the workspace."""
+    """Run on a file (or a glob of Parquet files) in memory, without a workspace, unless one
+    is named and exists (then it serves what the file lacks: consent, saved segments). A
+    workspace that is named (``--workspace`` or ``MERCATOR_WORKSPACE``) but does not exist
+    yet is no reason to fail a file analysis. Without a file, the workspace is the source."""
     import glob
 
-    if workspace is None and source is not None and glob.glob(source):
+    if source is not None and glob.glob(source) and (workspace is None or not _workspace_exists(workspace)):
         _result(lambda: run(None), as_json)
     else:
         _analysis(workspace, run, as_json)
+
+
+def _workspace_exists(workspace: str) -> bool:
+    """A Spark location always 'exists' (its catalog is created on first use); a DuckDB one
+    when its file does."""
+    return workspace.startswith("spark:") or Path(workspace.removeprefix("duckdb://")).exists()
 
 
 def _csv_list(text: str | None) -> list[str]:

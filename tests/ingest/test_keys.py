@@ -73,3 +73,26 @@ def test_large_plain_export_loads_every_row(duckdb_ws, tmp_path):
     p = _plain_export(tmp_path / "big.csv", 200_000, campaigns=400)
     res = ingest(duckdb_ws, p, table="ad_performance").to_frame("loads").iloc[0]
     assert (res.rows_inserted, res.rows_quarantined) == (200_000, 0)
+
+
+def test_set_gives_a_constant_without_a_mapping(tmp_path):
+    """Issue 18, item 3: an export without a platform column loads with --set platform=..."""
+    from typer.testing import CliRunner
+
+    from mercator import Workspace
+    from mercator.cli import app
+
+    runner = CliRunner()
+    p = tmp_path / "ads.csv"
+    p.write_text("date,campaign,impressions,clicks,cost\n2024-01-01,Brand,100,5,2.5\n2024-01-01,Generic,80,2,1.0\n")
+    ws = str(tmp_path / "w.duckdb")
+    refused = runner.invoke(app, ["ingest", str(p), "-t", "ad_performance", "-w", ws])
+    assert refused.exit_code == 2 and "platform" in refused.output
+    res = runner.invoke(app, ["ingest", str(p), "-t", "ad_performance", "--set", "platform=google_ads",
+                              "--set", "channel = paid_search", "-w", ws])
+    assert res.exit_code == 0, res.output
+    with Workspace(ws, read_only=True) as w:
+        df = w.table("ad_performance").to_pandas()
+    assert len(df) == 2 and set(df.platform) == {"google_ads"} and set(df.channel) == {"paid_search"}
+    bad = runner.invoke(app, ["ingest", str(p), "-t", "ad_performance", "--set", "plataform=x", "-w", ws])
+    assert bad.exit_code == 2 and "plataform" in bad.output

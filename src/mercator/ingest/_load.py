@@ -9,6 +9,7 @@ changes nothing. Rows that disappear from a file are not deleted from the worksp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 
 from mercator._engines import same_key
 from mercator.errors import IngestInvariantError, MappingError
-from mercator.ingest._mapping import TableMapping, identity_mapping, load_mapping
+from mercator.ingest._mapping import ColumnSource, TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pii_kind_of_header, pseudonymize, redact_text
 from mercator.ingest._readers import ROW, RawSource, read_source
 from mercator.ingest._validate import (
@@ -305,10 +306,28 @@ def _plan(table: str | None, mapping: str | Path | TableMapping | None, mapper: 
     return plan, dict(MAPPERS[mapper].read_options) if mapper else {}
 
 
+def with_constants(plan: Callable[[RawSource], list[TableMapping]], constants: dict[str, str]
+                   ) -> Callable[[RawSource], list[TableMapping]]:
+    """``plan`` with canonical columns set to constants (``--set platform=google_ads``) in every
+    table that has them; a column no mapped table has is an error, not silently ignored."""
+    if not constants:
+        return plan
+
+    def planned(raw: RawSource) -> list[TableMapping]:
+        maps = plan(raw)
+        unknown = [c for c in constants if not any(m.spec.has_column(c) for m in maps)]
+        if unknown:
+            raise MappingError(f"--set {', '.join(unknown)}: no column of that name in "
+                               f"{', '.join(m.table for m in maps)}; see `mercator schema show TABLE`")
+        return [dataclasses.replace(m, columns={**m.columns, **{c: ColumnSource(value=v) for c, v in constants.items()
+                                                                if m.spec.has_column(c)}}) for m in maps]
+    return planned
+
+
 def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: str | None = None,
            mapping: str | Path | TableMapping | None = None, mapper: str | None = None,
            options: dict | None = None, force: bool = False, progress: Progress | None = None,
-           read_options: dict | None = None) -> IngestResult:
+           read_options: dict | None = None, constants: dict[str, str] | None = None) -> IngestResult:
     """Load files into the workspace.
 
     Args:
@@ -320,10 +339,13 @@ def ingest(ws: Workspace, paths: str | Path | Sequence[str | Path], *, table: st
             the columns when neither ``table`` nor ``mapping`` is given.
         options: options of the built-in mapper (e.g. ``{"date": "2017-08-17"}``).
         force: load even when the same bytes were already loaded with the same mapping.
+        constants: canonical columns set to one value for every row (e.g. ``{"platform":
+            "google_ads"}`` for an export without a platform column), whatever the mapping.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     plan, plan_read_options = _plan(table, mapping, mapper, options)
+    plan = with_constants(plan, constants or {})
     ro = {**plan_read_options, **(read_options or {})} or None
     records = []
     for i, path in enumerate(paths):
