@@ -216,3 +216,14 @@ def test_compare_prefers_the_model_that_generated_the_data():
     assert ranked[0] == "shapley"
     ll = table.set_index("model")["log_loss"]
     assert (ll.drop("constant_rate") < ll["constant_rate"]).all()
+
+
+def test_no_touch_baseline_is_never_a_negative_rate():
+    """Issue 18, item 16: without observed no-touch journeys the baseline comes from the
+    linear prior over channel sets, which here extrapolates below zero (a: 1%, b: 1%, a+b:
+    30% gives an intercept of -28%). A conversion rate is bounded at zero."""
+    p = Paths.from_strings(["a", "b", "a > b"], [10, 10, 300], [990, 990, 700], [100, 100, 3000])
+    credit, info = shapley_credit(p)
+    assert info["baseline_rate"] == 0.0 and not info["baseline_observed"]
+    # Shapley's efficiency still holds against the bounded worth: credit adds up to the conversions
+    assert credit.conversions.sum() == pytest.approx(320, rel=1e-9)

@@ -143,3 +143,20 @@ def test_cli_json(tmp_path):
         "seasonal_naive", "mstl"}
     assert backtest(data=_series(1), date_col="date", value_col="clicks", horizon=14).params["models"][0] == \
         "seasonal_naive"
+
+
+def test_counts_are_never_forecast_below_zero(tmp_path):
+    """Issue 18, item 16: a low daily count (Poisson, mean 2) gets model bands that reach below
+    zero; shown forecasts and bands of a never-negative series start at zero, while a series
+    with negative values (net revenue after returns) keeps its band."""
+    rng = np.random.default_rng(9)
+    days = pd.date_range("2024-01-01", periods=200, freq="D")
+    counts = tmp_path / "conversions.csv"
+    pd.DataFrame({"date": days, "conversions": rng.poisson(2, 200)}).to_csv(counts, index=False)
+    res = forecast(data=str(counts), value_col="conversions", horizon=14, models="fast")
+    fc = res.to_frame("forecast")
+    assert (fc[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]] >= 0).all().all()
+    assert (fc.lo_95 == 0).any()  # the band did reach below zero before the floor
+    net = tmp_path / "net.csv"
+    pd.DataFrame({"date": days, "revenue": rng.normal(1, 3, 200)}).to_csv(net, index=False)
+    assert (forecast(data=str(net), value_col="revenue", horizon=14, models="fast").to_frame("forecast").lo_95 < 0).any()

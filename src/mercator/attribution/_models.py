@@ -284,7 +284,9 @@ class SetWorth:
         i = np.clip(np.searchsorted(self.sets, m), 0, len(self.sets) - 1)
         seen = self.sets[i] == m
         coef = self.coef_value if value else self.coef_rate
-        prior = coef[0] + _bits(m, self.k) @ coef[1:]
+        # a conversion rate or value per journey is never below zero, even where the linear
+        # prior for an unseen channel set extrapolates below it
+        prior = np.maximum(coef[0] + _bits(m, self.k) @ coef[1:], 0.0)
         return np.where(seen, (self.value_rate if value else self.rate)[i], prior)
 
     def observed(self, m: int) -> bool:

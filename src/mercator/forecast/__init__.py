@@ -184,6 +184,18 @@ def _with_regressors(part: pd.DataFrame, reg: pd.DataFrame, h: int) -> tuple[pd.
     return hist, fut
 
 
+def floor_at_zero(fc: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts and bands of a series that has never been negative (counts, spend, rates)
+    start at zero: a band of "-2 to 9" conversions becomes "0 to 9". Series with negative
+    values (net revenue after returns) keep their bands as the model gives them."""
+    never_negative = hist.groupby("unique_id").y.min().ge(0)
+    rows = fc.unique_id.map(never_negative).fillna(False).to_numpy(dtype=bool)
+    cols = ["mean", *(f"{b}_{lv}" for b in ("lo", "hi") for lv in LEVELS)]
+    out = fc.copy()
+    out.loc[rows, cols] = out.loc[rows, cols].clip(lower=0)
+    return out
+
+
 def _ratio_cv(cv_n: pd.DataFrame, cv_d: pd.DataFrame, choice_n: pd.Series, choice_d: pd.Series, k: KPI
               ) -> pd.DataFrame:
     """The backtest of a ratio KPI: the chosen numerator and denominator forecasts combined
@@ -287,6 +299,7 @@ def forecast(ws=None, metric: str | None = None, *, data=None, date_col: str = "
         fc = fc_n
         bt = sc_n[sc_n.model == sc_n.unique_id.map(ch_n)]
         hist = part_n
+    fc = floor_at_zero(fc, hist)
     breaks = _breaks(hist, freq)
     hist = hist.groupby("unique_id").tail(history).reset_index(drop=True)
     band = fc.groupby("unique_id").head(7 if freq == "D" else 1).reset_index(drop=True)
