@@ -198,3 +198,24 @@ def test_f1_best_threshold_equals_the_f1_score_search():
         grid = np.unique(np.quantile(p, np.linspace(0.5, 0.995, 100)))
         expected = grid[np.argmax([f1_score(y, p >= t) for t in grid])]
         assert f1_best_threshold(y, p) == expected
+
+
+def test_blank_cells_and_identifiers_like_a_telecom_export(tmp_path):
+    """Issue 18, items 11 and 12, on a table shaped like the telecom churn export: a
+    monthly-charges total with blank (" ") cells must be a number with missing values, not a
+    category of thousands of levels flagged as leakage; a unique customerID must be left out,
+    not used as a feature and flagged as leakage."""
+    frame, _ = _planted(4000)
+    rng = np.random.default_rng(4)
+    total = (50 + 20 * frame.x1 + rng.normal(0, 5, len(frame))).round(2).astype(str)
+    total[rng.choice(len(frame), 11, replace=False)] = " "
+    frame = frame.assign(customerID=[f"{rng.integers(1000, 9999)}-{i:05d}X" for i in range(len(frame))],
+                         TotalCharges=total).drop(columns=["id"])
+    res = train_model(None, _csv(frame, tmp_path), "bought", exclude=["recorded_at", "label_at"], save=False)
+    text = " ".join(f.text for f in res.findings)
+    assert "customerID (4,000 distinct)" in text and "TotalCharges (11 blank)" in text
+    card = res.to_frame("model_card").set_index("item")["value"]
+    assert card["features"] == "5"  # x1, x2, x3, region, TotalCharges
+    assert not any(f.metric == "leakage" and f.segment in ("customerID", "TotalCharges") for f in res.findings)
+    imp = res.to_frame("importance").set_index("feature")
+    assert "customerID" not in imp.index and "TotalCharges" in imp.index

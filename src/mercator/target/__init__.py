@@ -29,6 +29,7 @@ from mercator.target._model import (
     LEAK_AUC,
     capped,
     prepare_features,
+    screen_columns,
     single_feature_auc,
     split_rows,
     train,
@@ -103,7 +104,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
         frame = frame.sort_values(time_col, kind="stable", ignore_index=True)
     y = _binary(frame[label], positive, source, label)
     drop = {label, *exclude, *(c for c in (time_col, label_time) if c), *feature_times.values()}
-    x, categories = prepare_features(frame.drop(columns=[c for c in frame.columns if c in drop]))
+    x, categories, screened = _features(frame.drop(columns=[c for c in frame.columns if c in drop]))
     if len(x) < 200 or y.sum() < 20 or (len(y) - y.sum()) < 20:
         raise MercatorError(f"{source}: too few rows or positives to train and test a model "
                             f"({len(y)} rows, {int(y.sum())} positive)")
@@ -131,7 +132,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
             "baseline ROC AUC": round(m["logistic_baseline"]["roc_auc"], 4), "config hash": chash,
             **{f"version {k}": v for k, v in versions.items()}, "saved to": str(path) if path else "not saved"}
     tables["model_card"] = pd.DataFrame({"item": list(card), "value": [str(v) for v in card.values()]})
-    findings = _findings(tables, aucs, m, label)
+    findings = _findings(tables, aucs, m, label) + screened
     return TargetResult(tables=tables, findings=tuple(findings),
                         params={"label": label, "source": str(source), "model_path": str(path) if path else None,
                                 "config_hash": chash,
@@ -170,6 +171,24 @@ def _binary(col: pd.Series, positive: str | None, source: str, label: str) -> np
         return col.astype(int).to_numpy()
     raise MercatorError(f"{source}: label {label!r} has values {sorted(map(str, values))[:10]}: say which is the "
                         "positive class (--positive)")
+
+
+def _features(frame: pd.DataFrame, categories: dict | None = None) -> tuple[pd.DataFrame, dict, list[Finding]]:
+    """Features from the columns left after the label, with what the screening did said:
+    blank cells of numeric columns are missing values, identifiers are left out."""
+    frame, blanks, ids = screen_columns(frame)
+    x, categories = prepare_features(frame, categories)
+    notes = []
+    if ids:
+        notes.append(Finding("Left out as identifiers (a distinct value in most rows, or named like an id): "
+                             + ", ".join(f"{c} ({n:,} distinct)" for c, n in ids.items())
+                             + ". Pass them with --exclude to silence this, or rename a column that is a real "
+                               "feature.", metric="identifiers", value=float(len(ids)), impact=0.3))
+    if blanks:
+        notes.append(Finding("Read as numbers, with blank cells as missing values (the model handles them): "
+                             + ", ".join(f"{c} ({n:,} blank)" for c, n in blanks.items()) + ".",
+                             metric="blank_cells", value=float(sum(blanks.values())), impact=0.2))
+    return x, categories, notes
 
 
 def _findings(tables: dict, aucs: pd.Series, m: dict, label: str) -> list[Finding]:
@@ -321,7 +340,7 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
                             f"{sorted(arm.unique())[:10]})")
     t = (frame[treatment_col].astype(str) == treated).to_numpy(int)
     y = _binary(frame[outcome], None, _name(source), outcome)
-    x, categories = prepare_features(frame.drop(columns=[treatment_col, outcome, *exclude]))
+    x, categories, screened = _features(frame.drop(columns=[treatment_col, outcome, *exclude]))
     rng = np.random.default_rng(seed)
     test = np.zeros(len(y), bool)
     for g in np.unique(t * 2 + y):  # stratified by arm and outcome
@@ -362,7 +381,7 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
             "so targeting by predicted uplift is not shown to beat treating everyone (or no one) on the average "
             "effect.", metric="qini", impact=0.9))
     return UpliftResult(tables={"learners": table, "qini": pd.concat(curves, ignore_index=True)},
-                        findings=tuple(findings),
+                        findings=tuple(findings + screened),
                         params={"source": _name(source), "treated": treated, "control": control, "outcome": outcome,
                                 "k": k, "bootstrap": bootstrap, "test_rows": int(test.sum()), "ate": float(ate),
                                 "best": best.learner, "features": list(x.columns), "categories": categories})
@@ -391,7 +410,7 @@ def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatm
     t = (exp[treatment_col].astype(str) == treated).to_numpy(int)
     y = _binary(exp[outcome], None, source, outcome)
     drop = [treatment_col, outcome, *exclude, *(c for c in (id_col,) if c)]
-    x, categories = prepare_features(exp.drop(columns=drop))
+    x, categories, _notes = _features(exp.drop(columns=drop))
     model = UpliftModel(learner, seed).fit(x, y, t)
     pop = frame if population is None else read_table(ws, population)
     if id_col and id_col not in pop.columns:

@@ -11,6 +11,8 @@ extra package is needed.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
@@ -56,6 +58,42 @@ def prepare_features(frame: pd.DataFrame, categories: dict[str, list] | None = N
             out[c] = pd.Categorical(col.astype("string").astype(object).where(col.notna()), categories=levels)
             cats[c] = list(levels)
     return out, (cats if categories is None else categories)
+
+
+_ID_NAME = re.compile(r"(^|_)id$|^id_|[a-z]Id$|ID$|(^|_)(uuid|guid|key)$")
+
+
+def screen_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
+    """Columns as an analyst means them, before they become features.
+
+    - Text columns whose every non-blank cell is a number are numbers: blank or whitespace
+      cells (" " in a spreadsheet export) are missing values, not a category of their own.
+    - Identifiers are left out: text columns with a distinct value in (nearly) every row, and
+      columns named like ids (``customer_id``, ``customerID``, ``id``) with mostly distinct
+      values. As features they only memorize rows (and look like leakage).
+
+    Returns the frame, ``{column: blank cells}`` for the columns read as numbers, and
+    ``{column: distinct values}`` for the identifiers left out.
+    """
+    out, blanks, ids = frame.copy(deep=False), {}, {}
+    n = len(frame)
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            text = col.astype("string").str.strip()
+            blank = text.isna() | (text == "")
+            num = pd.to_numeric(text.where(~blank), errors="coerce")
+            if (~blank).any() and num[~blank].notna().all():
+                out[c] = num.astype(float)
+                if int((blank & col.notna()).sum()):
+                    blanks[c] = int((blank & col.notna()).sum())
+                continue
+        distinct = int(col.nunique(dropna=True))
+        texty = not pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c])
+        if n >= 50 and ((texty and distinct >= 0.95 * n) or (_ID_NAME.search(str(c)) and distinct >= 0.5 * n)):
+            ids[c] = distinct
+            out = out.drop(columns=c)
+    return out, blanks, ids
 
 
 def split_rows(y: np.ndarray, ordered: bool, seed: int = 0, train: float = 0.6,
