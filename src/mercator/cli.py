@@ -720,6 +720,11 @@ def experiment_design(baseline: Annotated[float, typer.Option(help="The metric's
                            units_per_day=units_per_day, share_in_test=share), as_json)
 
 
+SplitOpt = Annotated[str | None, typer.Option(help='The planned share of each arm, e.g. "psa:0.04,ad:0.96" '
+                                              "(default: equal), so that a designed unequal split is not called "
+                                              "a sample ratio mismatch.")]
+
+
 @experiment_app.command("register")
 def experiment_register(experiment: Annotated[str, typer.Argument(help="Experiment id.")],
                         hypothesis: Annotated[str, typer.Option(help="What you expect and why.")],
@@ -732,15 +737,19 @@ def experiment_register(experiment: Annotated[str, typer.Argument(help="Experime
                                                                                  "metric<0.1 (may rise 10%); "
                                                                                  "repeatable.")] = None,
                         name: Annotated[str | None, typer.Option(help="Short name.")] = None,
+                        expected_split: SplitOpt = None,
                         workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Lock an experiment's hypothesis, primary metric, guardrails and decision rule (timestamp
     and SHA-256) before reading any result."""
-    from mercator.experiment import Guardrail, register
+    from mercator.experiment import Guardrail, parse_split, register
 
     def run(ws):
         guards = [Guardrail.parse(g).spec for g in guardrail or []]
+        rule = {"metric": metric, "min_relative_lift": min_lift, "alpha": alpha}
+        if expected_split:
+            rule["expected_split"] = parse_split(expected_split)
         return register(ws, experiment, hypothesis=hypothesis, primary_metric=metric, guardrails=guards, name=name,
-                        success_criteria={"metric": metric, "min_relative_lift": min_lift, "alpha": alpha})
+                        success_criteria=rule)
 
     _analysis(workspace, run, as_json, read_only=False)
 
@@ -780,13 +789,15 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
                        min_lift: Annotated[float | None, typer.Option(help="Decision rule given now (not "
                                                                           "pre-registered): minimum lift of the "
                                                                           "first metric.")] = None,
+                       expected_split: SplitOpt = None,
                        workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Effects of every arm on every metric with intervals (Welch t, CUPED, delta method),
     Bayesian chance to win, SRM and guardrail checks, segments, factorial terms, and the
     verdict against the experiment's locked criteria."""
-    from mercator.experiment import analyze
+    from mercator.experiment import analyze, parse_split
 
     mets = _csv_list(metrics)
+    split = parse_split(expected_split) if expected_split else None
     criteria = {"metric": mets[0], "min_relative_lift": min_lift, "alpha": alpha} if min_lift is not None else None
 
     def run(ws):
@@ -794,7 +805,7 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
                        covariate=covariate, control=control, by=_csv_list(by), factors=_csv_list(factors),
                        guardrails=guardrail or [], alpha=alpha, correction=correction, sequential=sequential,
                        n_target=n_target, unit_col=unit_col, exposure_col=exposure_col, clean=clean,
-                       criteria=criteria)
+                       criteria=criteria, expected_split=split)
 
     if (data is None) == (experiment is None):
         _fail(MercatorError("give --data FILE or --experiment ID"))

@@ -14,6 +14,7 @@ from mercator.experiment._analysis import (
                                            ExperimentResult,
                                            Guardrail,
                                            ImpactResult,
+                                           parse_split,
                                            analyze,
                                            design,
                                            impact,
@@ -28,4 +29,4 @@ from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compa
 __all__ = ["Aggregates", "Baseline", "DesignResult", "Effect", "ExperimentResult", "Guardrail", "ImpactResult",
            "Metric", "adjust", "aggregate", "analyze", "beta_binomial", "compare", "confidence_sequence", "design",
            "duration_days", "experiment_units", "impact", "mde", "normal", "power_at", "register", "review",
-           "sample_size", "srm", "verify"]
+           "parse_split", "sample_size", "srm", "verify"]

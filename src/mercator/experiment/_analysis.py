@@ -33,6 +33,7 @@ from mercator.frames import engine_table, require_columns
 from mercator.results import Finding, Recommendation, Result, number
 
 SRM_ALPHA = 0.001  # the usual threshold: a real mismatch gives p far below it, chance rarely does
+SRM_MILD = 0.01  # between the two: said in the readable output as an imbalance to check
 GUARDRAIL_MARGIN = 0.02  # a guardrail named without a margin may not fall by more than 2%
 _GUARD = re.compile(r"^\s*([^<>\s]+)\s*(?:([<>])\s*([-+]?\d*\.?\d+)\s*(%?))?\s*$")
 
@@ -179,6 +180,13 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
     if not treated:
         raise MercatorError(f"{name}: only one variant ({control}) in column {variant_col}")
 
+    expected_split = expected_split or criteria.get("expected_split")
+    if expected_split:
+        unknown, absent = set(expected_split) - set(arms), set(arms) - set(expected_split)
+        if unknown or absent:
+            raise MercatorError(f"{name}: the expected split names {sorted(expected_split)} but the arms are "
+                                f"{sorted(arms)}; give a share for every arm (e.g. "
+                                f"\"{','.join(f'{a}:{1 / len(arms):.2f}' for a in sorted(arms))}\")")
     variants, srm_p = _srm_table(arms, expected_split)
     primary = _metrics([criteria["metric"]], None).popitem()[0] if criteria.get("metric") else None
     effects = _effects(mets, arms, control, treated, binary, alpha, correction, sequential, n_target, primary)
@@ -198,7 +206,9 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
         tables["verdict"] = verdicts
     params = {"source": name, "variant_col": variant_col, "control": control, "variants": sorted(arms),
               "metrics": list(mets), "covariate": covariate, "alpha": alpha, "correction": correction,
-              "sequential": sequential, "srm_pvalue": srm_p, "cleaned": bool(clean and checks is not None), "units": sum(a.n for a in arms.values()),
+              "sequential": sequential, "srm_pvalue": srm_p,
+              "expected_split": {k: float(w) / sum(expected_split.values()) for k, w in expected_split.items()}
+              if expected_split else None, "cleaned": bool(clean and checks is not None), "units": sum(a.n for a in arms.values()),
               "proportions": sorted(binary), "criteria": criteria or None,
               "locked_at": str(locked["locked_at"]) if locked else None,
               "criteria_hash": locked["criteria_hash"] if locked else None}
@@ -226,6 +236,26 @@ def _control(arms: dict[str, Aggregates], control: str | None, name: str, varian
         if guess in arms:
             return guess
     return min(arms)
+
+
+def parse_split(text: str) -> dict[str, float]:
+    """``"psa:0.04,ad:0.96"`` (or ``"psa:4%,ad:96%"``, or ``"control:1,treatment:3"``) -> the
+    planned share of each arm, summing to one."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        arm, _, share = part.rpartition(":")
+        try:
+            value = float(share.strip().rstrip("%"))
+        except ValueError:
+            value = -1.0
+        if not arm.strip() or value <= 0:
+            raise MercatorError(f"expected split {part!r}: write ARM:SHARE with a positive share, e.g. "
+                                "\"psa:0.04,ad:0.96\"")
+        out[arm.strip()] = value
+    total = sum(out.values())
+    if not out:
+        raise MercatorError("expected split: give ARM:SHARE for every arm, e.g. \"psa:0.04,ad:0.96\"")
+    return {k: v / total for k, v in out.items()}
 
 
 def _srm_table(arms: dict[str, Aggregates], expected: Mapping[str, float] | None) -> tuple[pd.DataFrame, float]:
@@ -414,10 +444,19 @@ def _findings(tables: dict[str, pd.DataFrame], params: dict) -> tuple[tuple[Find
             metric=r.metric, segment=r.variant, value=r.rel_effect, interval=(r.rel_effect_lo, r.rel_effect_hi),
             impact=abs(r.rel_effect) * (2 if r.significant else 1), confidence=1 - r.p_adjusted))
     v = tables["variants"]
+    units = ", ".join(f"{a} {int(n):,}" for a, n in zip(v.variant, v.units, strict=True))
+    split = params.get("expected_split")
+    planned = ("the planned split " + ", ".join(f"{a} {w:.0%}" for a, w in split.items())) if split else \
+        "an equal split (pass --expected-split if the test was designed unequal)"
     if params["srm_pvalue"] < SRM_ALPHA:
-        out.append(Finding(f"Sample ratio mismatch: {', '.join(f'{a} {int(n):,}' for a, n in zip(v.variant, v.units, strict=True))} "
-                           f"units against the planned split (p = {params['srm_pvalue']:.2g}). The assignment or the "
-                           "logging is broken; do not trust the effects until it is explained.", impact=100.0))
+        out.append(Finding(f"Sample ratio mismatch: {units} units against {planned} (p = "
+                           f"{params['srm_pvalue']:.2g}). The assignment or the logging is broken; do not trust the "
+                           "effects until it is explained.", metric="srm", value=params["srm_pvalue"], impact=100.0))
+    elif params["srm_pvalue"] < SRM_MILD:
+        out.append(Finding(f"Mild imbalance to check: {units} units against {planned} (p = "
+                           f"{params['srm_pvalue']:.2g}). Not enough to call the assignment broken (that takes p < "
+                           f"{SRM_ALPHA}), but worth a look at how units were assigned and logged.", metric="srm",
+                           value=params["srm_pvalue"], impact=20.0))
     q = tables.get("checks")
     if q is not None:
         for r in q[q.rows > 0].itertuples():
