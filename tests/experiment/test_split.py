@@ -70,3 +70,35 @@ def test_split_parsing_and_errors(tmp_path):
     d = _units({"ad": 960, "psa": 40}, {"ad": 0.1, "psa": 0.1})
     with pytest.raises(MercatorError, match="give a share for every arm"):
         analyze(d, variant_col="test group", control="psa", metrics=["converted"], expected_split={"ad": 1.0})
+
+
+def test_small_counts_get_an_interval_and_p_value_that_agree(tmp_path):
+    """Issue 18, item 8: a 96/4 ad-versus-holdout test with 5 holdout conversions was reported
+    "+140.7%, 95% interval -0.4% to +481.5%; p = 0.0027, significant". With fewer than 10
+    expected events in an arm, the rate is compared by the score test and the score interval
+    of the ratio (statsmodels' test_proportions_2indep / confint_proportions_2indep, the
+    reference here), which agree; the finding says the counts are small."""
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    rows = {"ad": (10_080, 289), "psa": (420, 5)}
+    d = pd.DataFrame({"test group": np.concatenate([np.full(n, a) for a, (n, _x) in rows.items()]),
+                      "converted": np.concatenate([np.r_[np.ones(x, int), np.zeros(n - x, int)] for n, x in rows.values()])})
+    res = analyze(d, variant_col="test group", control="psa", metrics=["converted"],
+                  expected_split={"psa": 0.04, "ad": 0.96})
+    e = res.to_frame("effects").iloc[0]
+    assert e.method == "score (small counts)" and (e.events_control, e.events_treatment) == (5, 289)
+    p_ref = test_proportions_2indep(289, 10_080, 5, 420, method="score", compare="diff").pvalue
+    lo, hi = confint_proportions_2indep(289, 10_080, 5, 420, method="score", compare="ratio")
+    assert e.pvalue == pytest.approx(p_ref, rel=1e-9)
+    assert (e.rel_effect_lo, e.rel_effect_hi) == pytest.approx((lo - 1, hi - 1), rel=1e-9)
+    assert (e.pvalue < 0.05) == (e.rel_effect_lo > 0)  # the two agree
+    assert "Counts are small (5 events in psa, 289 in ad)" in " ".join(f.text for f in res.findings)
+    # over many small tests, the interval excludes zero exactly when p < 0.05
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        xc, xt = rng.integers(0, 9), rng.integers(5, 400)
+        if xc == 0 and xt == 0:
+            continue
+        from mercator.experiment._stats import compare_counts
+        eff = compare_counts(xc, 420, xt, 10_080)
+        assert (eff.pvalue < 0.05) == (eff.rel_effect_lo > 0 or eff.rel_effect_hi < 0), (xc, xt)

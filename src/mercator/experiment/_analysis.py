@@ -28,7 +28,7 @@ from mercator.experiment._bayes import beta_binomial, confidence_sequence, norma
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units, quality
 from mercator.experiment._factorial import factorial_effects, metric_name
-from mercator.experiment._stats import Aggregates, Metric, adjust, compare, srm
+from mercator.experiment._stats import Aggregates, Metric, adjust, compare, compare_counts, small_counts, srm
 from mercator.frames import engine_table, require_columns
 from mercator.results import Finding, Recommendation, Result, number
 
@@ -274,9 +274,15 @@ def _effects(mets: dict[str, Metric], arms: dict[str, Aggregates], control: str,
     for label, m in mets.items():
         for arm in treated:
             c, t = arms[control], arms[arm]
-            e = compare(m, c, t, alpha=alpha)
+            rate = m.num in binary and m.den is None and m.covariate is None
+            counts = (c.mean(m.num) * c.n, c.n, t.mean(m.num) * t.n, t.n) if rate else None
+            small = bool(counts) and small_counts(*counts)
+            e = compare_counts(*counts, alpha=alpha) if small else compare(m, c, t, alpha=alpha)
             row = {"metric": label, "variant": arm, "covariate": metric_name(Metric(m.covariate, m.covariate_den))
-                   if m.covariate else None} | e.to_dict()
+                   if m.covariate else None} | e.to_dict() | {
+                       "method": "score (small counts)" if small else ("z" if rate else "welch"),
+                       "events_control": round(counts[0]) if rate else math.nan,
+                       "events_treatment": round(counts[2]) if rate else math.nan}
             if m.num in binary and m.den is None and m.covariate is None:
                 bayes = beta_binomial(c.mean(m.num) * c.n, c.n, t.mean(m.num) * t.n, t.n)
                 row["bayes"] = "beta-binomial"
@@ -440,7 +446,10 @@ def _findings(tables: dict[str, pd.DataFrame], params: dict) -> tuple[tuple[Find
             f"{r.variant} vs {ctl}, {r.metric}: {levels}, "
             f"{100 * r.rel_effect:+.1f}%, {100 * (1 - alpha):.0f}% interval {100 * r.rel_effect_lo:+.1f}% to "
             f"{100 * r.rel_effect_hi:+.1f}%); p = {r.pvalue:.2g}, {params['correction']}-adjusted {r.p_adjusted:.2g}: "
-            f"{word}. Chance to beat {ctl}: {100 * r.chance_to_win:.0f}%.",
+            f"{word}. Chance to beat {ctl}: {100 * r.chance_to_win:.0f}%."
+            + (f" Counts are small ({r.events_control:,.0f} events in {ctl}, {r.events_treatment:,.0f} in "
+               f"{r.variant}): score test and score interval, which agree."
+               if getattr(r, "method", "") == "score (small counts)" else ""),
             metric=r.metric, segment=r.variant, value=r.rel_effect, interval=(r.rel_effect_lo, r.rel_effect_hi),
             impact=abs(r.rel_effect) * (2 if r.significant else 1), confidence=1 - r.p_adjusted))
     v = tables["variants"]

@@ -177,6 +177,46 @@ def srm(counts: dict[str, float], expected: dict[str, float] | None = None) -> t
     return float(res.statistic), float(res.pvalue)
 
 
+#: Below this many expected events (or non-events) in an arm, a 0/1 metric is compared by a
+#: score test and score interval instead of the normal approximation.
+SMALL_COUNT = 10
+
+
+def small_counts(x_c: float, n_c: float, x_t: float, n_t: float) -> bool:
+    """Whether a 0/1 metric has fewer than ``SMALL_COUNT`` events or non-events in an arm,
+    observed or expected under the pooled rate."""
+    pooled = (x_c + x_t) / (n_c + n_t)
+    expected = min(n_c, n_t) * min(pooled, 1 - pooled)
+    observed = min(x_c, n_c - x_c, x_t, n_t - x_t)
+    return min(expected, observed) < SMALL_COUNT
+
+
+def compare_counts(x_c: float, n_c: float, x_t: float, n_t: float, *, alpha: float = 0.05) -> Effect:
+    """Treatment against control on a rate with small counts (two-sided), where the normal
+    approximation fails: the p-value of the Miettinen-Nurminen score test and the score
+    interval of the ratio of rates (statsmodels), which agree by construction (the interval
+    excludes 1 exactly when p < alpha); the difference gets Newcombe's hybrid Wilson interval."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # statsmodels divides by a zero count on the way
+        return _compare_counts(round(x_c), n_c, round(x_t), n_t, alpha)
+
+
+def _compare_counts(x_c: int, n_c: float, x_t: int, n_t: float, alpha: float) -> Effect:
+    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+    mc, mt = x_c / n_c, x_t / n_t
+    test = test_proportions_2indep(x_t, n_t, x_c, n_c, method="score", compare="diff")
+    lo, hi = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="newcomb", compare="diff", alpha=alpha)
+    if x_c == 0:  # no event in the control: the ratio is unbounded above
+        rlo, rhi = (confint_proportions_2indep(x_t, n_t, x_c, n_c, method="score", compare="ratio", alpha=alpha)[0]
+                    if x_t else 0.0), math.inf
+    else:
+        rlo, rhi = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="score", compare="ratio", alpha=alpha)
+    se = math.sqrt(mc * (1 - mc) / n_c + mt * (1 - mt) / n_t)
+    ratio = mt / mc if mc else math.inf
+    return Effect(mc, mt, mt - mc, float(lo), float(hi), ratio - 1, float(rlo) - 1, float(rhi) - 1, se,
+                  float(test.pvalue), float(test.statistic), n_c, n_t)
+
+
 def adjust(pvalues: list[float] | np.ndarray, method: str = "holm", alpha: float = 0.05) -> np.ndarray:
     """Multiple-testing adjusted p-values: ``holm`` (family-wise error), ``fdr_bh``
     (Benjamini-Hochberg, false discovery rate) or ``bonferroni``.
@@ -203,4 +243,5 @@ def adjust(pvalues: list[float] | np.ndarray, method: str = "holm", alpha: float
     return out
 
 
-__all__ = ["Aggregates", "Effect", "Metric", "adjust", "compare", "moments", "srm"]
+__all__ = ["SMALL_COUNT", "Aggregates", "Effect", "Metric", "adjust", "compare", "compare_counts", "moments",
+           "small_counts", "srm"]
