@@ -14,10 +14,10 @@ from mercator.experiment._analysis import (
                                            ExperimentResult,
                                            Guardrail,
                                            ImpactResult,
-                                           parse_split,
                                            analyze,
                                            design,
                                            impact,
+                                           parse_split,
                                            review,
 )
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
@@ -26,7 +26,32 @@ from mercator.experiment._engine import aggregate, experiment_units
 from mercator.experiment._registry import register, verify
 from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compare, srm
 
-__all__ = ["Aggregates", "Baseline", "DesignResult", "Effect", "ExperimentResult", "Guardrail", "ImpactResult",
-           "Metric", "adjust", "aggregate", "analyze", "beta_binomial", "compare", "confidence_sequence", "design",
-           "duration_days", "experiment_units", "impact", "mde", "normal", "power_at", "register", "review",
-           "parse_split", "sample_size", "srm", "verify"]
+__all__ = [
+                                           "Aggregates",
+                                           "Baseline",
+                                           "DesignResult",
+                                           "Effect",
+                                           "ExperimentResult",
+                                           "Guardrail",
+                                           "ImpactResult",
+                                           "Metric",
+                                           "adjust",
+                                           "aggregate",
+                                           "analyze",
+                                           "beta_binomial",
+                                           "compare",
+                                           "confidence_sequence",
+                                           "design",
+                                           "duration_days",
+                                           "experiment_units",
+                                           "impact",
+                                           "mde",
+                                           "normal",
+                                           "parse_split",
+                                           "power_at",
+                                           "register",
+                                           "review",
+                                           "sample_size",
+                                           "srm",
+                                           "verify",
+]

@@ -28,7 +28,15 @@ from mercator.experiment._bayes import beta_binomial, confidence_sequence, norma
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units, quality
 from mercator.experiment._factorial import factorial_effects, metric_name
-from mercator.experiment._stats import Aggregates, Metric, adjust, compare, compare_counts, small_counts, srm
+from mercator.experiment._stats import (
+    Aggregates,
+    Metric,
+    adjust,
+    compare,
+    compare_counts,
+    small_counts,
+    srm,
+)
 from mercator.frames import engine_table, require_columns
 from mercator.results import Finding, Recommendation, Result, number
 

@@ -12,7 +12,6 @@ extra package is needed.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
