@@ -10,15 +10,15 @@ units of a workspace experiment), ``_registry`` (pre-registration locked by hash
 """
 
 from mercator.experiment._analysis import (
-                                           DesignResult,
-                                           ExperimentResult,
-                                           Guardrail,
-                                           ImpactResult,
-                                           analyze,
-                                           design,
-                                           impact,
-                                           parse_split,
-                                           review,
+    DesignResult,
+    ExperimentResult,
+    Guardrail,
+    ImpactResult,
+    analyze,
+    design,
+    impact,
+    parse_split,
+    review,
 )
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
@@ -26,32 +26,7 @@ from mercator.experiment._engine import aggregate, experiment_units
 from mercator.experiment._registry import register, verify
 from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compare, srm
 
-__all__ = [
-                                           "Aggregates",
-                                           "Baseline",
-                                           "DesignResult",
-                                           "Effect",
-                                           "ExperimentResult",
-                                           "Guardrail",
-                                           "ImpactResult",
-                                           "Metric",
-                                           "adjust",
-                                           "aggregate",
-                                           "analyze",
-                                           "beta_binomial",
-                                           "compare",
-                                           "confidence_sequence",
-                                           "design",
-                                           "duration_days",
-                                           "experiment_units",
-                                           "impact",
-                                           "mde",
-                                           "normal",
-                                           "parse_split",
-                                           "power_at",
-                                           "register",
-                                           "review",
-                                           "sample_size",
-                                           "srm",
-                                           "verify",
-]
+__all__ = ["Aggregates", "Baseline", "DesignResult", "Effect", "ExperimentResult", "Guardrail",
+           "ImpactResult", "Metric", "adjust", "aggregate", "analyze", "beta_binomial", "compare",
+           "confidence_sequence", "design", "duration_days", "experiment_units", "impact", "mde", "normal",
+           "parse_split", "power_at", "register", "review", "sample_size", "srm", "verify"]
