@@ -4,6 +4,7 @@ one writer, used by every export, neutralizes text that starts like a formula.""
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pandas as pd
@@ -22,17 +23,12 @@ def _cells(path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _assert_no_formula(path) -> None:
-    bad = [c for row in _cells(path) for c in row if c.startswith(FORMULA_STARTS) and not _is_number(c)]
+    bad = [c for row in _cells(path) for c in row if c.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(c)]
     assert not bad, f"{path}: cells a spreadsheet would run: {bad[:5]}"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def test_writer_neutralizes_text_and_keeps_numbers(tmp_path):

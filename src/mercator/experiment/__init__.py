@@ -13,16 +13,15 @@ from mercator.experiment._analysis import (
     DesignResult,
     ExperimentResult,
     Guardrail,
-    ImpactResult,
     analyze,
     design,
-    impact,
     parse_split,
     review,
 )
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units
+from mercator.experiment._impact_analysis import ImpactResult, impact
 from mercator.experiment._registry import register, verify
 from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compare, srm
 

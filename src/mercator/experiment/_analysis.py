@@ -28,6 +28,7 @@ from mercator.experiment._bayes import beta_binomial, confidence_sequence, norma
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units, quality
 from mercator.experiment._factorial import factorial_effects, metric_name
+from mercator.experiment._srm import SRM_ALPHA, parse_split, srm_findings, srm_table
 from mercator.experiment._stats import (
     Aggregates,
     Metric,
@@ -35,13 +36,10 @@ from mercator.experiment._stats import (
     compare,
     compare_counts,
     small_counts,
-    srm,
 )
 from mercator.frames import engine_table, require_columns
 from mercator.results import Finding, Recommendation, Result, number
 
-SRM_ALPHA = 0.001  # the usual threshold: a real mismatch gives p far below it, chance rarely does
-SRM_MILD = 0.01  # between the two: said in the readable output as an imbalance to check
 GUARDRAIL_MARGIN = 0.02  # a guardrail named without a margin may not fall by more than 2%
 _GUARD = re.compile(r"^\s*([^<>\s]+)\s*(?:([<>])\s*([-+]?\d*\.?\d+)\s*(%?))?\s*$")
 
@@ -189,13 +187,7 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
         raise MercatorError(f"{name}: only one variant ({control}) in column {variant_col}")
 
     expected_split = expected_split or criteria.get("expected_split")
-    if expected_split:
-        unknown, absent = set(expected_split) - set(arms), set(arms) - set(expected_split)
-        if unknown or absent:
-            raise MercatorError(f"{name}: the expected split names {sorted(expected_split)} but the arms are "
-                                f"{sorted(arms)}; give a share for every arm (e.g. "
-                                f"\"{','.join(f'{a}:{1 / len(arms):.2f}' for a in sorted(arms))}\")")
-    variants, srm_p = _srm_table(arms, expected_split)
+    variants, srm_p = srm_table(arms, expected_split, name)
     primary = _metrics([criteria["metric"]], None).popitem()[0] if criteria.get("metric") else None
     effects = _effects(mets, arms, control, treated, binary, alpha, correction, sequential, n_target, primary)
     tables = {"effects": effects, "variants": variants}
@@ -244,35 +236,6 @@ def _control(arms: dict[str, Aggregates], control: str | None, name: str, varian
         if guess in arms:
             return guess
     return min(arms)
-
-
-def parse_split(text: str) -> dict[str, float]:
-    """``"psa:0.04,ad:0.96"`` (or ``"psa:4%,ad:96%"``, or ``"control:1,treatment:3"``) -> the
-    planned share of each arm, summing to one."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        arm, _, share = part.rpartition(":")
-        try:
-            value = float(share.strip().rstrip("%"))
-        except ValueError:
-            value = -1.0
-        if not arm.strip() or value <= 0:
-            raise MercatorError(f"expected split {part!r}: write ARM:SHARE with a positive share, e.g. "
-                                "\"psa:0.04,ad:0.96\"")
-        out[arm.strip()] = value
-    total = sum(out.values())
-    if not out:
-        raise MercatorError("expected split: give ARM:SHARE for every arm, e.g. \"psa:0.04,ad:0.96\"")
-    return {k: v / total for k, v in out.items()}
-
-
-def _srm_table(arms: dict[str, Aggregates], expected: Mapping[str, float] | None) -> tuple[pd.DataFrame, float]:
-    counts = {v: a.n for v, a in sorted(arms.items())}
-    _, p = srm(counts, expected)
-    total = sum(counts.values())
-    share = np.array([(expected or {}).get(k, 1.0) for k in counts], float)
-    return pd.DataFrame({"variant": list(counts), "units": list(counts.values()),
-                         "share": [c / total for c in counts.values()], "expected_share": share / share.sum()}), p
 
 
 def _effects(mets: dict[str, Metric], arms: dict[str, Aggregates], control: str, treated: list[str],
@@ -460,20 +423,7 @@ def _findings(tables: dict[str, pd.DataFrame], params: dict) -> tuple[tuple[Find
                if getattr(r, "method", "") == "score (small counts)" else ""),
             metric=r.metric, segment=r.variant, value=r.rel_effect, interval=(r.rel_effect_lo, r.rel_effect_hi),
             impact=abs(r.rel_effect) * (2 if r.significant else 1), confidence=1 - r.p_adjusted))
-    v = tables["variants"]
-    units = ", ".join(f"{a} {int(n):,}" for a, n in zip(v.variant, v.units, strict=True))
-    split = params.get("expected_split")
-    planned = ("the planned split " + ", ".join(f"{a} {w:.0%}" for a, w in split.items())) if split else \
-        "an equal split (pass --expected-split if the test was designed unequal)"
-    if params["srm_pvalue"] < SRM_ALPHA:
-        out.append(Finding(f"Sample ratio mismatch: {units} units against {planned} (p = "
-                           f"{params['srm_pvalue']:.2g}). The assignment or the logging is broken; do not trust the "
-                           "effects until it is explained.", metric="srm", value=params["srm_pvalue"], impact=100.0))
-    elif params["srm_pvalue"] < SRM_MILD:
-        out.append(Finding(f"Mild imbalance to check: {units} units against {planned} (p = "
-                           f"{params['srm_pvalue']:.2g}). Not enough to call the assignment broken (that takes p < "
-                           f"{SRM_ALPHA}), but worth a look at how units were assigned and logged.", metric="srm",
-                           value=params["srm_pvalue"], impact=20.0))
+    out += srm_findings(tables["variants"], params)
     q = tables.get("checks")
     if q is not None:
         for r in q[q.rows > 0].itertuples():
@@ -600,109 +550,5 @@ def design(*, baseline: float, mde_relative: float | None = None, sd: float | No
                                 "n_control": n_c, "relative_effect": effect, "alternative": alternative})
 
 
-# -- incrementality ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImpactResult(Result):
-    """A campaign's effect on a KPI series against its counterfactual."""
-
-    kind = "experiment_impact"
-    title = "Campaign impact"
-
-    def figures(self) -> list:
-        import plotly.graph_objects as go
-
-        s = self.tables.get("series")
-        if s is None or s.empty:
-            return []
-        fig = go.Figure()
-        post = s[s.post]
-        fig.add_scatter(x=np.r_[post["date"], post["date"][::-1]], y=np.r_[post["predicted_hi"],
-                        post["predicted_lo"][::-1]], fill="toself", opacity=0.2, name="counterfactual interval",
-                        line={"width": 0})
-        fig.add_scatter(x=s["date"], y=s["predicted"], name="counterfactual", line={"dash": "dash"})
-        fig.add_scatter(x=s["date"], y=s["actual"], name="actual", line={"color": "black"})
-        fig.add_vline(x=post["date"].iloc[0], line_dash="dot")
-        return [fig.update_layout(title="Actual against the counterfactual", height=400)]
-
-
-def impact(data, *, date_col: str, kpi: str, post_start, controls: Sequence[str] = (), method: str = "causal_impact",
-           unit_col: str | None = None, treated: Sequence[str] = (), alpha: float = 0.05, ws=None,
-           criteria: Mapping | None = None, experiment: str | None = None, seed: int = 0) -> ImpactResult:
-    """The campaign's incremental effect on ``kpi`` from ``post_start`` on, judged against
-    ``criteria`` (``{"min_relative_lift": ...}``) or the locked criteria of the workspace
-    ``experiment`` registered for the campaign.
-
-    ``causal_impact``: one KPI series (rows by ``date_col``, summed in the engine when several
-    rows share a date) and control series not moved by the campaign. ``did``: a panel of
-    ``unit_col`` (geos) x ``date_col``, where the ``treated`` units got the campaign."""
-    from mercator.experiment._impact import causal_impact, diff_in_diff
-    from mercator.experiment._registry import verify
-
-    if experiment is not None:
-        if ws is None:
-            raise MercatorError("reading an experiment's locked criteria needs the workspace")
-        criteria = verify(ws, experiment)["success_criteria"]
-    table, name = engine_table(data, ws)
-    cols = [kpi, *controls]
-    require_columns(table.columns, [date_col, *cols, unit_col], name)
-    start = pd.Timestamp(post_start)
-    if method == "causal_impact":
-        keys = [date_col]
-        frame = table.group_by(keys).aggregate(**{c: table[c].cast("float64").sum() for c in cols}) \
-            .order_by(date_col).to_pandas()
-        frame[date_col] = pd.to_datetime(frame[date_col])
-        post = (frame[date_col] >= start).to_numpy()
-        try:
-            series, summary = causal_impact(frame[kpi].to_numpy(), frame[list(controls)].to_numpy() if controls else None,
-                                            post, alpha=alpha, seed=seed)
-        except ValueError as exc:
-            raise MercatorError(f"{name}: {exc}") from exc
-        series.insert(0, "date", frame[date_col].to_numpy())
-        tables = {"summary": pd.DataFrame([summary]), "series": series}
-        effect, lo, hi, rel, rlo, rhi = (summary[k] for k in ("cumulative_effect", "cumulative_lo", "cumulative_hi",
-                                                               "relative_effect", "relative_lo", "relative_hi"))
-        text = (f"{kpi} from {start.date()}: {number(summary['actual_total'])} against {number(summary['predicted_total'])} "
-                f"expected without the campaign, {number(effect, sign=True)} ({100 * rel:+.1f}%, {100 * (1 - alpha):.0f}% "
-                f"interval {number(lo, sign=True)} to {number(hi, sign=True)}), p = {summary['pvalue']:.2g}.")
-    elif method == "did":
-        if not unit_col or not treated:
-            raise MercatorError("difference in differences needs unit_col and the treated units")
-        frame = table.group_by([unit_col, date_col]).aggregate(**{kpi: table[kpi].cast("float64").sum()}).to_pandas()
-        frame[date_col] = pd.to_datetime(frame[date_col])
-        frame[unit_col] = frame[unit_col].astype(str)
-        unknown = set(map(str, treated)) - set(frame[unit_col])
-        if unknown:
-            raise MercatorError(f"{name}: treated unit(s) {sorted(unknown)} not in column {unit_col}")
-        summary = diff_in_diff(frame, unit=unit_col, period=date_col, y=kpi, treated=set(map(str, treated)),
-                               post_start=start, alpha=alpha)
-        tables = {"summary": pd.DataFrame([summary]),
-                  "series": frame.assign(group=np.where(frame[unit_col].isin(set(map(str, treated))), "treated",
-                                                        "control")).groupby(["group", date_col], as_index=False)[kpi]
-                  .mean()}
-        effect, lo, hi, rel = summary["effect"], summary["effect_lo"], summary["effect_hi"], summary["relative_effect"]
-        rlo = rhi = math.nan
-        text = (f"{kpi} per unit and period in the treated {unit_col}s: {number(effect, sign=True)} ({100 * rel:+.1f}%), "
-                f"{100 * (1 - alpha):.0f}% interval {number(lo, sign=True)} to {number(hi, sign=True)}, p = "
-                f"{summary['pvalue']:.2g} (difference in differences, {summary['units']} units)."
-                + (" Fewer than 20 units: clustered errors may be too small." if summary["few_clusters"] else ""))
-    else:
-        raise MercatorError(f"method: causal_impact or did, not {method!r}")
-    findings = [Finding(text, metric=kpi, value=effect, interval=(lo, hi), impact=abs(rel))]
-    recs = []
-    if criteria and criteria.get("min_relative_lift") is not None:
-        need = float(criteria["min_relative_lift"])
-        sig = lo > 0
-        verdict = ("worked" if sig and rel >= need else "did not work" if (hi < 0 or (not math.isnan(rhi) and rhi < need))
-                   else "inconclusive")
-        tables["verdict"] = pd.DataFrame([{"verdict": verdict, "relative_effect": rel, "relative_lo": rlo,
-                                           "relative_hi": rhi, "min_relative_lift": need}])
-        findings.append(Finding(f"Verdict: the campaign {verdict} against the minimum lift of {100 * need:+.1f}%.",
-                                impact=1000.0))
-    return ImpactResult(tables=tables, findings=tuple(findings), recommendations=tuple(recs),
-                        params={"source": name, "kpi": kpi, "method": method, "post_start": str(start.date()),
-                                "controls": list(controls), "alpha": alpha, "unit_col": unit_col,
-                                "treated": list(map(str, treated)), "experiment_id": experiment})
-
-
-__all__ = ["DesignResult", "ExperimentResult", "Guardrail", "ImpactResult", "analyze", "design", "impact",
-           "parse_metric", "review"]
+__all__ = ["DesignResult", "ExperimentResult", "Guardrail", "analyze", "design", "parse_metric", "parse_split",
+           "review"]
