@@ -790,6 +790,9 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
                                                                           "pre-registered): minimum lift of the "
                                                                           "first metric.")] = None,
                        expected_split: SplitOpt = None,
+                       cap: Annotated[float | None, typer.Option(help="Cap every non-0/1 metric at this quantile "
+                                                                      "(e.g. 0.999) and show effects with and "
+                                                                      "without.")] = None,
                        workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Effects of every arm on every metric with intervals (Welch t, CUPED, delta method),
     Bayesian chance to win, SRM and guardrail checks, segments, factorial terms, and the
@@ -805,7 +808,7 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
                        covariate=covariate, control=control, by=_csv_list(by), factors=_csv_list(factors),
                        guardrails=guardrail or [], alpha=alpha, correction=correction, sequential=sequential,
                        n_target=n_target, unit_col=unit_col, exposure_col=exposure_col, clean=clean,
-                       criteria=criteria, expected_split=split)
+                       criteria=criteria, expected_split=split, cap=cap)
 
     if (data is None) == (experiment is None):
         _fail(MercatorError("give --data FILE or --experiment ID"))

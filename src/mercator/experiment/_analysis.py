@@ -27,6 +27,14 @@ from mercator.errors import MercatorError
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units, quality
+from mercator.experiment._extremes import (
+    DEFAULT_CAP,
+    capped,
+    capping_table,
+    check_cap,
+    extreme_findings,
+    extremes,
+)
 from mercator.experiment._factorial import factorial_effects, metric_name
 from mercator.experiment._srm import SRM_ALPHA, parse_split, srm_findings, srm_table
 from mercator.experiment._stats import (
@@ -141,7 +149,7 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
             guardrails: Sequence[str] = (), alpha: float = 0.05, correction: str = "holm",
             sequential: bool = False, n_target: float | None = None, expected_split: Mapping[str, float] | None = None,
             criteria: Mapping | None = None, window_days: int | None = None, unit_col: str | None = None,
-            exposure_col: str | None = None, clean: bool = False) -> ExperimentResult:
+            exposure_col: str | None = None, clean: bool = False, cap: float | None = None) -> ExperimentResult:
     """Analyse an experiment from ``data`` (a CSV/Parquet path or glob, a DataFrame, an Ibis
     table, or a workspace table name) or the workspace ``experiment`` (``ws`` needed).
 
@@ -152,7 +160,11 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
     data-quality checks (units in several variants or rows, an exposure that disagrees with the
     variant); ``clean`` drops what they flag. ``criteria`` is a decision rule
     (``{"metric", "min_relative_lift", "alpha", "guardrails"}``); a workspace experiment's
-    locked criteria are used, after checking their hash."""
+    locked criteria are used, after checking their hash. Metric columns that are not 0/1 are
+    checked for extreme units (``extremes`` table); ``cap`` (a quantile such as 0.999) caps them
+    there before the effects are computed, and the ``capping`` table gives every effect with
+    and without (without ``cap``, flagged columns get that comparison at the 99.9th percentile)."""
+    check_cap(cap)
     if (data is None) == (experiment is None):
         raise MercatorError("give either data (a file, frame or table) or a workspace experiment id")
     locked = None
@@ -190,7 +202,27 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
     variants, srm_p = srm_table(arms, expected_split, name)
     primary = _metrics([criteria["metric"]], None).popitem()[0] if criteria.get("metric") else None
     effects = _effects(mets, arms, control, treated, binary, alpha, correction, sequential, n_target, primary)
+    ext = extremes(table, {c for m in mets.values() for c in m.columns} - binary, cap or DEFAULT_CAP)
+    capping = None
+    if cap or ext.extreme.any():
+        cut = ext if cap else ext[ext.extreme]
+        touched = {label: [c for c in m.columns if c in set(cut.column)] for label, m in mets.items()}
+        touched = {label: cols for label, cols in touched.items() if cols}
+        sub = {label: m for label, m in mets.items() if label in touched}
+        c_aggs, _ = aggregate(capped(table, cut), variant_col, list(sub.values()), name=name)
+        c_arms = {k[0]: a for k, a in c_aggs.items()}
+        c_effects = _effects(sub, c_arms, control, treated, binary, alpha, correction, sequential, n_target, primary)
+        capping = capping_table(effects, c_effects, touched)
+        if cap:  # the capped reading is the analysis; every later step (guardrails, verdict) uses it
+            arms = {a: Aggregates(agg.n, agg.means | c_arms[a].means, agg.covs | c_arms[a].covs)
+                    for a, agg in arms.items()}
+            effects = _effects(mets, arms, control, treated, binary, alpha, correction, sequential, n_target,
+                               primary)
     tables = {"effects": effects, "variants": variants}
+    if cap or ext.extreme.any():
+        tables["extremes"] = ext
+    if capping is not None:
+        tables["capping"] = capping
     if checks is not None:
         tables["checks"] = checks
     if guards:
@@ -209,7 +241,7 @@ def analyze(data=None, *, ws=None, experiment: str | None = None, variant_col: s
               "sequential": sequential, "srm_pvalue": srm_p,
               "expected_split": {k: float(w) / sum(expected_split.values()) for k, w in expected_split.items()}
               if expected_split else None, "cleaned": bool(clean and checks is not None), "units": sum(a.n for a in arms.values()),
-              "proportions": sorted(binary), "criteria": criteria or None,
+              "proportions": sorted(binary), "criteria": criteria or None, "cap": cap,
               "locked_at": str(locked["locked_at"]) if locked else None,
               "criteria_hash": locked["criteria_hash"] if locked else None}
     if experiment is not None:
@@ -457,6 +489,8 @@ def _findings(tables: dict[str, pd.DataFrame], params: dict) -> tuple[tuple[Find
             metric=r.metric, segment=r.variant, value=r.rel_effect, interval=(r.rel_effect_lo, r.rel_effect_hi),
             impact=abs(r.rel_effect) * (2 if r.significant else 1), confidence=1 - r.p_adjusted))
     out += srm_findings(tables["variants"], params)
+    if "extremes" in tables:
+        out += extreme_findings(tables["extremes"], tables.get("capping"), params.get("cap"))
     q = tables.get("checks")
     if q is not None:
         for r in q[q.rows > 0].itertuples():
