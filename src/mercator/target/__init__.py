@@ -129,7 +129,8 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
             "split": "time-ordered 60/20/20" if is_ordered else "stratified random 60/20/20",
             "threshold (F1-best on validation)" if threshold is None else "threshold": round(model.threshold, 4),
             "test ROC AUC": round(m["lightgbm"]["roc_auc"], 4), "test PR AUC": round(m["lightgbm"]["pr_auc"], 4),
-            "baseline ROC AUC": round(m["logistic_baseline"]["roc_auc"], 4), "config hash": chash,
+            "baseline ROC AUC": round(m["logistic_baseline"]["roc_auc"], 4),
+            "ROC AUC difference (95% interval)": _difference(tables["uncertainty"]), "config hash": chash,
             **{f"version {k}": v for k, v in versions.items()}, "saved to": str(path) if path else "not saved"}
     tables["model_card"] = pd.DataFrame({"item": list(card), "value": [str(v) for v in card.values()]})
     findings = _findings(tables, aucs, m, label) + screened
@@ -191,15 +192,41 @@ def _features(frame: pd.DataFrame, categories: dict | None = None) -> tuple[pd.D
     return x, categories, notes
 
 
+def _difference(u: pd.DataFrame) -> str:
+    d = u.set_index(["model", "metric"]).loc[("lightgbm - logistic_baseline", "roc_auc")]
+    return f"{d.value:+.4f} ({d.lo:+.4f} to {d.hi:+.4f})"
+
+
+def _versus_baseline(d: pd.Series) -> str:
+    gap = f"{d.value:+.3f} ROC AUC (95% interval {d.lo:+.3f} to {d.hi:+.3f}, paired bootstrap of the test rows)"
+    if d.lo > 0:
+        return f"LightGBM beats the logistic baseline by {gap}."
+    if d.hi < 0:
+        return (f"The logistic baseline beats LightGBM by {-d.value:.3f} ROC AUC (interval {-d.hi:.3f} to "
+                f"{-d.lo:.3f}): use the baseline, or look for what the trees overfit.")
+    return (f"The logistic baseline is as good: LightGBM differs by {gap}, an interval that includes no "
+            "difference. The simpler model ranks customers as well on this data.")
+
+
 def _findings(tables: dict, aucs: pd.Series, m: dict, label: str) -> list[Finding]:
-    lg, base = m["lightgbm"], m["logistic_baseline"]
+    lg = m["lightgbm"]
     top = tables["gains"].query("model == 'lightgbm' and decile == 1").iloc[0]
     imp = tables["importance"]
+    u = tables["uncertainty"].set_index(["model", "metric"])
+
+    def iv(model: str, metric: str) -> str:
+        r = u.loc[(model, metric)]
+        return f"{r.value:.3f} ({r.lo:.3f} to {r.hi:.3f})"
+
+    diff = u.loc[("lightgbm - logistic_baseline", "roc_auc")]
     out = [Finding(
-        f"LightGBM predicts {label} with ROC AUC {lg['roc_auc']:.3f} and PR AUC {lg['pr_auc']:.3f} on the test rows "
-        f"(logistic baseline {base['roc_auc']:.3f} / {base['pr_auc']:.3f}); the top 10% by score hold "
-        f"{top.cumulative_gain:.0%} of the positives (lift {top.lift:.1f}).", metric="roc_auc",
-        value=float(lg["roc_auc"]), impact=1.0),
+        f"LightGBM predicts {label} with ROC AUC {iv('lightgbm', 'roc_auc')} and PR AUC {iv('lightgbm', 'pr_auc')} "
+        f"on the test rows (95% bootstrap intervals); the logistic baseline {iv('logistic_baseline', 'roc_auc')} and "
+        f"{iv('logistic_baseline', 'pr_auc')}. The top 10% by score hold {top.cumulative_gain:.0%} of the positives "
+        f"(lift {top.lift:.1f}).", metric="roc_auc", value=float(lg["roc_auc"]),
+        interval=(float(u.loc[("lightgbm", "roc_auc")].lo), float(u.loc[("lightgbm", "roc_auc")].hi)), impact=1.0),
+        Finding(_versus_baseline(diff), metric="roc_auc_difference", value=float(diff.value),
+                interval=(float(diff.lo), float(diff.hi)), impact=0.95),
         Finding(f"At threshold {lg['threshold']:.3f}: precision {lg['precision']:.2f}, recall {lg['recall']:.2f}, "
                 f"F1 {lg['f1']:.2f}, accuracy {lg['accuracy']:.2f}; Brier score {lg['brier']:.4f}.",
                 metric="f1", value=float(lg["f1"]), impact=0.5),

@@ -34,6 +34,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mercator._lightgbm import threads
+from mercator.target._bootstrap import bootstrap
 
 #: A single feature that alone reaches this ROC AUC is reported as a likely leak.
 LEAK_AUC = 0.8
@@ -268,6 +269,7 @@ def train(x: pd.DataFrame, y: np.ndarray, *, ordered: bool = False, seed: int = 
     importance = shap.drop(columns="_base").abs().mean().sort_values(ascending=False)
     tables = {
         "metrics": metrics,
+        "uncertainty": bootstrap(yt, {"logistic_baseline": p_base, "lightgbm": p_test}, seed=seed),
         "gains": gains(yt, p_test).assign(model="lightgbm").pipe(
             lambda g: pd.concat([g, gains(yt, p_base).assign(model="logistic_baseline")], ignore_index=True)),
         "calibration": pd.concat([pd.DataFrame({"predicted": mean_p, "observed": frac, "model": "lightgbm"}),
