@@ -33,7 +33,7 @@ def test_same_numbers_as_statsforecast():
     errors are statsforecast's cross-validation errors."""
     from statsforecast import StatsForecast
 
-    from mercator.forecast._models import model_set
+    from mercator.forecast._models import model_set, yearly_terms
 
     df = _series()
     res = forecast(data=df, date_col="date", value_col="clicks", by="campaign", horizon=14, n_jobs=1)
@@ -42,7 +42,12 @@ def test_same_numbers_as_statsforecast():
     models = {m.alias: m for m in model_set("D", 400)}
     for uid, part in long.groupby("unique_id"):
         name = bt.loc[uid, "model"]
-        ref = StatsForecast(models=[models[name]], freq="D", n_jobs=1).forecast(df=part, h=14, level=[80, 95])
+        x = None
+        if name == "harmonic":  # the harmonic regression takes the year's Fourier pair as regressors
+            future = pd.DataFrame({"unique_id": uid, "ds": pd.date_range(part.ds.max(), periods=15)[1:]})
+            part, x = yearly_terms(part), yearly_terms(future)
+        ref = StatsForecast(models=[models[name]], freq="D", n_jobs=1).forecast(df=part, h=14, level=[80, 95],
+                                                                                 X_df=x)
         ours = fc[fc.unique_id == uid]
         np.testing.assert_allclose(ours["mean"], ref[name], rtol=1e-9)
         np.testing.assert_allclose(ours["lo_95"], ref[f"{name}-lo-95"], rtol=1e-9)
@@ -160,3 +165,35 @@ def test_counts_are_never_forecast_below_zero(tmp_path):
     net = tmp_path / "net.csv"
     pd.DataFrame({"date": days, "revenue": rng.normal(1, 3, 200)}).to_csv(net, index=False)
     assert (forecast(data=str(net), value_col="revenue", horizon=14, models="fast").to_frame("forecast").lo_95 < 0).any()
+
+
+def _trend_week_year(seed: int, days: int = 400) -> pd.DataFrame:
+    """Issue 18, item 15: a daily KPI with a trend, a weekly and a yearly season and 5% noise."""
+    rng = np.random.default_rng(seed)
+    d = pd.date_range("2024-01-01", periods=days)
+    t = np.arange(days)
+    truth = (1000 + 0.6 * t) * (1 + 0.12 * np.sin(2 * np.pi * (d.dayofweek + seed) / 7)) * (
+        1 + 0.12 * np.sin(2 * np.pi * (d.dayofyear + 40 * seed) / 365.25))
+    return pd.DataFrame({"series": f"s{seed}", "date": d, "value": truth * (1 + 0.05 * rng.normal(size=days))})
+
+
+def test_trend_weekly_and_yearly_season_beat_naive_out_of_sample():
+    """Reference: MASE (Hyndman and Koehler 2006) on the 28 days after the history, scaled by
+    the history's weekly seasonal-naive error. Without the harmonic regression (AutoARIMA with
+    the year as a Fourier pair, FPP3 12.1) the best of the other models reached about 1.0 on
+    such series (measured: 0.94 median, 1.08 worst of six; with it 0.90 and 0.97); the chosen
+    models must stay below 1 on the held-out days of every series."""
+    full = pd.concat([_trend_week_year(s, 428) for s in range(6)], ignore_index=True)
+    hist = full.groupby("series").head(400)
+    res = forecast(data=hist, date_col="date", value_col="value", by="series", horizon=28, n_jobs=2)
+    bt = res.to_frame("backtest")
+    assert "mase" in bt.columns and bt.mase.notna().all()
+    fc = res.to_frame("forecast").merge(full.rename(columns={"series": "unique_id", "date": "ds"}),
+                                        on=["unique_id", "ds"])
+    mase = {}
+    for uid, f in fc.groupby("unique_id"):
+        y = hist[hist.series == uid].value.to_numpy()
+        mase[uid] = float(np.mean(np.abs(f.value - f["mean"])) / np.mean(np.abs(y[7:] - y[:-7])))
+    assert max(mase.values()) < 1, mase
+    assert (bt.model == "harmonic").sum() >= 3, bt[["unique_id", "model", "mase"]]
+    assert "MASE" in " ".join(f.text for f in res.findings)

@@ -345,6 +345,8 @@ def _findings(fc, bt, breaks, k: KPI, name: str, freq: str, horizon: int) -> lis
         rel = b.rel_mae
         how = ("seasonal naive (no model beat it in the backtest)" if b.model == "seasonal_naive" else
                f"{b.model}, backtest error {100 * abs(1 - rel):.0f}% {'below' if rel < 1 else 'above'} seasonal naive's")
+        if not pd.isna(b.mase):
+            how += f", MASE {b.mase:.2f}"
         out.append(Finding(f"{uid}: {what}; model {how}, 95% intervals held {100 * b.coverage_95:.0f}% of the "
                            "backtest points.", metric=name, segment=str(uid),
                            value=float(f["mean"].sum()), impact=float(abs(f["mean"].sum()))))
