@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from mercator import __version__
 from mercator.errors import MercatorError
 from mercator.results import Result
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 class _Commands(TyperGroup):
     """The root command group: one place that turns errors into messages.
@@ -30,6 +33,10 @@ class _Commands(TyperGroup):
     and message with a pointer to ``--verbose`` (exit code 1). Tracebacks are shown only
     with ``--verbose``, so bad input never answers with one.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _add_view_options(self)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -47,6 +54,40 @@ class _Commands(TyperGroup):
                       "This input was not handled as it should have been; run again with --verbose for the "
                       "traceback and report it.", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+
+
+def _remember(ctx: typer.Context, param, value: object) -> object:
+    _STATE[param.name] = value  # read by _emit; set (or reset to the default) on every run
+    return value
+
+
+def _view_options() -> list:
+    """The parameters ``--wide`` and ``--output``, built by Typer from a signature."""
+    def view(wide: Annotated[bool, typer.Option("--wide", callback=_remember, help="Show every column of every "
+                                                "table (by default those that fit the terminal).")] = False,
+             output: Annotated[Path | None, typer.Option("--output", callback=_remember, dir_okay=False,
+                                                          help="Also write the result's tables as CSV: the first "
+                                                               "to this file, the others beside it as "
+                                                               "<name>-<table>.csv.")] = None) -> None:
+        """Only its parameters are used."""
+
+    holder = typer.Typer(add_completion=False)
+    holder.command()(view)
+    params = typer.main.get_command(holder).params
+    for p in params:
+        p.expose_value = False
+    return params
+
+
+def _add_view_options(group: TyperGroup) -> None:
+    """``--wide`` and ``--output FILE.csv`` on every command that prints a result (those with
+    ``--json``), in one place instead of two parameters on each command."""
+    extra = _view_options()
+    for cmd in group.commands.values():
+        if isinstance(cmd, TyperGroup):
+            _add_view_options(cmd)
+        elif any(p.name == "as_json" for p in cmd.params) and not any(p.name == "wide" for p in cmd.params):
+            cmd.params += extra
 
 
 def _masked(exc: Exception) -> str:
@@ -94,21 +135,66 @@ def _open(workspace: str | None, **kw):
 
 
 def _emit(result: Result, as_json: bool) -> None:
+    if _STATE.get("output"):
+        _write_csv(result, Path(_STATE["output"]))
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
     out.print(f"[bold]{result.title}[/bold]")
     for f in result.findings:
         out.print(f"- {f.text}")
+    wide = bool(_STATE.get("wide"))
     for name, df in result.tables.items():
-        if df.empty:
-            continue
-        t = Table(title=name, show_lines=False)
-        for c in df.columns:
-            t.add_column(str(c))
-        for row in df.head(50).itertuples(index=False):
-            t.add_row(*(_cell(v) for v in row))
-        out.print(t)
+        if not df.empty:
+            table, needed = _table(name, df, result.display_columns(name), None if wide else out.width)
+            # Rich never draws wider than its console: a wide table gets a console of its width
+            (Console(width=needed, file=out.file, no_color=out.no_color) if wide and needed > out.width
+             else out).print(table)
+
+
+MAX_ROWS = 20  # rows of a table in the terminal; the rest are counted ("... N more rows")
+
+
+def _table(name: str, df: pd.DataFrame, order: list[str], width: int | None) -> tuple[Table, int]:
+    """One result table for a terminal ``width`` columns wide (None: every column), and the
+    width it needs.
+
+    Columns are taken in ``order`` while they fit with their whole header, so a header is never
+    cut to nothing; the columns left out and the rows past :data:`MAX_ROWS` are counted below."""
+    rows = df.head(MAX_ROWS if width else 10 * MAX_ROWS)
+    cells = {c: [_cell(v) for v in rows[c]] for c in order}
+    shown, used = [], 1
+    for c in order:
+        longest = max((len(v) for v in cells[c]), default=0)
+        need = max(len(c), longest if width is None else min(longest, 14)) + 3  # padding and border
+        if width is not None and shown and used + need > width:
+            break
+        shown.append(c)
+        used += need
+    notes = []
+    if len(df) > len(rows):
+        notes.append(f"... {len(df) - len(rows):,} more rows")
+    if len(shown) < len(order):
+        notes.append(f"{len(order) - len(shown)} more columns")
+    t = Table(title=name, show_lines=False, caption=" · ".join(notes) + " (all of it: --wide, --json or --output "
+              "FILE.csv)" if notes else None)
+    for c in shown:
+        t.add_column(c, min_width=len(c), overflow="fold")
+    for i in range(len(rows)):
+        t.add_row(*(cells[c][i] for c in shown))
+    return t, used
+
+
+def _write_csv(result: Result, path: Path) -> None:
+    """Every table of ``result`` as CSV: the first to ``path``, the others beside it as
+    ``<stem>-<table>.csv``."""
+    written = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for i, (name, df) in enumerate(result.tables.items()):
+        target = path if i == 0 else path.with_name(f"{path.stem}-{name}{path.suffix or '.csv'}")
+        df.to_csv(target, index=False)
+        written.append(str(target))
+    err.print("tables written: " + ", ".join(written), highlight=False, soft_wrap=True)
 
 
 def _cell(value: object) -> str:

@@ -93,6 +93,9 @@ class Result:
 
     kind: ClassVar[str] = "result"
     title: ClassVar[str] = "Result"
+    #: Per table, the columns that carry its meaning, in the order a reader wants them; a
+    #: terminal shows these first (the rest under ``--wide``, ``--json`` and ``--output``).
+    display: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
@@ -113,6 +116,12 @@ class Result:
             return self.tables[name]
         except KeyError:
             raise KeyError(f"{self.kind} has no table {name!r}; it has: {', '.join(self.tables)}") from None
+
+    def display_columns(self, name: str) -> list[str]:
+        """The columns of table ``name`` in display order: the named ones first, then the rest."""
+        cols = [str(c) for c in self.tables[name].columns]
+        first = [c for c in self.display.get(name, ()) if c in cols]
+        return first + [c for c in cols if c not in first]
 
     def figures(self) -> list:
         """Plotly figures of the result; none by default."""

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,9 @@ class ExperimentResult(Result):
 
     kind = "experiment"
     title = "Experiment"
+    display: ClassVar[dict[str, tuple[str, ...]]] = {"effects": ("metric", "variant", "control", "treatment", "rel_effect", "p_adjusted", "significant",
+                           "rel_effect_lo", "rel_effect_hi", "chance_to_win"),
+               "capping": ("metric", "variant", "rel_effect", "pvalue", "rel_effect_capped", "pvalue_capped")}
 
     def figures(self) -> list:
         figs = []

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -54,6 +55,7 @@ class IngestResult(Result):
 
     kind = "ingest"
     title = "Ingest"
+    display: ClassVar[dict[str, tuple[str, ...]]] = {"loads": ("table_name", "rows_read", "rows_inserted", "rows_updated", "rows_quarantined")}
 
     def figures(self) -> list:
         from mercator.quality import plot_quarantine_by_reason

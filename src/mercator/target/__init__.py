@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,8 @@ _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
 class TargetResult(Result):
     kind = "target_model"
     title = "Propensity model"
+    display: ClassVar[dict[str, tuple[str, ...]]] = {"metrics": ("model", "roc_auc", "pr_auc", "brier", "precision", "recall", "f1"),
+               "uncertainty": ("model", "metric", "value", "lo", "hi")}
 
     def figures(self) -> list:
         figs = []
