@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 
 from mercator.demo import build_demo_workspace, generate, geometric_adstock, hill
 from mercator.report import build_report
@@ -80,5 +81,32 @@ def test_report_sections_say_why_the_data_cannot_support_them(duckdb_ws, tmp_pat
     ingest_text(duckdb_ws, tmp_path, "date,platform,channel,campaign_id,campaign,device,country,impressions,clicks,"
                 f"cost,conversions\n{rows}\n", "ad_performance")
     html = render_report(duckdb_ws, sections=[s for s in SECTIONS if s.id in ("forecast", "drivers")])
-    assert "No forecast: the series have 10 periods" in html
-    assert "No driver regression: ad_performance: 10 rows over 10 periods" in html
+    assert "Not shown: the series have 10 periods" in html
+    assert "Not shown: ad_performance: 10 rows over 10 periods" in html
+
+
+def test_run_on_a_workspace_with_orders_only(tmp_path):
+    """Issue 18, item 2: `mercator run` on a workspace without ads or events used to fail with
+    "nothing to explore". Every section the data supports is rendered; each absent one says why."""
+    from typer.testing import CliRunner
+
+    from mercator.cli import app
+
+    rng = np.random.default_rng(1)
+    n = 400
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(n)], "customer_id": [f"c{i % 60}" for i in range(n)],
+                           "ts": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"))
+                           .strftime("%Y-%m-%d"), "revenue": rng.gamma(2, 30, n).round(2)})
+    f = tmp_path / "orders.csv"
+    orders.to_csv(f, index=False)
+    ws, report = tmp_path / "shop.duckdb", tmp_path / "report.html"
+    runner = CliRunner()
+    r = runner.invoke(app, ["ingest", str(f), "--table", "orders", "--workspace", str(ws)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["run", "--workspace", str(ws), "--report", str(report)])
+    assert r.exit_code == 0, r.output
+    html = report.read_text()
+    assert "Who: RFM segments" in html and "potential_loyalists" in html
+    assert "Not shown: the workspace has no ad performance rows." in html
+    assert "Not shown: nothing to explore" in html
+    assert "Not shown: the workspace has no experiments with assignments." in html

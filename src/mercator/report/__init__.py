@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from mercator import __version__
+from mercator.errors import MercatorError
 from mercator.results import Result, number
 from mercator.workspace import Workspace
 
@@ -52,7 +53,7 @@ def _why(ws: Workspace, done: dict[str, Result]) -> Result:
     found = done["what-happened"].tables.get("anomalies") if "what-happened" in done else None
     shifts = found[found["type"] == "shift"] if found is not None and len(found) else None
     if shifts is None or not len(shifts):
-        return Result(findings=())
+        return _absent('"What happened" found no shift to explain')
     top = shifts.iloc[0]
     start = top.date.date()
     return diagnose(ws, top.kpi, Period(start, start + dt.timedelta(days=27)))
@@ -63,7 +64,8 @@ def _funnel(ws: Workspace, _done: dict[str, Result]) -> Result:
 
     names = set(ws.table("events").event_name.value_counts().to_pandas()["event_name"])
     steps = [s for s in ("page_view", "add_to_cart", "begin_checkout", "purchase") if s in names]
-    return funnel(ws, steps, by="device") if len(steps) >= 2 else Result()
+    return funnel(ws, steps, by="device") if len(steps) >= 2 else \
+        _absent("fewer than two of the funnel steps page_view, add_to_cart, begin_checkout, purchase are in events")
 
 
 def _cohorts(ws: Workspace, _done: dict[str, Result]) -> Result:
@@ -78,32 +80,27 @@ def _correlations(ws: Workspace, _done: dict[str, Result]) -> Result:
 
 def _who_rfm(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.segment import rfm
-    return rfm(ws, save=False) if ws.count("orders") else Result()
+    return rfm(ws, save=False) if ws.count("orders") else _absent("the workspace has no orders")
 
 
-def _or_why(what: str, run: Callable[[], Result]) -> Result:
-    """``run()``, or where the workspace's data cannot support it (too few rows, a missing
-    table...), a section that says so instead of failing the whole report."""
-    from mercator.errors import MercatorError
+def _absent(why: str) -> Result:
+    """A section the workspace's data does not support, saying why."""
     from mercator.results import Finding
 
-    try:
-        return run()
-    except MercatorError as exc:
-        return Result(findings=(Finding(f"No {what}: {exc}"),))
+    return Result(findings=(Finding(f"Not shown: {why}."),))
 
 
 def _who_clusters(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.segment import cluster
 
-    return _or_why("behavioural segments", lambda: cluster(ws, save=False, rounds=10)) if ws.count("orders") \
-        else Result()
+    return cluster(ws, save=False, rounds=10) if ws.count("orders") \
+        else _absent("the workspace has no orders")
 
 
 def _who_clv(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.clv import fit_clv
 
-    return _or_why("CLV", lambda: fit_clv(ws, keep_customers=False)) if ws.count("orders") else Result()
+    return fit_clv(ws, keep_customers=False) if ws.count("orders") else _absent("the workspace has no orders")
 
 
 def _first_experiment(ws: Workspace) -> tuple[str, object] | None:
@@ -123,10 +120,9 @@ def _who_propensity(ws: Workspace, _done: dict[str, Result]) -> Result:
 
     exp = _first_experiment(ws)
     if exp is None:
-        return Result()
-    first, frame = exp
-    return _or_why(f"propensity model for {first}", lambda: train_model(
-        ws, frame, "converted", exclude=["unit_id", "orders", "revenue"], save=False))
+        return _absent("the workspace has no experiments with assignments")
+    _, frame = exp
+    return train_model(ws, frame, "converted", exclude=["unit_id", "orders", "revenue"], save=False)
 
 
 def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
@@ -135,11 +131,10 @@ def _who_uplift(ws: Workspace, _done: dict[str, Result]) -> Result:
 
     exp = _first_experiment(ws)
     if exp is None:
-        return Result()
-    first, frame = exp
-    return _or_why(f"uplift analysis of {first}", lambda: uplift(
-        ws, frame, treatment_col="variant", treated="treatment", control="control", outcome="converted",
-        exclude=["unit_id", "orders", "revenue"], bootstrap=50))
+        return _absent("the workspace has no experiments with assignments")
+    _, frame = exp
+    return uplift(ws, frame, treatment_col="variant", treated="treatment", control="control", outcome="converted",
+                  exclude=["unit_id", "orders", "revenue"], bootstrap=50)
 
 
 def _forecast(ws: Workspace, _done: dict[str, Result]) -> Result:
@@ -147,8 +142,8 @@ def _forecast(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.forecast import forecast
 
     if not ws.count("ad_performance"):
-        return Result()
-    return _or_why("forecast", lambda: forecast(ws, "conversions", by="channel", horizon=28))
+        return _absent("the workspace has no ad performance rows")
+    return forecast(ws, "conversions", by="channel", horizon=28)
 
 
 def _drivers(ws: Workspace, _done: dict[str, Result]) -> Result:
@@ -156,29 +151,30 @@ def _drivers(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.forecast import drivers
 
     if not ws.count("ad_performance"):
-        return Result()
-    return _or_why("driver regression", lambda: drivers(ws, "cpc", by=("channel", "device")))
+        return _absent("the workspace has no ad performance rows")
+    return drivers(ws, "cpc", by=("channel", "device"))
 
 
 def _experiments(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.experiment import review
 
-    return review(ws) if ws.count("experiments") and ws.count("assignments") else Result()
+    return review(ws) if ws.count("experiments") and ws.count("assignments") else \
+        _absent("the workspace has no experiments with assignments")
 
 
 def _attribution(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.attribution import attribution
 
-    return _or_why("attribution", lambda: attribution(ws)) if ws.count("events") else Result()
+    return attribution(ws) if ws.count("events") else _absent("the workspace has no events (journeys need them)")
 
 
 def _budget(ws: Workspace, _done: dict[str, Result]) -> Result:
     from mercator.mmm import budget_plan
 
     if not (ws.count("media_spend") or ws.count("ad_performance")):
-        return Result()
+        return _absent("the workspace has no media spend or ad performance rows")
     # 4 chains x 500 draws keep the report quick; `mercator mmm fit` uses 1000
-    return _or_why("media-mix model", lambda: budget_plan(ws, warmup=500, samples=500))
+    return budget_plan(ws, warmup=500, samples=500)
 
 
 #: Report sections in order. Capabilities append to this list.
@@ -231,7 +227,11 @@ def render_report(ws: Workspace, sections: list[Section] | None = None, progress
     rendered, done = [], {}
     sections = sections or SECTIONS
     for i, s in enumerate(sections):
-        res = done[s.id] = s.build(ws, done)
+        try:
+            res = s.build(ws, done)
+        except MercatorError as exc:  # data this section cannot use: it says why, the report goes on
+            res = _absent(str(exc).rstrip("."))
+        done[s.id] = res
         figs = [f.to_html(full_html=False, include_plotlyjs=False) for f in res.figures()]
         tables = [(name, res.to_frame(name).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
                   for name in s.tables if name in res.tables and not res.to_frame(name).empty]
