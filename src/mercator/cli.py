@@ -68,7 +68,10 @@ def _view_options() -> list:
              output: Annotated[Path | None, typer.Option("--output", callback=_remember, dir_okay=False,
                                                           help="Also write the result's tables as CSV: the first "
                                                                "to this file, the others beside it as "
-                                                               "<name>-<table>.csv.")] = None) -> None:
+                                                               "<name>-<table>.csv.")] = None,
+             html: Annotated[Path | None, typer.Option("--html", callback=_remember, dir_okay=False,
+                                                        help="Also write the result as a self-contained HTML page "
+                                                             "(findings, charts, tables).")] = None) -> None:
         """Only its parameters are used."""
 
     holder = typer.Typer(add_completion=False)
@@ -80,8 +83,8 @@ def _view_options() -> list:
 
 
 def _add_view_options(group: TyperGroup) -> None:
-    """``--wide`` and ``--output FILE.csv`` on every command that prints a result (those with
-    ``--json``), in one place instead of two parameters on each command."""
+    """``--wide``, ``--output FILE.csv`` and ``--html FILE`` on every command that prints a
+    result (those with ``--json``), in one place instead of three parameters on each command."""
     extra = _view_options()
     for cmd in group.commands.values():
         if isinstance(cmd, TyperGroup):
@@ -137,6 +140,10 @@ def _open(workspace: str | None, **kw):
 def _emit(result: Result, as_json: bool) -> None:
     if _STATE.get("output"):
         _write_csv(result, Path(_STATE["output"]))
+    if _STATE.get("html"):
+        from mercator.report import result_page
+
+        err.print(f"page written: {result_page(result, _STATE['html'], str(result.params.get('source') or ''))}", highlight=False)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return

@@ -223,6 +223,24 @@ def _recommendation(r) -> str:
     return f"{text} Evidence: {r.evidence}." if r.evidence else text
 
 
+def _section(sid: str, title: str, res: Result, tables: tuple[str, ...] | None) -> dict:
+    """One section's parts for the template (``tables`` None: every table of the result)."""
+    names = list(res.tables) if tables is None else [n for n in tables if n in res.tables]
+    return {"id": sid, "title": title, "findings": [f.text for f in res.findings],
+            "recommendations": [_recommendation(r) for r in res.recommendations],
+            "figures": [f.to_html(full_html=False, include_plotlyjs=False) for f in res.figures()],
+            "tables": [(n, res.to_frame(n).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
+                       for n in names if not res.to_frame(n).empty]}
+
+
+def _page(title: str, source: str, engine: str, sections: list[dict]) -> str:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mercator.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    return env.get_template("report.html.j2").render(
+        title=title, workspace=source, engine=engine, version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), sections=sections, plotly_js=plotly_js())
+
+
 def render_report(ws: Workspace, sections: list[Section] | None = None, progress=None) -> str:
     rendered, done = [], {}
     sections = sections or SECTIONS
@@ -232,19 +250,20 @@ def render_report(ws: Workspace, sections: list[Section] | None = None, progress
         except MercatorError as exc:  # data this section cannot use: it says why, the report goes on
             res = _absent(str(exc).rstrip("."))
         done[s.id] = res
-        figs = [f.to_html(full_html=False, include_plotlyjs=False) for f in res.figures()]
-        tables = [(name, res.to_frame(name).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
-                  for name in s.tables if name in res.tables and not res.to_frame(name).empty]
-        rendered.append({"id": s.id, "title": s.title, "findings": [f.text for f in res.findings],
-                         "recommendations": [_recommendation(r) for r in res.recommendations],
-                         "figures": figs, "tables": tables})
+        rendered.append(_section(s.id, s.title, res, s.tables))
         if progress:
             progress("report", i + 1, len(sections))
-    env = jinja2.Environment(loader=jinja2.PackageLoader("mercator.report", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]))
-    return env.get_template("report.html.j2").render(
-        title="Mercator report", workspace=ws.location, engine=ws.engine.name, version=__version__,
-        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), sections=rendered, plotly_js=plotly_js())
+    return _page("Mercator report", ws.location, ws.engine.name, rendered)
+
+
+def result_page(result: Result, path: str | Path, source: str = "") -> Path:
+    """One result as a self-contained HTML page (findings, recommendations, charts, every table):
+    what ``--html FILE`` of an analysis command writes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_page(f"Mercator: {result.title}", source or "(in memory)", "", [
+        _section(result.kind, result.title, result, None)]), encoding="utf-8")
+    return path
 
 
 def build_report(ws: Workspace, path: str | Path, progress=None) -> Path:
@@ -255,4 +274,4 @@ def build_report(ws: Workspace, path: str | Path, progress=None) -> Path:
     return path
 
 
-__all__ = ["SECTIONS", "Section", "build_report", "plotly_js", "render_report"]
+__all__ = ["SECTIONS", "Section", "build_report", "plotly_js", "render_report", "result_page"]
