@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,26 @@ def test_demo_workspace_and_report(tmp_path):
     assert "What should we do: budget" in html and "Reallocate the" in html
     assert "Did it work: experiments" in html and "Verdict for treatment" in html
     assert "What could happen" in html
+    # issue 18 item 7: decisions first, data quality last
+    sections = re.findall(r'<section id="([^"]+)"', html)
+    assert sections[0] == "what-to-do-now" and sections[-1] == "data-quality"
+    first = html[html.index('id="what-to-do-now"'):html.index('id="kpis"')]
+    assert 'href="#budget"' in first and 'href="#experiments"' in first
     ws.close()
+
+
+def test_what_to_do_now_ranks_every_sections_recommendations():
+    from mercator.report import Section, _actions
+    from mercator.results import Recommendation, Result
+
+    sections = [Section("a", "A", None, ()), Section("b", "B", None, ())]
+    done = {"a": Result(recommendations=(Recommendation("small", 5.0, (1.0, 9.0), "conversions", "test 1"),
+                                         Recommendation("unknown"))),
+            "b": Result(recommendations=(Recommendation("large", -50.0, (-80.0, -20.0), "USD", "mmm"),))}
+    acts = _actions(sections, done)["actions"]
+    assert [a["href"] for a in acts] == ["b", "a", "a"]
+    assert acts[0]["text"].startswith("large Expected impact: -50") and "95% interval" in acts[0]["text"]
+    assert "Evidence: mmm" in acts[0]["text"]
 
 
 def test_report_sections_say_why_the_data_cannot_support_them(duckdb_ws, tmp_path):

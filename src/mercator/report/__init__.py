@@ -179,7 +179,6 @@ def _budget(ws: Workspace, _done: dict[str, Result]) -> Result:
 
 #: Report sections in order. Capabilities append to this list.
 SECTIONS: list[Section] = [
-    Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
     Section("kpis", "KPI overview", _kpis, tables=("totals", "by_channel")),
     Section("what-happened", "What happened", _what_happened, tables=("summary", "by_channel", "by_device",
                                                                       "anomalies", "event_anomalies")),
@@ -204,6 +203,7 @@ SECTIONS: list[Section] = [
             tables=("comparison", "models", "reconciliation")),
     Section("budget", "What should we do: budget (media-mix model)", _budget,
             tables=("allocation", "summary", "roas", "fit", "identification")),
+    Section("data-quality", "Data quality", _data_quality, tables=("tables", "quarantine_by_reason")),
 ]
 
 
@@ -253,7 +253,21 @@ def render_report(ws: Workspace, sections: list[Section] | None = None, progress
         rendered.append(_section(s.id, s.title, res, s.tables))
         if progress:
             progress("report", i + 1, len(sections))
-    return _page("Mercator report", ws.location, ws.engine.name, rendered)
+    return _page("Mercator report", ws.location, ws.engine.name, [_actions(sections, done), *rendered])
+
+
+def _actions(sections: list[Section], done: dict[str, Result]) -> dict:
+    """"What to do now": every section's recommendations, the largest expected impact first
+    (those without an estimate last), each with its interval, evidence and a link to its section."""
+    recs = [(s, r) for s in sections for r in done[s.id].recommendations]
+    recs.sort(key=lambda sr: (sr[1].expected_impact is None, -abs(sr[1].expected_impact or 0.0)))
+    lead = (f"{len(recs)} recommendation(s) from {len({s.id for s, _ in recs})} section(s), the largest expected "
+            "impact first (each in its own unit); the sections below hold the evidence."
+            if recs else "No section has a recommendation for this workspace yet: the sections below say what the "
+                         "data shows and what each analysis needs.")
+    return {"id": "what-to-do-now", "title": "What to do now", "findings": [lead], "recommendations": [],
+            "figures": [], "tables": [],
+            "actions": [{"text": _recommendation(r), "href": s.id, "section": s.title} for s, r in recs]}
 
 
 def result_page(result: Result, path: str | Path, source: str = "") -> Path:
