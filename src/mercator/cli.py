@@ -89,8 +89,9 @@ def _add_view_options(group: TyperGroup) -> None:
     for cmd in group.commands.values():
         if isinstance(cmd, TyperGroup):
             _add_view_options(cmd)
-        elif any(p.name == "as_json" for p in cmd.params) and not any(p.name == "wide" for p in cmd.params):
-            cmd.params += extra
+        elif any(p.name == "as_json" for p in cmd.params):
+            own = {p.name for p in cmd.params}  # a command's own --output (clv fit's list) wins
+            cmd.params += [p for p in extra if p.name not in own]
 
 
 def _masked(exc: Exception) -> str:
@@ -195,11 +196,13 @@ def _table(name: str, df: pd.DataFrame, order: list[str], width: int | None) -> 
 def _write_csv(result: Result, path: Path) -> None:
     """Every table of ``result`` as CSV: the first to ``path``, the others beside it as
     ``<stem>-<table>.csv``."""
+    from mercator.exports import write_csv
+
     written = []
     path.parent.mkdir(parents=True, exist_ok=True)
     for i, (name, df) in enumerate(result.tables.items()):
         target = path if i == 0 else path.with_name(f"{path.stem}-{name}{path.suffix or '.csv'}")
-        df.to_csv(target, index=False)
+        write_csv(df, target)  # the one writer: cells that look like formulas are neutralized
         written.append(str(target))
     err.print("tables written: " + ", ".join(written), highlight=False, soft_wrap=True)
 

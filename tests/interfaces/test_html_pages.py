@@ -28,6 +28,7 @@ def test_every_result_command_takes_html_wide_and_output():
     for path, cmd in with_json:
         names = {x.name for x in cmd.params}
         assert {"html", "wide", "output"} <= names, path
+        assert len([x for x in cmd.params if x.name == "output"]) == 1, path
 
 
 def test_file_ab_test_as_a_page(tmp_path):
