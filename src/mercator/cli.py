@@ -82,13 +82,13 @@ def _view_options() -> list:
     return params
 
 
-def _add_view_options(group: TyperGroup) -> None:
+def _add_view_options(group: TyperGroup, extra: list | None = None) -> None:
     """``--wide``, ``--output FILE.csv`` and ``--html FILE`` on every command that prints a
     result (those with ``--json``), in one place instead of three parameters on each command."""
-    extra = _view_options()
+    extra = extra or _view_options()  # built once, shared by every command
     for cmd in group.commands.values():
         if isinstance(cmd, TyperGroup):
-            _add_view_options(cmd)
+            _add_view_options(cmd, extra)
         elif any(p.name == "as_json" for p in cmd.params):
             own = {p.name for p in cmd.params}  # a command's own --output (clv fit's list) wins
             cmd.params += [p for p in extra if p.name not in own]

@@ -32,7 +32,8 @@ def check_cap(cap: float | None) -> None:
 
 def extremes(table: ir.Table, columns: Iterable[str], q: float = DEFAULT_CAP) -> pd.DataFrame:
     """Per column: median, the ``q`` quantile, the maximum, how many units lie above the
-    quantile, and whether the maximum is extreme. One aggregate query for all columns."""
+    quantile, and whether the maximum is extreme. Two aggregate queries for all columns
+    (the count above needs the quantile first)."""
     cols = sorted(set(columns))
     if not cols:
         return pd.DataFrame(columns=["column", "median", "quantile", "q", "max", "units_above", "extreme"])
