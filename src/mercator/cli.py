@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from mercator import __version__
 from mercator.errors import MercatorError
-from mercator.results import Result
+from mercator.results import LEAD_FINDINGS, Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,8 +149,11 @@ def _emit(result: Result, as_json: bool) -> None:
         sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
         return
     out.print(f"[bold]{result.title}[/bold]")
-    for f in result.findings:
+    for f in result.findings[:LEAD_FINDINGS]:
         out.print(f"- {f.text}")
+    if len(result.findings) > LEAD_FINDINGS:
+        out.print(f"[dim]... {len(result.findings) - LEAD_FINDINGS} more findings (all of them: --json or "
+                  f"--html FILE)[/dim]")
     wide = bool(_STATE.get("wide"))
     for name, df in result.tables.items():
         if not df.empty:

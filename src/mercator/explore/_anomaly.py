@@ -18,11 +18,15 @@ The method, for a daily series ``y``:
    days (measured in tests/explore/test_anomaly.py; docs/explore.md states the figure).
 4. Level shift: the split that maximizes a two-sample t statistic of ``d`` (cumulative
    sums, O(n)), with the noise estimated from first differences (unaffected by the shift).
-   Reported when |t| >= ``t_min``, the relative change is at least ``min_change``, and the
-   two weeks either side of the split already show 60% of it, by at least 5 standard errors
-   (abrupt, not seasonal drift). One more split on either side that reverses the first
+   Reported when |t| >= ``t_min``, the relative change is at least ``min_change``, and it
+   is abrupt, not seasonal drift: in the four weeks either side of the split (or of a day
+   within a week of it), a step on top of a straight line carries 60% of it, by at least 3
+   standard errors. One more split on either side that reverses the first
    makes it an *episode* with an end (a bug that was fixed); its t is then the episode's
-   level against all days outside it. For small counts the noise is at least Poisson's.
+   level against all days outside it, and its end must be as abrupt as its start (a
+   seasonal trough is not an episode). Its p-value is a rank test (Mann-Whitney) of the
+   changed days against the rest, Bonferroni-corrected for the splits tried: the t assumes
+   normal noise, and a cost per conversion is skewed. For small counts the noise is at least Poisson's.
 5. Decay: a Theil-Sen slope of log ``d`` over a segment's first weeks (creative fatigue).
 """
 
@@ -35,6 +39,8 @@ import pandas as pd
 from scipy import stats
 
 K_DEFAULT = 4.0
+STEP_WINDOW = 56
+STEP_SE = 4.0
 
 
 def _weekday_factors(y: pd.Series) -> pd.Series:
@@ -91,6 +97,7 @@ class Shift:
     expected_low: float  # the band of the level after the cut, had it not changed
     expected_high: float
     end: pd.Timestamp | None = None  # last day of the changed level, for an episode
+    p: float = float("nan")  # rank test of the changed days against the rest, for every split tried
 
     @property
     def change(self) -> float:
@@ -136,11 +143,13 @@ def _episode(d: np.ndarray, cut: int, t: float, noise: float, t_min: float, min_
 
 
 def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_change: float = 0.10,
-                span: int = 56, counts: bool = False) -> Shift | None:
+                span: int = 56, counts: bool = False, events_per_day: float | None = None) -> Shift | None:
     """The largest change of level in ``y`` (lasting, or an episode with an end), if clear enough.
 
     With ``counts`` the noise is at least Poisson's (the square root of the mean), which a
-    series of small counts needs: its first differences are mostly zero.
+    series of small counts needs: its first differences are mostly zero. A rate or cost per
+    event resting on ``events_per_day`` events (conversions behind a CVR or a CPA) has a
+    relative noise of at least one over their square root, for the same reason.
     """
     y = y.astype(float).dropna()
     n = len(y)
@@ -150,6 +159,8 @@ def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_
     noise = 1.4826 * np.median(np.abs(np.diff(d) - np.median(np.diff(d)))) / np.sqrt(2)
     if counts:
         noise = max(noise, float(np.sqrt(max(np.mean(d), 1e-12))))
+    if events_per_day:
+        noise = max(noise, float(np.abs(np.median(d)) / np.sqrt(max(events_per_day, 1.0))))
     if not np.isfinite(noise) or noise <= 0:
         noise = 1e-12 + 0.005 * np.abs(np.median(d))
     cut, t = _best_split(d, noise, min_segment)
@@ -166,23 +177,54 @@ def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_
     if abs(t) < t_min or (before == 0 and not (counts and after > 0)) or \
             (before != 0 and abs(after / before - 1) < min_change):
         return None
-    # A shift is abrupt: the two weeks either side of the cut already show most of it (a
-    # slow seasonal swing would also split well over months, but not locally).
-    w = min(14, end - start)
-    local = float(center(d[start:start + w]) - center(d[max(0, start - 14):start]))
-    local_se = 1.2533 * noise * np.sqrt(2 / 14)
+    # Abrupt, not a seasonal swing: in the eight weeks either side, a step on top of a smooth
+    # curve (which absorbs a slow swing) must carry most of the change, clearly. The cut of a
+    # noisy series can miss the true break by days, so the best step within two weeks counts,
+    # and its day becomes the date of the change.
+    def step(at: int, sign: float, lo: int, hi: int) -> tuple[float, float, int]:
+        best = (0.0, np.inf, at)
+        for s in range(max(lo + 7, at - 14), min(hi - 7, at + 14) + 1):
+            a, b = max(lo, s - STEP_WINDOW), min(hi, s + STEP_WINDOW)
+            x = np.arange(a, b, dtype=float)
+            design = np.column_stack([np.ones_like(x), x - s, ((x - s) / STEP_WINDOW) ** 2, (x >= s).astype(float)])
+            coef = np.linalg.lstsq(design, d[a:b], rcond=None)[0]
+            se = noise * np.sqrt(np.linalg.pinv(design.T @ design)[3, 3])
+            if coef[3] * sign / se > best[0] * sign / best[1]:
+                best = (float(coef[3]), float(se), s)
+        return best
+
+    direction = float(np.sign(after - before))
     # an episode has already shown two clear breaks (its start and its end), so less is asked
-    share, n_se = (0.5, 3) if end < n else (0.6, 5)
-    if local * (after - before) <= 0 or abs(local) < share * abs(after - before) or abs(local) < n_se * local_se:
-        return None
+    share = 0.5 if end < n else 0.6
+
+    def abrupt(size: float, se: float, sign: float) -> bool:
+        return size * sign > 0 and abs(size) >= share * abs(after - before) and abs(size) >= STEP_SE * se
+
+    if not (counts and before == 0):  # an event type that appears is abrupt by definition
+        size, se, start = step(start, direction, 0, end)
+        if not abrupt(size, se, direction):
+            return None
+        if end < n:  # an episode ends as abruptly as it starts (a seasonal trough does not)
+            size, se, end = step(end, -direction, start, n)
+            if not abrupt(size, se, -direction):
+                return None
+        before = float(center(d[max(0, start - span):start]))
+        after = float(center(d[start:min(end, start + span)]))
     # the band the level after the cut would lie in had nothing changed: the level before,
     # +- 3 standard errors of a median over the days after (1.2533 = sqrt(pi / 2))
     half = 3 * 1.2533 * noise / np.sqrt(min(span, end - start))
     lo, hi = before - half, before + half
     if counts or (y >= 0).all():
         lo = max(lo, 0.0)
+    # The t above assumes normal noise; a cost per conversion is skewed and its t runs high. The
+    # p-value is a rank test (Mann-Whitney) of the changed days against the rest, times the
+    # number of places a split was tried (Bonferroni), so the scan's FDR control can judge it.
+    inside = d[start:end]
+    outside = np.concatenate([d[:start], d[end:]])
+    rank_p = stats.mannwhitneyu(inside, outside, method="asymptotic").pvalue
     return Shift(date=y.index[start], before=before, after=after, t=t, expected_low=float(lo),
-                 expected_high=float(hi), end=y.index[end - 1] if end < n else None)
+                 expected_high=float(hi), end=y.index[end - 1] if end < n else None,
+                 p=float(min(1.0, rank_p * n)))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import jinja2
 
 from mercator import __version__
 from mercator.errors import MercatorError
-from mercator.results import Result, number
+from mercator.results import LEAD_FINDINGS, Result, number
 from mercator.workspace import Workspace
 
 
@@ -226,7 +226,8 @@ def _recommendation(r) -> str:
 def _section(sid: str, title: str, res: Result, tables: tuple[str, ...] | None) -> dict:
     """One section's parts for the template (``tables`` None: every table of the result)."""
     names = list(res.tables) if tables is None else [n for n in tables if n in res.tables]
-    return {"id": sid, "title": title, "findings": [f.text for f in res.findings],
+    return {"id": sid, "title": title, "findings": [f.text for f in res.findings[:LEAD_FINDINGS]],
+            "more": [f.text for f in res.findings[LEAD_FINDINGS:]],
             "recommendations": [_recommendation(r) for r in res.recommendations],
             "figures": [f.to_html(full_html=False, include_plotlyjs=False) for f in res.figures()],
             "tables": [(n, res.to_frame(n).to_html(index=False, float_format=lambda x: f"{x:,.4g}", na_rep=""))
