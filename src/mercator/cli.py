@@ -692,8 +692,10 @@ def mmm_fit(data: Annotated[Path | None, typer.Option(help="CSV/Parquet, one row
             kpi: Annotated[str | None, typer.Option(help="The KPI column (or kpi_series name).")] = None,
             channels: Annotated[str | None, typer.Option(help="Spend columns, comma-separated.")] = None,
             controls: Annotated[str | None, typer.Option(help="Control columns, comma-separated.")] = None,
-            adstock: Annotated[str, typer.Option(help="geometric, weibull_cdf or weibull_pdf.")] = "geometric",
-            saturation: Annotated[str, typer.Option(help="logistic or hill.")] = "logistic",
+            adstock: Annotated[str, typer.Option(help="auto (chosen from the data by PSIS-LOO), geometric, "
+                                                      "weibull_cdf or weibull_pdf.")] = "auto",
+            saturation: Annotated[str, typer.Option(help="auto (chosen from the data by PSIS-LOO), logistic or "
+                                                         "hill.")] = "auto",
             lmax: Annotated[int | None, typer.Option(help="Carryover window in periods (8 weekly, 28 daily).")]
             = None,
             yearly_order: Annotated[int, typer.Option(help="Fourier order of the yearly season.")] = 2,

@@ -130,3 +130,28 @@ def test_a_stretch_without_rows_is_a_gap():
                                                                                                "2024-03-01")))
     assert gaps(days, days.min(), days.max()) == [(pd.Timestamp("2017-03-02"), pd.Timestamp("2023-12-31"))]
     assert gaps(days[:30].delete([3, 4, 5]), days[0], days[29]) == []  # three missing days are not a gap
+
+
+def test_two_sources_years_apart_are_a_gap_not_a_drop(tmp_path):
+    """Events from a 2017 sample (about 40 visits a day) and a 2024 clickstream (about 6 a
+    day), as the README tour once loaded into one workspace: explore says first that the data
+    has a gap, and scores no drop across it (each stretch is scanned on its own)."""
+    from mercator import Workspace
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for start, days, visits in (("2017-08-01", 60, 40), ("2024-01-01", 120, 6)):
+        for day in pd.date_range(start, periods=days, freq="D"):
+            for v in range(rng.poisson(visits)):
+                rows.append({"event_id": f"{day:%Y%m%d}-{v}", "user_id": f"u{day:%Y%m%d}{v}", "session_id":
+                             f"s{day:%Y%m%d}{v}", "ts": day + pd.Timedelta(hours=12), "event_name": "page_view"})
+    path = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    ws = Workspace(str(tmp_path / "two.duckdb"))
+    ingest(ws, path, table="events")
+    ex = explore(ws)
+    assert ex.findings[0].metric == "gap" and "2017-09-30 to 2023-12-31" in ex.findings[0].text
+    table = ex.to_frame("event_anomalies")
+    assert table.empty or not (table["type"] == "shift").any(), table
+    assert not any("fell from" in f.text for f in ex.findings)
+    ws.close()

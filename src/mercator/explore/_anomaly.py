@@ -19,14 +19,16 @@ The method, for a daily series ``y``:
 4. Level shift: the split that maximizes a two-sample t statistic of ``d`` (cumulative
    sums, O(n)), with the noise estimated from first differences (unaffected by the shift).
    Reported when |t| >= ``t_min``, the relative change is at least ``min_change``, and it
-   is abrupt, not seasonal drift: in the four weeks either side of the split (or of a day
-   within a week of it), a step on top of a straight line carries 60% of it, by at least 3
-   standard errors. One more split on either side that reverses the first
-   makes it an *episode* with an end (a bug that was fixed); its t is then the episode's
-   level against all days outside it, and its end must be as abrupt as its start (a
-   seasonal trough is not an episode). Its p-value is a rank test (Mann-Whitney) of the
-   changed days against the rest, Bonferroni-corrected for the splits tried: the t assumes
-   normal noise, and a cost per conversion is skewed. For small counts the noise is at least Poisson's.
+   is abrupt, not seasonal drift: within eight weeks either side of the split (or of a day
+   within two weeks of it, which then dates the change), a step on top of a smooth
+   quadratic curve carries 60% of it, by at least ``STEP_SE`` standard errors. One more
+   split on either side that reverses the first makes it an *episode* with an end (a bug
+   that was fixed): its t is then the episode's level against all days outside it, its
+   start needs 50% by one standard error less, and its end a clear step back too (30%, by
+   2.5 standard errors; a seasonal trough has none). The p-value is a rank test
+   (Mann-Whitney) of the changed days against the rest, Bonferroni-corrected for the
+   splits tried: the t assumes normal noise, and a cost per conversion is skewed. For small
+   counts, and for rates resting on few events a day, the noise is at least Poisson's.
 5. Decay: a Theil-Sen slope of log ``d`` over a segment's first weeks (creative fatigue).
 """
 
@@ -195,18 +197,18 @@ def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_
 
     direction = float(np.sign(after - before))
     # an episode has already shown two clear breaks (its start and its end), so less is asked
-    share = 0.5 if end < n else 0.6
+    share, n_se = (0.5, STEP_SE - 1) if end < n else (0.6, STEP_SE)
 
     def abrupt(size: float, se: float, sign: float) -> bool:
-        return size * sign > 0 and abs(size) >= share * abs(after - before) and abs(size) >= STEP_SE * se
+        return size * sign > 0 and abs(size) >= share * abs(after - before) and abs(size) >= n_se * se
 
     if not (counts and before == 0):  # an event type that appears is abrupt by definition
         size, se, start = step(start, direction, 0, end)
         if not abrupt(size, se, direction):
             return None
-        if end < n:  # an episode ends as abruptly as it starts (a seasonal trough does not)
+        if end < n:  # an episode ends with a clear step back (a seasonal trough has none)
             size, se, end = step(end, -direction, start, n)
-            if not abrupt(size, se, -direction):
+            if size * -direction <= 0 or abs(size) < 0.3 * abs(after - before) or abs(size) < (n_se - 0.5) * se:
                 return None
         before = float(center(d[max(0, start - span):start]))
         after = float(center(d[start:min(end, start + span)]))

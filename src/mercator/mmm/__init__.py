@@ -37,6 +37,7 @@ from mercator.mmm._model import (
     fit,
     media_params,
 )
+from mercator.mmm._select import AUTO, SELECT_RUN, choose
 from mercator.mmm._transforms import ADSTOCKS, SATURATION_PARAMS, SATURATIONS, adstock_weights
 from mercator.modelstore import config_hash, load_model, model_path, models_dir, save_model
 from mercator.results import Finding, Recommendation, Result
@@ -321,7 +322,7 @@ def _confounding(d: Design, spec: Spec) -> pd.DataFrame:
 
 def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | None = None, date_col: str = "date",
             kpi: str | None = None, channels: list[str] | tuple[str, ...] = (),
-            controls: list[str] | tuple[str, ...] = (), adstock: str = "geometric", saturation: str = "logistic",
+            controls: list[str] | tuple[str, ...] = (), adstock: str = AUTO, saturation: str = AUTO,
             lmax: int | None = None, yearly_order: int = 2, trend: bool = True, changepoints: int = 10,
             priors: Mapping | None = None, holidays: str | Path | pd.DataFrame | None = None,
             holiday_country: str | None = None, lift_tests: tuple[LiftTest, ...] | list = (),
@@ -356,28 +357,42 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
         f["holidays"] = holiday_counts(f[date_col], step, holidays, holiday_country)
         controls.append("holidays")
     lmax = lmax or (8 if step >= 5 else 28)
-    try:
-        spec = Spec(tuple(channels), tuple(controls), adstock, saturation, int(lmax), yearly_order,
+    for name, value, known in (("adstock", adstock, ADSTOCKS), ("saturation", saturation, SATURATIONS)):
+        if value != AUTO and value not in known:
+            raise MercatorError(f"unknown {name} {value!r}; {name}s: {AUTO}, {', '.join(known)}")
+    try:  # "auto" is settled below; the design does not depend on the curve
+        spec = Spec(tuple(channels), tuple(controls), "geometric" if adstock == AUTO else adstock,
+                    "logistic" if saturation == AUTO else saturation, int(lmax), yearly_order,
                     3 if step < 5 and len(f) > 60 else 0, trend, changepoints, dict(priors or {}))  # daily data: a weekly cycle
     except ValueError as e:
         raise MercatorError(str(e)) from None
     d = design(f, date_col, kpi, spec)
     lift = tuple(lift_tests)
 
-    def run(part: Design) -> Posterior:
+    def run(part: Design, **draws) -> Posterior:
+        draws = draws or {"chains": chains, "warmup": warmup, "samples": samples}
         try:
-            return fit(part, spec, lift, chains=chains, warmup=warmup, samples=samples, seed=seed, progress=progress)
+            return fit(part, spec, lift, seed=seed, progress=progress, **draws)
         except ValueError as e:  # a lift test for a channel the model does not have
             raise MercatorError(str(e)) from None
 
     holdout_metrics = {}
     n_test = round(holdout * d.periods) if holdout else 0
+    if n_test and d.periods - n_test < 2 * len(channels) + 10:
+        raise MercatorError(f"{source}: too few periods to hold out {n_test}")
+    # the curve is chosen on the periods before the holdout, whose short run then predicts it
+    train = d.head(d.periods - n_test) if n_test else d
+    choice, post_tr = None, None
+    if AUTO in (adstock, saturation):
+        try:
+            spec, choice, post_tr = choose(train, spec, lift, adstock, saturation, seed=seed, progress=progress)
+        except ValueError as e:  # a lift test for a channel the model does not have
+            raise MercatorError(str(e)) from None
     if n_test:
-        if d.periods - n_test < 2 * len(channels) + 10:
-            raise MercatorError(f"{source}: too few periods to hold out {n_test}")
-        if progress:
-            progress(f"holdout check: fitting the first {d.periods - n_test} periods")
-        post_tr = run(d.head(d.periods - n_test))
+        if post_tr is None:
+            if progress:
+                progress(f"holdout check: fitting the first {d.periods - n_test} periods")
+            post_tr = run(train, **SELECT_RUN)  # only its mean prediction is used
         pred = MMModel(spec, d, post_tr.draws, kpi, source, post_tr.knots).predict(d).mean(axis=0)
         holdout_metrics = {f"holdout_{k}": v for k, v in _metrics(d.y[-n_test:], pred[-n_test:]).items()}
         holdout_metrics["holdout_periods"] = n_test
@@ -386,6 +401,9 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     post = run(d)
     model = MMModel(spec, d, post.draws, kpi, source, post.knots, lift)
     tables, findings, recs = _summarize(model, post, holdout_metrics)
+    if choice is not None:
+        tables["model_choice"] = choice
+        findings.insert(0, _choice_finding(choice))
     config = {"source": source, "date_col": date_col, "kpi": kpi, "spec": spec.config(),
               "holidays": None if holidays is None else "a data frame" if isinstance(holidays, pd.DataFrame)
               else str(holidays), "holiday_country": holiday_country,
@@ -397,11 +415,24 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
         path = model_path(ws, save_to, f"mmm-{kpi}-{chash[:8]}", _SUFFIX)
         save_model(path, {"mmm": model}, config, _PACKAGES)
     params = {"source": source, "kpi": kpi, "date_col": date_col, "channels": channels, "controls": controls,
-              "adstock": adstock, "saturation": saturation, "lmax": lmax, "periods": d.periods,
+              "adstock": spec.adstock, "saturation": spec.saturation,
+              "chosen_by": "PSIS-LOO" if choice is not None else "the caller", "lmax": lmax, "periods": d.periods,
               "start": str(pd.Timestamp(d.dates[0]).date()), "end": str(pd.Timestamp(d.dates[-1]).date()),
               "fit_seconds": round(post.seconds, 2), "config_hash": chash, "model_path": str(path) if path else None,
               "interval": "95% (2.5th-97.5th percentile of the posterior)"}
     return MMMResult(tables=tables, findings=tuple(findings), recommendations=tuple(recs), params=params, model=model)
+
+
+def _choice_finding(choice: pd.DataFrame) -> Finding:
+    row = choice[choice["chosen"]].iloc[0]
+    others = choice[~choice["chosen"]]
+    if others.empty:
+        return Finding(f"Curve: {row.adstock} adstock, {row.saturation} saturation.")
+    best_other = others.loc[others["elpd_loo"].idxmax()]
+    return Finding(f"Curve chosen from the data (PSIS-LOO over {len(choice)} candidates): {row.adstock} adstock, "
+                   f"{row.saturation} saturation, expected log predictive density {row.elpd_loo:,.1f} against "
+                   f"{best_other.elpd_loo:,.1f} for {best_other.adstock} + {best_other.saturation} (the simplest "
+                   f"within one standard error of the best is kept).", value=float(row.elpd_loo))
 
 
 def _summarize(m: MMModel, post: Posterior, holdout: dict) -> tuple[dict, list, list]:
