@@ -74,7 +74,7 @@ def test_mmm_roas_with_the_confounder_as_control():
     """mmm_roas_data with z: ROAS error at most 12% on average and every channel within 20%
     (PyMC-Marketing, per the issue: 15.7%, worst 23%)."""
     res = fit_mmm(shared("pymc_marketing", "mmm_roas_data.csv"), date_col="date", kpi="y", channels=["x1", "x2"],
-                  controls=["z"], holdout=0, save=False)
+                  controls=["z"], holdout=0, save=False, adstock="geometric", saturation="logistic")
     err = _roas_errors(res, _truth("mmm_roas"))
     assert np.mean(list(err.values())) <= 0.12 and max(err.values()) <= 0.20, err
 
@@ -83,7 +83,7 @@ def test_mmm_roas_without_the_confounder_warns():
     """Without z, x1 (whose spend follows z and the season) is over-credited; the result must
     say so: a confounding warning for x1, or an interval that still covers the truth."""
     res = fit_mmm(shared("pymc_marketing", "mmm_roas_data.csv"), date_col="date", kpi="y", channels=["x1", "x2"],
-                  holdout=0, save=False)
+                  holdout=0, save=False, adstock="geometric", saturation="logistic")
     r = res.to_frame("roas").set_index("channel")
     truth = _truth("mmm_roas")["roas"]["x1"]
     warned = any(f.metric == "confounding" and f.segment == "x1" for f in res.findings)
@@ -99,7 +99,8 @@ def test_robyn_demo_end_to_end():
     chans = ["tv_S", "ooh_S", "print_S", "facebook_S", "search_S"]
     holidays = shared("robyn_simulated", "dt_prophet_holidays.csv")
     res = fit_mmm(f, date_col="DATE", kpi="revenue", channels=chans, controls=["competitor_sales_B", "newsletter", "event"],
-                  holidays=holidays, holiday_country="DE", holdout=0, save=False, warmup=500, samples=500)
+                  holidays=holidays, holiday_country="DE", holdout=0, save=False, warmup=500, samples=500,
+                  adstock="geometric", saturation="logistic")
     assert "holidays" in res.params["controls"]
     # Robyn's weeks start on Mondays; the DE table has 25 and 26 December 2016 (a Sunday and a Monday)
     counts = dict(zip(f["DATE"], holiday_counts(pd.to_datetime(f["DATE"]), 7, holidays, "DE"), strict=True))
@@ -121,7 +122,7 @@ def test_meridian_national_end_to_end():
     chans = [f"Channel{i}_spend" for i in range(5)]
     controls = ["competitor_sales_control", "sentiment_score_control", "Promo"]
     res = fit_mmm(f, date_col="time", kpi="revenue", channels=chans, controls=controls, holdout=0.1, save=False,
-                  warmup=500, samples=500)
+                  warmup=500, samples=500, adstock="geometric", saturation="logistic")
     x = np.column_stack([np.ones(len(f)), np.arange(len(f)), f[chans + controls].to_numpy()])
     y = f["revenue"].to_numpy()
     ols_r2 = 1 - np.var(y - x @ np.linalg.lstsq(x, y, rcond=None)[0]) / np.var(y)
