@@ -400,8 +400,8 @@ def _share_of_change(ws: Workspace, r) -> str:
     names = seg[by].apply(lambda row: " / ".join(label(x) for x in row), axis=1)
     row = seg[names == r.segment]
     change = seg.attrs["change"]
-    if row.empty or not change or not np.isfinite(row["share"].iloc[0]):
-        return "."
+    if row.empty or not change or not np.isfinite(row["share"].iloc[0]) or row["share"].iloc[0] <= 0:
+        return "."  # the segment moved against the total: no share of it to speak of
     word = "rise" if change > 0 else "drop"
     return (f"; {r.segment} explains {row['share'].iloc[0]:.0%} of the {word} in {kpi(n).label.lower()} "
             f"over the next 4 weeks.")

@@ -25,7 +25,8 @@ The method, for a daily series ``y``:
    split on either side that reverses the first makes it an *episode* with an end (a bug
    that was fixed): its t is then the episode's level against all days outside it, its
    start needs 50% by one standard error less, and its end a clear step back too (30%, by
-   2.5 standard errors; a seasonal trough has none). The p-value is a rank test
+   2.5 standard errors; a seasonal trough has none). A new level inside the band the old
+   one implied (below) is no shift. The p-value is a rank test
    (Mann-Whitney) of the changed days against the rest, Bonferroni-corrected for the
    splits tried: the t assumes normal noise, and a cost per conversion is skewed. For small
    counts, and for rates resting on few events a day, the noise is at least Poisson's.
@@ -218,6 +219,8 @@ def level_shift(y: pd.Series, *, min_segment: int = 14, t_min: float = 8.0, min_
     lo, hi = before - half, before + half
     if counts or (y >= 0).all():
         lo = max(lo, 0.0)
+    if lo <= after <= hi:
+        return None  # the new level is one the old could have shown by chance: nothing to report
     # The t above assumes normal noise; a cost per conversion is skewed and its t runs high. The
     # p-value is a rank test (Mann-Whitney) of the changed days against the rest, times the
     # number of places a split was tried (Bonferroni), so the scan's FDR control can judge it.
