@@ -41,8 +41,14 @@ def simulate(k: int, noise: float, seed: int, weeks: int = 156) -> tuple[pd.Data
     base = level * (1 + 0.1 * t / weeks + 0.05 * np.sin(2 * np.pi * t / 52.18))
     y = base + contrib.sum(axis=0)
     y = y + rng.normal(0, noise * y.mean(), weeks)
-    names = [f"c{i}" for i in range(k)]
-    frame = pd.DataFrame({"week": pd.date_range("2022-01-03", periods=weeks, freq="W-MON"), "kpi": y})
+    return weekly_frame(spend, contrib, y)
+
+
+def weekly_frame(spend: np.ndarray, contrib: np.ndarray, y: np.ndarray) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One row per week (``kpi`` and a spend column per channel ``c0``, ``c1``...) and each
+    channel's true ROAS (its contribution over its spend)."""
+    names = [f"c{i}" for i in range(len(spend))]
+    frame = pd.DataFrame({"week": pd.date_range("2022-01-03", periods=len(y), freq="W-MON"), "kpi": y})
     for i, n in enumerate(names):
         frame[n] = spend[i]
     return frame, {n: float(contrib[i].sum() / spend[i].sum()) for i, n in enumerate(names)}

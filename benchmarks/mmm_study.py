@@ -30,6 +30,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import numpy as np
 import pandas as pd
+from mmm_coverage import weekly_frame  # run from benchmarks/ (the script's folder is on sys.path)
 
 from mercator.mmm import fit_mmm
 from mercator.mmm._transforms import adstock_weights, lags, saturation
@@ -78,11 +79,7 @@ def simulate(seed: int) -> tuple[pd.DataFrame, dict[str, float], dict]:
     base = level * (1 + 0.15 * t / WEEKS + 0.08 * season)
     y = base + contrib.sum(axis=0)
     y = y + rng.normal(0, noise * y.mean(), WEEKS)
-    names = [f"c{i}" for i in range(k)]
-    frame = pd.DataFrame({"week": pd.date_range("2022-01-03", periods=WEEKS, freq="W-MON"), "kpi": y})
-    for i, n in enumerate(names):
-        frame[n] = spend[i]
-    truth = {n: float(contrib[i].sum() / spend[i].sum()) for i, n in enumerate(names)}
+    frame, truth = weekly_frame(spend, contrib, y)
     return frame, truth, {"channels": k, "noise": round(noise, 3), "curve": curve, "carryover": carry,
                           "patterns": sorted(set(patterns))}
 

@@ -37,7 +37,7 @@ from mercator.mmm._model import (
     fit,
     media_params,
 )
-from mercator.mmm._select import AUTO, SELECT_RUN, choose
+from mercator.mmm._select import AUTO, SELECT_RUN, choice_finding, choose
 from mercator.mmm._transforms import ADSTOCKS, SATURATION_PARAMS, SATURATIONS, adstock_weights
 from mercator.modelstore import config_hash, load_model, model_path, models_dir, save_model
 from mercator.results import Finding, Recommendation, Result
@@ -403,7 +403,7 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     tables, findings, recs = _summarize(model, post, holdout_metrics)
     if choice is not None:
         tables["model_choice"] = choice
-        findings.insert(0, _choice_finding(choice))
+        findings.insert(0, choice_finding(choice))
     config = {"source": source, "date_col": date_col, "kpi": kpi, "spec": spec.config(),
               "holidays": None if holidays is None else "a data frame" if isinstance(holidays, pd.DataFrame)
               else str(holidays), "holiday_country": holiday_country,
@@ -421,18 +421,6 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
               "fit_seconds": round(post.seconds, 2), "config_hash": chash, "model_path": str(path) if path else None,
               "interval": "95% (2.5th-97.5th percentile of the posterior)"}
     return MMMResult(tables=tables, findings=tuple(findings), recommendations=tuple(recs), params=params, model=model)
-
-
-def _choice_finding(choice: pd.DataFrame) -> Finding:
-    row = choice[choice["chosen"]].iloc[0]
-    others = choice[~choice["chosen"]]
-    if others.empty:
-        return Finding(f"Curve: {row.adstock} adstock, {row.saturation} saturation.")
-    best_other = others.loc[others["elpd_loo"].idxmax()]
-    return Finding(f"Curve chosen from the data (PSIS-LOO over {len(choice)} candidates): {row.adstock} adstock, "
-                   f"{row.saturation} saturation, expected log predictive density {row.elpd_loo:,.1f} against "
-                   f"{best_other.elpd_loo:,.1f} for {best_other.adstock} + {best_other.saturation} (the simplest "
-                   f"within one standard error of the best is kept).", value=float(row.elpd_loo))
 
 
 def _summarize(m: MMModel, post: Posterior, holdout: dict) -> tuple[dict, list, list]:

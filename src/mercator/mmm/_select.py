@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from mercator.mmm._model import Design, LiftTest, Posterior, Spec, baseline, contributions, fit
+from mercator.results import Finding
 
 #: (adstock, saturation) pairs tried by "auto", simplest first.
 CANDIDATES = (("geometric", "logistic"), ("geometric", "hill"), ("weibull_pdf", "logistic"),
@@ -95,3 +96,16 @@ def choose(d: Design, spec: Spec, lift: tuple[LiftTest, ...], adstock: str, satu
                            "chosen": (a, s) == chosen}
                           for (a, s), (post, elpd, point, k) in scored.items()])
     return dataclasses.replace(spec, adstock=chosen[0], saturation=chosen[1]), table, scored[chosen][0]
+
+
+def choice_finding(choice: pd.DataFrame) -> Finding:
+    """The sentence that states which curve was chosen, and against what."""
+    row = choice[choice["chosen"]].iloc[0]
+    others = choice[~choice["chosen"]]
+    if others.empty:
+        return Finding(f"Curve: {row.adstock} adstock, {row.saturation} saturation.")
+    best_other = others.loc[others["elpd_loo"].idxmax()]
+    return Finding(f"Curve chosen from the data (PSIS-LOO over {len(choice)} candidates): {row.adstock} adstock, "
+                   f"{row.saturation} saturation, expected log predictive density {row.elpd_loo:,.1f} against "
+                   f"{best_other.elpd_loo:,.1f} for {best_other.adstock} + {best_other.saturation} (the simplest "
+                   f"within one standard error of the best is kept).", value=float(row.elpd_loo))
