@@ -14,7 +14,8 @@ minute per dataset; not part of the test run). Each dataset draws its own truth:
 - each channel brings 3-12% of the KPI; baseline = level + trend + yearly season.
 
 The true ROAS of a channel is its contribution over its spend. Prints one JSON line per
-dataset and a summary: median and mean absolute ROAS error of the default fit, coverage of
+dataset and a summary: median and mean absolute ROAS error of the default fit beside the
+error of an oracle that knows every true curve (the floor the data set), coverage of
 its 95% intervals, its choice of curve, and its seconds. ``--compare`` also fits the former
 default (geometric adstock, logistic saturation) on each dataset, side by side.
 """
@@ -38,7 +39,9 @@ from mercator.mmm._transforms import adstock_weights, lags, saturation
 WEEKS, LMAX = 156, 8
 
 
-def simulate(seed: int) -> tuple[pd.DataFrame, dict[str, float], dict]:
+def simulate(seed: int) -> tuple[pd.DataFrame, dict[str, float], dict, np.ndarray]:
+    """One dataset: the weekly frame, each channel's true ROAS, what was drawn, and the true
+    response series (carryover and curve applied, before the channel's coefficient)."""
     rng = np.random.default_rng(seed)
     k = int(rng.integers(3, 9))
     noise = float(rng.uniform(0.02, 0.10))
@@ -80,8 +83,23 @@ def simulate(seed: int) -> tuple[pd.DataFrame, dict[str, float], dict]:
     y = base + contrib.sum(axis=0)
     y = y + rng.normal(0, noise * y.mean(), WEEKS)
     frame, truth = weekly_frame(spend, contrib, y)
-    return frame, truth, {"channels": k, "noise": round(noise, 3), "curve": curve, "carryover": carry,
-                          "patterns": sorted(set(patterns))}
+    about = {"channels": k, "noise": round(noise, 3), "curve": curve, "carryover": carry,
+             "patterns": sorted(set(patterns))}
+    return frame, truth, about, sat
+
+
+def oracle_mape(frame: pd.DataFrame, truth: dict[str, float], response: np.ndarray) -> float:
+    """The ROAS error of a fit that knows every true curve and carryover and the baseline's
+    form (level, trend, yearly season), so only the coefficients are estimated, by least
+    squares (unbiased, least variance under Gaussian noise). It is the floor the data set:
+    no model without outside information (priors from lift tests) can expect to do better."""
+    t = np.arange(len(frame))
+    design = np.column_stack([np.ones(len(t)), t, np.sin(2 * np.pi * t / 52.18), np.cos(2 * np.pi * t / 52.18),
+                              *response])
+    coef, *_ = np.linalg.lstsq(design, frame["kpi"].to_numpy(), rcond=None)
+    spend = frame[list(truth)].to_numpy().sum(axis=0)
+    est = coef[4:] * response.sum(axis=1) / spend
+    return float(np.mean(np.abs(est / np.array(list(truth.values())) - 1)))
 
 
 def _score(res, truth: dict[str, float]) -> dict:
@@ -101,11 +119,12 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     for seed in range(args.datasets):
-        frame, truth, about = simulate(seed)
+        frame, truth, about, response = simulate(seed)
         t0 = time.perf_counter()
         res = fit_mmm(frame, date_col="week", kpi="kpi", channels=list(truth), save=False, seed=seed)
         row = {"seed": seed, **about, "chosen": f"{res.params['adstock']}+{res.params['saturation']}",
-               "seconds": round(time.perf_counter() - t0, 1), **_score(res, truth)}
+               "seconds": round(time.perf_counter() - t0, 1), **_score(res, truth),
+               "oracle_mape": round(oracle_mape(frame, truth, response), 4)}
         if args.compare:
             old = fit_mmm(frame, date_col="week", kpi="kpi", channels=list(truth), save=False, seed=seed,
                           adstock="geometric", saturation="logistic", holdout=0)
@@ -117,11 +136,14 @@ def main() -> None:
     summary = {"datasets": len(t), "intervals": int(t["of"].sum()),
                "median_dataset_mape": round(float(t["mape"].median()), 4),
                "mean_dataset_mape": round(float(t["mape"].mean()), 4),
+               "oracle_median_dataset_mape": round(float(t["oracle_mape"].median()), 4),
+               "datasets_within_oracle_x1_25": int((t["mape"] <= 1.25 * t["oracle_mape"]).sum()),
                "median_channel_error": round(float(np.median(per_channel)), 4),
                "coverage": round(float(t["covered"].sum() / t["of"].sum()), 4),
                "median_seconds": float(t["seconds"].median()), "max_seconds": float(t["seconds"].max()),
                "by_curve": t.groupby("curve").apply(
                    lambda g: {"datasets": len(g), "median_mape": round(float(g["mape"].median()), 4),
+                              "oracle_median_mape": round(float(g["oracle_mape"].median()), 4),
                               "coverage": round(float(g["covered"].sum() / g["of"].sum()), 4),
                               "chosen": g["chosen"].value_counts().to_dict()}, include_groups=False).to_dict()}
     if args.compare:

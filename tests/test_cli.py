@@ -7,7 +7,7 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from mercator.cli import app
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.exports import FORMULA_STARTS, write_csv
+from mercator.interfaces.cli import app
 from mercator.target import score_table, target_list, train_model
 
 runner = CliRunner()

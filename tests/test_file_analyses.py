@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from mercator.cli import app
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 def _mercator(*args: str, cwd, env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mercator.cli", *args], check=False, cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "mercator.interfaces.cli", *args], check=False, cwd=cwd, env=env,
                           capture_output=True,
                           text=True, timeout=600)
 

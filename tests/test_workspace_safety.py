@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mercator import Workspace
-from mercator.cli import app
 from mercator.errors import ConfigError, WorkspaceError
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -30,7 +30,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from mercator.errors import WorkspaceError
+from mercator.errors import WorkspaceBusyError, WorkspaceError, WorkspaceNotFound
 
 
 # Dialect-specific builtins, declared once for Ibis. They are bound to the engine's own SQL
@@ -215,7 +215,7 @@ def check_duckdb_path(path: str, *, must_exist: bool) -> None:
                                  "`mercator init` (or a path that does not exist yet); is this a data file given "
                                  "as --workspace instead of as a file to ingest?")
     elif must_exist:
-        raise WorkspaceError(f"the workspace {path} does not exist. Create it with `mercator init -w {path}` (or "
+        raise WorkspaceNotFound(f"the workspace {path} does not exist. Create it with `mercator init -w {path}` (or "
                              "load a file into it with `mercator ingest`).")
     elif not p.parent.exists():
         raise WorkspaceError(f"cannot create the workspace {path}: the folder {p.parent} does not exist.")
@@ -255,7 +255,7 @@ class DuckDBEngine(Engine):
                 if holder is None:
                     raise WorkspaceError(f"cannot open the DuckDB workspace {path!r}: {exc}") from exc
                 if time.monotonic() >= deadline:
-                    raise WorkspaceError(
+                    raise WorkspaceBusyError(
                         f"the workspace {path!r} is in use by {holder}"
                         + (f" and stayed so for {wait:g} s" if wait else "")
                         + ". Wait for it to finish or close it (a notebook, a running `mercator` command); "

@@ -62,3 +62,26 @@ class MappingError(MercatorError, ValueError):
 
 class NotFittedError(MercatorError, AttributeError):
     """An estimator was used before ``fit``."""
+
+
+class BadParameter(MercatorError, ValueError):
+    """A parameter as given cannot be used (400 in the API)."""
+
+
+class NotFoundError(MercatorError, LookupError):
+    """A named thing does not exist: a table, a model, an experiment, a workspace, a file.
+
+    The API answers it with 404; the command line with its message (exit code 2)."""
+
+
+class ConflictError(MercatorError):
+    """The request conflicts with the state of a locked object, such as an experiment whose
+    criteria were locked with different values (409 in the API)."""
+
+
+class WorkspaceBusyError(WorkspaceError):
+    """Another process holds the workspace and kept it past the wait (503 in the API)."""
+
+
+class WorkspaceNotFound(WorkspaceError, NotFoundError):
+    """The workspace named does not exist (create it with ``mercator init``)."""

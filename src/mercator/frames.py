@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from mercator.errors import MercatorError
+from mercator.errors import MercatorError, NotFoundError
 from mercator.ingest._readers import _sniff_delimiter
 
 
@@ -35,7 +35,7 @@ def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) 
     path = Path(source)
     if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
         if not path.exists():
-            raise MercatorError(f"{source}: no such file")
+            raise NotFoundError(f"{source}: no such file")
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         with path.open(newline="", encoding="utf-8", errors="replace") as f:
@@ -59,7 +59,7 @@ def engine_table(source, ws=None) -> tuple[ir.Table, str]:
     suffix = Path(path).suffix.lower()
     if suffix in (".parquet", ".csv", ".tsv", ".txt") or Path(path).exists():
         if not glob.glob(path):
-            raise MercatorError(f"{path}: no such file")
+            raise NotFoundError(f"{path}: no such file")
         con = ibis.duckdb.connect()
         return (con.read_parquet(path) if suffix == ".parquet" else con.read_csv(path)), path
     if ws is None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mercator.config import read_private, write_private
-from mercator.errors import MercatorError
+from mercator.errors import MercatorError, NotFoundError
 
 
 class ModelMismatch(MercatorError):
@@ -113,7 +113,7 @@ def load_model(path: str | Path) -> dict:
     whose contents changed."""
     path = Path(path)
     if not path.exists():
-        raise MercatorError(f"{path}: no such model file")
+        raise NotFoundError(f"{path}: no such model file")
     saved = read_signed(path)
     now = versions(tuple(saved["versions"]))
     diff = {k: (v, now.get(k)) for k, v in saved["versions"].items() if now.get(k) != v}

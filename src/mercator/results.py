@@ -18,9 +18,10 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is made, so `mercator --help` starts fast
+    import pandas as pd
 
 #: Findings a renderer shows first; the rest sit behind a "more" list (they are ranked).
 LEAD_FINDINGS = 7
@@ -112,6 +113,8 @@ class Result:
     def to_frame(self, name: str | None = None) -> pd.DataFrame:
         """The table ``name`` (default: the first one)."""
         if not self.tables:
+            import pandas as pd
+
             return pd.DataFrame()
         if name is None:
             return next(iter(self.tables.values()))

@@ -42,6 +42,14 @@ class QueryResult(Result):
     title = "Query"
 
 
+@dataclass(frozen=True)
+class DoctorResult(Result):
+    """What is installed and whether the workspace opens."""
+
+    kind = "doctor"
+    title = "Doctor"
+
+
 class Workspace:
     """A Mercator store on DuckDB (default) or Spark.
 
@@ -160,3 +168,31 @@ class Workspace:
             rows.append({"table": name, "rows": int(rec["rows"]), "time_column": spec.time_column,
                          "first": rec.get("first"), "last": rec.get("last")})
         return TablesResult(tables={"tables": pd.DataFrame(rows)}, params={"workspace": self.location})
+
+
+def doctor(location: str | None = None, *, wait: float = 0.0) -> DoctorResult:
+    """Versions of Mercator and its engines, and whether the workspace opens (and what it holds)."""
+    import sys
+
+    import duckdb
+
+    from mercator import __version__
+    from mercator.errors import MercatorError
+    from mercator.results import Finding
+
+    checks = [("mercator", __version__), ("python", sys.version.split()[0]), ("ibis", ibis.__version__),
+              ("duckdb", duckdb.__version__)]
+    try:
+        import pyspark
+        checks.append(("pyspark", pyspark.__version__))
+    except ImportError:
+        checks.append(("pyspark", "not installed (pip install 'mercator[spark]')"))
+    try:
+        with Workspace(location, wait=wait) as ws:
+            inv = ws.inventory().to_frame()
+            finding = Finding(f"workspace {ws.location} on {ws.engine.name}: {int(inv.rows.sum()):,} rows in "
+                              f"{int((inv.rows > 0).sum())} non-empty tables; settings in {ws.config.path}.")
+    except MercatorError as exc:
+        finding = Finding(f"workspace cannot be opened: {exc}", impact=1.0)
+    return DoctorResult(tables={"versions": pd.DataFrame(checks, columns=["component", "version"])},
+                        findings=(finding,))

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mercator.attribution import attribution, build_paths
-from mercator.cli import app
 from mercator.errors import MercatorError
+from mercator.interfaces.cli import app
 from tests.conftest import ingest_text
 
 # u1: search, social, purchase (journey 1); email, purchase (journey 2); a search 40 days before

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mercator.demo import build_demo_workspace, generate, geometric_adstock, hill
-from mercator.report import build_report
+from mercator.interfaces.report import build_report
 
 
 def test_seeded_and_reproducible():
@@ -77,7 +77,7 @@ def test_demo_workspace_and_report(tmp_path):
 
 
 def test_what_to_do_now_ranks_every_sections_recommendations():
-    from mercator.report import Section, _actions
+    from mercator.interfaces.report import Section, _actions
     from mercator.results import Recommendation, Result
 
     sections = [Section("a", "A", None, ()), Section("b", "B", None, ())]
@@ -93,7 +93,7 @@ def test_what_to_do_now_ranks_every_sections_recommendations():
 def test_report_sections_say_why_the_data_cannot_support_them(duckdb_ws, tmp_path):
     """Ten days of ad data: too short to forecast or to cross-validate drivers. The report still
     renders, and those sections say why (the reason the analysis gave) instead of failing."""
-    from mercator.report import SECTIONS, render_report
+    from mercator.interfaces.report import SECTIONS, render_report
     from tests.conftest import ingest_text
 
     rows = "\n".join(f"2025-03-{d:02d},google_ads,paid_search,c1,Campaign 1,mobile,US,1000,50,40.5,2"
@@ -110,7 +110,7 @@ def test_run_on_a_workspace_with_orders_only(tmp_path):
     "nothing to explore". Every section the data supports is rendered; each absent one says why."""
     from typer.testing import CliRunner
 
-    from mercator.cli import app
+    from mercator.interfaces.cli import app
 
     rng = np.random.default_rng(1)
     n = 400

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
+from mercator.interfaces.cli import app
 from tests.conftest import SHARED_DATA, shared
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]

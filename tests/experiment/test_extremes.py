@@ -14,9 +14,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import MercatorError
 from mercator.experiment import analyze
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

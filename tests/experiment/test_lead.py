@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.experiment import analyze
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import MercatorError
 from mercator.experiment import analyze, parse_split
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.experiment import analyze, experiment_units, register
+from mercator.interfaces.cli import app
 from tests.conftest import ingest_text
 
 ASSIGN = """experiment_id,unit_id,variant,assigned_at

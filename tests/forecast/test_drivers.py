@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import MercatorError
 from mercator.forecast import driver_frame, drivers
+from mercator.interfaces.cli import app
 from mercator.metrics import kpi
 
 CPC = {"paid_search": 1.10, "paid_social": 0.70, "display": 0.45, "video": 0.60}

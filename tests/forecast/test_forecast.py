@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import MercatorError
 from mercator.forecast import backtest, forecast, kpi_series, pace
+from mercator.interfaces.cli import app
 
 
 def _series(n_series=3, days=400, seed=0):

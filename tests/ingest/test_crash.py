@@ -24,7 +24,7 @@ def test_kill_during_load_leaves_workspace_unchanged(tmp_path):
     second.write_text("order_id,ts,revenue\n" + "".join(f"n{i},2024-01-02,{i}\n" for i in range(5000))
                       + "o1,2024-01-01,999\nbad,not-a-date,1\n")
     env = {**os.environ, "MERCATOR_TEST_HOLD": "commit"}
-    proc = subprocess.Popen([sys.executable, "-m", "mercator.cli", "ingest", str(second), "--table", "orders",
+    proc = subprocess.Popen([sys.executable, "-m", "mercator.interfaces.cli", "ingest", str(second), "--table", "orders",
                              "--workspace", str(db)], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True)
     deadline = time.time() + 120

@@ -80,7 +80,7 @@ def test_set_gives_a_constant_without_a_mapping(tmp_path):
     from typer.testing import CliRunner
 
     from mercator import Workspace
-    from mercator.cli import app
+    from mercator.interfaces.cli import app
 
     runner = CliRunner()
     p = tmp_path / "ads.csv"

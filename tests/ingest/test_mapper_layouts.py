@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import SourceError
 from mercator.ingest import MAPPERS, ingest
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

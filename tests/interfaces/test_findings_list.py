@@ -8,8 +8,8 @@ import json
 
 from rich.console import Console
 
-from mercator import cli
-from mercator.report import result_page
+from mercator.interfaces.cli import _common as cli
+from mercator.interfaces.report import result_page
 from mercator.results import LEAD_FINDINGS, Finding, Result
 
 

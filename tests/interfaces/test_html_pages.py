@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 from typer.testing import CliRunner
 
-from mercator.cli import app
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mercator import cli
-from mercator.cli import app
+from mercator.interfaces.cli import _common as cli
+from mercator.interfaces.cli import app
 
 runner = CliRunner()
 

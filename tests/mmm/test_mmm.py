@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mercator.cli import app
 from mercator.errors import MercatorError
+from mercator.interfaces.cli import app
 from mercator.mmm import (
     LiftTest,
     fit_mmm,

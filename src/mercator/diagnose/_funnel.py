@@ -120,6 +120,7 @@ def funnel(ws: Workspace, steps: list[str] | tuple[str, ...], *, window: str | i
     if by is not None:
         seg = _reach(ws, steps, window_s, by, period)
         seg["segment"] = seg["segment"].map(label)
+        seg = seg.sort_values("segment", ignore_index=True)  # the engine returns groups in no set order
         rows, tests, pair_rows = [], [], []
         for r in seg.itertuples():
             for i, step in enumerate(steps):

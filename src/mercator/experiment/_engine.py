@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from mercator.errors import MercatorError
+from mercator.errors import MercatorError, NotFoundError
 from mercator.experiment._stats import Aggregates, Metric
 from mercator.frames import require_columns
 
@@ -35,7 +35,7 @@ def experiment_units(ws, experiment_id: str, *, window_days: int | None = None, 
     row = e.filter(e.experiment_id == experiment_id).to_pyarrow().to_pylist()
     if not row:
         known = e.experiment_id.to_pyarrow().to_pylist()
-        raise MercatorError(f"no experiment {experiment_id!r} in the workspace; experiments: {known}")
+        raise NotFoundError(f"no experiment {experiment_id!r} in the workspace; experiments: {known}")
     start, end = row[0]["start"], row[0]["end"]
     days = window_days or ((end - start).days + 1 if start and end else 28)
     a = ws.table("assignments")

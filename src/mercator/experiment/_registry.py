@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 
-from mercator.errors import MercatorError
+from mercator.errors import ConflictError, MercatorError, NotFoundError
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -39,9 +40,17 @@ def _parse(row: pd.Series) -> tuple[str, str, list[str], dict]:
             json.loads(row["success_criteria"] or "{}"))
 
 
+@dataclass(frozen=True)
+class Registration(Result):
+    """An experiment's locked criteria: id, hash and when they were locked."""
+
+    kind = "experiment_registration"
+    title = "Pre-registration"
+
+
 def register(ws: Workspace, experiment_id: str, *, hypothesis: str, primary_metric: str, success_criteria: dict,
              guardrails: list[str] | tuple[str, ...] = (), name: str | None = None, start: dt.date | None = None,
-             end: dt.date | None = None) -> Result:
+             end: dt.date | None = None) -> Registration:
     """Lock an experiment's criteria (``success_criteria``: the decision rule, e.g.
     ``{"metric": "conversion", "min_relative_lift": 0.05, "alpha": 0.05}``)."""
     if not hypothesis or not primary_metric or not success_criteria:
@@ -50,10 +59,10 @@ def register(ws: Workspace, experiment_id: str, *, hypothesis: str, primary_metr
     old = _stored(ws, experiment_id) if ws.count("experiments") else None
     if old is not None and isinstance(old["criteria_hash"], str) and old["criteria_hash"]:
         if old["criteria_hash"] != h:
-            raise MercatorError(f"experiment {experiment_id} was locked at {old['locked_at']} (criteria hash "
+            raise ConflictError(f"experiment {experiment_id} was locked at {old['locked_at']} (criteria hash "
                                 f"{old['criteria_hash'][:12]}); its criteria cannot change after locking. Register "
                                 "a new experiment id for a new plan.")
-        return Result(findings=(Finding(f"{experiment_id} is already locked with these criteria "
+        return Registration(findings=(Finding(f"{experiment_id} is already locked with these criteria "
                                         f"(hash {h[:12]}, at {old['locked_at']})."),),
                       params={"experiment_id": experiment_id, "criteria_hash": h, "locked_at": str(old["locked_at"])})
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
@@ -65,7 +74,7 @@ def register(ws: Workspace, experiment_id: str, *, hypothesis: str, primary_metr
         "success_criteria": json.dumps(dict(success_criteria), sort_keys=True), "locked_at": now, "criteria_hash": h}])
     ws.replace("experiments", row.astype({"start": "datetime64[us]", "end": "datetime64[us]",
                                           "locked_at": "datetime64[us]"}), on=["experiment_id"])
-    return Result(findings=(Finding(f"{experiment_id} locked at {now} UTC: criteria hash {h[:12]}."),),
+    return Registration(findings=(Finding(f"{experiment_id} locked at {now} UTC: criteria hash {h[:12]}."),),
                   params={"experiment_id": experiment_id, "criteria_hash": h, "locked_at": str(now)})
 
 
@@ -73,7 +82,7 @@ def verify(ws: Workspace, experiment_id: str) -> dict:
     """The locked criteria of an experiment, after checking them against their hash."""
     row = _stored(ws, experiment_id)
     if row is None:
-        raise MercatorError(f"no experiment {experiment_id} in the workspace")
+        raise NotFoundError(f"no experiment {experiment_id} in the workspace")
     if not (isinstance(row["criteria_hash"], str) and row["criteria_hash"]):
         raise MercatorError(f"experiment {experiment_id} has no locked criteria: register it before reading results")
     hyp, metric, guards, rule = _parse(row)

@@ -18,10 +18,10 @@ from mercator.ingest._mapping import (
 )
 from mercator.ingest._pii import mask_text, pii_kind_of_header, pseudonymize, redact_text
 from mercator.ingest._readers import RawSource, read_source
-from mercator.ingest.mappers import MAPPERS, Mapper, detect_mapper
+from mercator.ingest.mappers import MAPPERS, Mapper, MapperList, detect_mapper, list_mappers
 
 __all__ = [
-    "MAPPERS", "ColumnSource", "Currency", "IngestResult", "Mapper", "RawSource", "TableMapping", "detect_mapper",
-    "identity_mapping", "ingest", "load_mapping", "mask_text", "pii_kind_of_header", "pseudonymize", "read_source",
+    "MAPPERS", "ColumnSource", "Currency", "IngestResult", "Mapper", "MapperList", "RawSource", "TableMapping",
+    "detect_mapper", "identity_mapping", "ingest", "list_mappers", "load_mapping", "mask_text", "pii_kind_of_header", "pseudonymize", "read_source",
     "redact_text",
 ]

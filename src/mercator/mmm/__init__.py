@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mercator.errors import MercatorError
+from mercator.errors import MercatorError, NotFoundError
 from mercator.frames import check_numeric, read_table, require_columns, source_name
 from mercator.mmm._budget import Response, brute_force, budget_for_target, optimize
 from mercator.mmm._model import (
@@ -113,7 +113,7 @@ def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week"
 
 def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if not isinstance(data, pd.DataFrame) and not Path(data).exists():
-        raise MercatorError(f"{data}: no such file")
+        raise NotFoundError(f"{data}: no such file")
     return read_table(None, data, text_na=True), source_name(data)
 
 
@@ -216,13 +216,26 @@ def _model(model: MMModel | str | Path | MMMResult) -> MMModel:
     return load_mmm(model)
 
 
+def find_model(location: str | Path | None, model_id: str | None = None) -> Path:
+    """The saved media-mix model ``model_id`` (its file name without ``.mercator-mmm``) beside
+    a DuckDB workspace file ``location``; the most recent one when ``model_id`` is None."""
+    if model_id is None:
+        return latest_model(location)
+    folder = models_dir(location)
+    path = folder / f"{model_id}{_SUFFIX}"
+    if "/" in model_id or "\\" in model_id or not path.exists():
+        known = sorted(p.name.removesuffix(_SUFFIX) for p in folder.glob(f"*{_SUFFIX}")) if folder.exists() else []
+        raise NotFoundError(f"no media-mix model {model_id!r} in {folder}; models: {', '.join(known) or 'none'}")
+    return path
+
+
 def latest_model(location: str | Path | None) -> Path:
     """The most recently saved media-mix model beside a DuckDB workspace file ``location``
     (``None``: in ./models, where models of a Spark or no workspace go)."""
     folder = models_dir(location)
     found = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
     if not found:
-        raise MercatorError(f"no media-mix model in {folder}: fit one first (mercator mmm fit)")
+        raise NotFoundError(f"no media-mix model in {folder}: fit one first (mercator mmm fit)")
     return found[-1]
 
 
@@ -637,7 +650,7 @@ def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | Non
                                                         "locks": list(locks)})
 
 
-def scenario(model, shift: Mapping[str, float], periods: int = 13) -> Result:
+def scenario(model, shift: Mapping[str, float], periods: int = 13) -> ScenarioResult:
     """'Move 15% of spend from A to B': ``shift={"A": -0.15, "B": 0.15}`` changes each channel's
     spend per period by that share of its current spend (the mean of the last ``periods``);
     the expected change in KPI per period, with its interval, at steady state."""
@@ -663,23 +676,23 @@ def scenario(model, shift: Mapping[str, float], periods: int = 13) -> Result:
     f = Finding(f"{text}: expected {m.kpi} change {_n(d, sign=True)} per period ({d / b:+.1%} of media-driven {m.kpi}; 95% "
                 f"interval {_n(lo, sign=True)} to {_n(hi, sign=True)}; chance it helps {float((delta > 0).mean()):.0%}).",
                 metric=m.kpi, value=d, interval=(lo, hi), impact=1.0)
-    return _ScenarioResult(tables={"summary": s, "channels": t}, findings=(f,), params={"shift": dict(shift),
+    return ScenarioResult(tables={"summary": s, "channels": t}, findings=(f,), params={"shift": dict(shift),
                                                                                        "periods": periods})
 
 
 @dataclass(frozen=True)
-class _ScenarioResult(Result):
+class ScenarioResult(Result):
     kind = "mmm_scenario"
     title = "Scenario: a change of the media mix"
 
 
 @dataclass(frozen=True)
-class _PlanResult(Result):
+class PlanResult(Result):
     kind = "mmm_plan"
     title = "Plan: media-driven KPI over a horizon"
 
 
-def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
+def plan(model, spend: Mapping[str, float], horizon: int) -> PlanResult:
     """Expected media-driven KPI over the next ``horizon`` periods for a spend per period per
     channel, counting the carryover of past spend into the horizon and of the plan's spend
     beyond it."""
@@ -702,7 +715,7 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> Result:
                 f"{_n(t.kpi[0])} {m.kpi} from media ({_n(t.kpi_lo[0])} to {_n(t.kpi_hi[0])}), of which "
                 f"{_n(t.kpi[1])} is carryover from past spend; {_n(t.kpi[2])} more lands after the horizon.",
                 metric=m.kpi, value=float(t.kpi[0]), interval=(float(t.kpi_lo[0]), float(t.kpi_hi[0])), impact=1.0)
-    return _PlanResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
+    return PlanResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
 
 
 def budget_plan(ws: Workspace, *, budget: float | None = None, **fit_kw) -> MMMResult:
@@ -772,7 +785,10 @@ __all__ = [
     "LiftTest",
     "MMMResult",
     "MMModel",
+    "PlanResult",
+    "ScenarioResult",
     "brute_force",
+    "find_model",
     "fit_mmm",
     "latest_model",
     "load_mmm",

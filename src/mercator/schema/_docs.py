@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from mercator.results import Result
 from mercator.schema._model import LOAD_ID, NOT_SET, REASONS
-from mercator.schema._tables import TABLES
+from mercator.schema._tables import TABLES, table_spec
+
+
+@dataclass(frozen=True)
+class TableDescription(Result):
+    """The columns of one canonical table."""
+
+    kind = "table_description"
+    title = "Table"
+
+
+def describe_table(name: str) -> TableDescription:
+    """Every column of canonical table ``name``: type, unit, constraints, PII tag, key."""
+    import pandas as pd
+
+    spec = table_spec(name)
+    df = pd.DataFrame([{"column": c.name, "type": c.dtype, "unit": c.unit, "constraints": c.constraint_text(),
+                        "pii": c.pii, "key": c.name in spec.key, "description": c.description}
+                       for c in spec.columns])
+    return TableDescription(tables={name: df}, params={"table": name})
 
 
 def _cell(text: str) -> str:

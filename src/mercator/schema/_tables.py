@@ -7,6 +7,7 @@ regenerate the docs; ``tests/schema`` fails while they disagree.
 
 from __future__ import annotations
 
+from mercator.errors import SchemaError
 from mercator.schema._model import Column, RowCheck, TableSpec
 
 C = Column
@@ -363,3 +364,11 @@ TABLES: dict[str, TableSpec] = {
               MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, DECISIONS, SEGMENTS,
               SEGMENT_MEMBERS, QUARANTINE, LOADS)
 }
+
+
+def table_spec(name: str) -> TableSpec:
+    """The declaration of canonical table ``name``; a clear error for an unknown name."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise SchemaError(f"{name!r} is not a canonical table. Canonical tables: {', '.join(TABLES)}.") from None

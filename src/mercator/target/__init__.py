@@ -37,8 +37,8 @@ from mercator.target._model import (
 )
 from mercator.workspace import Workspace
 
-__all__ = ["ModelMismatch", "TargetResult", "UpliftResult", "experiment_frame", "load_model", "read_table",
-           "score_table", "target_list", "train_model", "uplift"]
+__all__ = ["ListSpec", "ModelMismatch", "TargetList", "TargetResult", "UpliftResult", "experiment_frame",
+           "experiment_rows", "load_model", "read_table", "score_table", "target_list", "train_model", "uplift"]
 
 _PACKAGES = ("mercator", "lightgbm", "scikit-learn", "numpy", "pandas")
 
@@ -352,16 +352,35 @@ def customer_profile(ws: Workspace) -> pd.DataFrame:
     return pd.concat([prof, attrs.set_axis(prof.index)], axis=1)
 
 
+def experiment_rows(ws: Workspace | None, source: str | pd.DataFrame, *, channel: str | None = None
+                    ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The rows of an experiment and the columns that are outcomes or ids rather than features.
+
+    ``source`` is a DataFrame, a CSV/Parquet file, a canonical workspace table, or the id of a
+    workspace experiment (then its units with their pre-experiment features, outcome ``converted``
+    within the experiment's length, ``channel``'s orders only if given: :func:`experiment_frame`)."""
+    from mercator.schema import TABLES
+
+    if isinstance(source, pd.DataFrame) or ws is None or source in TABLES or Path(source).exists() \
+            or Path(source).suffix.lower() in (".csv", ".tsv", ".txt", ".parquet"):
+        return read_table(ws, source), ()
+    return experiment_frame(ws, source, channel=channel), ("unit_id", "orders", "revenue")
+
+
 def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: str, treated: str, control: str,
            outcome: str,
            exclude: list[str] | tuple[str, ...] = (), learners: tuple[str, ...] = ("t_learner", "x_learner",
                                                                                    "class_transformation"),
-           k: float = 0.3, test_size: float = 0.3, bootstrap: int = 200, seed: int = 0) -> UpliftResult:
+           k: float = 0.3, test_size: float = 0.3, bootstrap: int = 200, seed: int = 0,
+           channel: str | None = None, target: ListSpec | None = None) -> UpliftResult:
     """Fit uplift learners on an experiment (``treatment_col`` = ``treated`` vs ``control``) and
-    compare them on held-out rows: Qini coefficient, AUUC and uplift@k with bootstrap intervals."""
+    compare them on held-out rows: Qini coefficient, AUUC and uplift@k with bootstrap intervals.
+    ``source``: see :func:`experiment_rows`. With ``target``, the result also holds the target
+    list of the best learner (tables ``target_list`` and ``suppressed``; :func:`target_list`)."""
     from mercator.target._uplift import UpliftModel, auuc, qini_coefficient, qini_curve, uplift_at_k
 
-    frame = read_table(ws, source)
+    frame, not_features = experiment_rows(ws, source, channel=channel)
+    exclude = [*exclude, *not_features]
     require_columns(frame.columns, [treatment_col, outcome, *exclude], _name(source))
     arm = frame[treatment_col].astype(str)
     frame = frame[arm.isin([treated, control])].reset_index(drop=True)
@@ -410,19 +429,49 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
             "No learner's Qini interval is clear of zero: no evidence that the effect differs between customers, "
             "so targeting by predicted uplift is not shown to beat treating everyone (or no one) on the average "
             "effect.", metric="qini", impact=0.9))
-    return UpliftResult(tables={"learners": table, "qini": pd.concat(curves, ignore_index=True)},
-                        findings=tuple(findings + screened),
-                        params={"source": _name(source), "treated": treated, "control": control, "outcome": outcome,
-                                "k": k, "bootstrap": bootstrap, "test_rows": int(test.sum()), "ate": float(ate),
-                                "best": best.learner, "features": list(x.columns), "categories": categories})
+    tables = {"learners": table, "qini": pd.concat(curves, ignore_index=True)}
+    params = {"source": _name(source), "treated": treated, "control": control, "outcome": outcome, "k": k,
+              "bootstrap": bootstrap, "test_rows": int(test.sum()), "ate": float(ate), "best": best.learner,
+              "features": list(x.columns), "categories": categories}
+    if target is not None:
+        tl = target_list(ws, frame, None, treatment_col=treatment_col, treated=treated, control=control,
+                         outcome=outcome, id_col=target.id_col, value_col=target.value_col, top=target.top,
+                         learner=best.learner, exclude=[c for c in exclude if c != target.id_col],
+                         suppress_rule=target.suppress_rule, suppress_segments=target.suppress_segments,
+                         consent=target.consent, seed=seed)
+        findings += list(tl.findings)
+        tables |= {"target_list": tl.to_frame("list"), "suppressed": tl.to_frame("suppressed")}
+        params["target_list"] = tl.params
+    return UpliftResult(tables=tables, findings=tuple(findings + screened), params=params)
 
 
-def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatment_col: str, treated: str,
+@dataclass(frozen=True)
+class TargetList(Result):
+    """The customers to treat, by expected incremental value, after suppression."""
+
+    kind = "target_list"
+    title = "Target list"
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What :func:`uplift` should also return as a target list (see :func:`target_list`)."""
+
+    top: int = 1000
+    id_col: str | None = None
+    value_col: str | None = None
+    suppress_rule: str | None = None
+    suppress_segments: tuple[str, ...] = ()
+    consent: str | None = None
+
+
+def target_list(ws: Workspace | None, source: str, output: str | Path | None = None, *, treatment_col: str,
+                treated: str,
                 control: str, outcome: str, population: str | None = None, id_col: str | None = None,
                 value_col: str | None = None, top: int = 1000, learner: str = "x_learner",
                 exclude: list[str] | tuple[str, ...] = (), suppress_rule: str | None = None,
                 suppress_segments: list[str] | tuple[str, ...] = (), consent: str | None = None,
-                seed: int = 0) -> Result:
+                seed: int = 0, channel: str | None = None) -> Result:
     """The ``top`` customers by expected incremental value, after suppression, written to CSV.
 
     The ``learner`` is fitted on every experiment row, then scores ``population`` (default: the
@@ -434,17 +483,18 @@ def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatm
     """
     from mercator.target._uplift import UpliftModel
 
-    frame = read_table(ws, source)
+    frame, not_features = experiment_rows(ws, source, channel=channel)
+    exclude = [*exclude, *not_features]
     arm = frame[treatment_col].astype(str)
     exp = frame[arm.isin([treated, control])].reset_index(drop=True)
     t = (exp[treatment_col].astype(str) == treated).to_numpy(int)
-    y = _binary(exp[outcome], None, source, outcome)
+    y = _binary(exp[outcome], None, _name(source), outcome)
     drop = [treatment_col, outcome, *exclude, *(c for c in (id_col,) if c)]
     x, categories, _notes = _features(exp.drop(columns=drop))
     model = UpliftModel(learner, seed).fit(x, y, t)
     pop = frame if population is None else read_table(ws, population)
     if id_col and id_col not in pop.columns:
-        raise MercatorError(f"{population or source}: no id column {id_col!r}")
+        raise MercatorError(f"{population or _name(source)}: no id column {id_col!r}")
     px, _ = prepare_features(pop[list(x.columns)], categories)
     out = pd.DataFrame({id_col or "row": pop[id_col].to_numpy() if id_col else np.arange(len(pop)) + 2,
                         "uplift": model.predict(px)})
@@ -455,7 +505,7 @@ def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatm
         try:
             hit = pop.eval(suppress_rule).to_numpy(bool)
         except Exception as exc:
-            raise MercatorError(f"suppress rule {suppress_rule!r} does not evaluate on {population or source}: "
+            raise MercatorError(f"suppress rule {suppress_rule!r} does not evaluate on {population or _name(source)}: "
                                 f"{exc}") from exc
         counts[f"rule: {suppress_rule}"] = int((hit & keep).sum())
         keep &= ~hit
@@ -479,12 +529,14 @@ def target_list(ws: Workspace | None, source: str, output: str | Path, *, treatm
             keep &= ~hit
     chosen = out[keep].sort_values("expected_value", ascending=False, kind="stable").head(top)
     chosen = chosen.assign(rank=np.arange(1, len(chosen) + 1))
-    write_csv(chosen, output)
+    if output is not None:
+        write_csv(chosen, output)
     suppressed = pd.DataFrame({"rule": list(counts), "suppressed": list(counts.values())})
     text = (f"Target list: {len(chosen):,} of {len(out):,} by expected incremental "
             f"{'value' if value_col else 'response'} ({learner}); expected total {chosen['expected_value'].sum():,.1f}"
             + (", suppressed " + "; ".join(f"{n:,} by {r}" for r, n in counts.items()) if counts else "")
-            + f". Written to {output}.")
-    return Result(tables={"list": chosen.head(100), "suppressed": suppressed},
+            + (f". Written to {output}." if output is not None else "."))
+    return TargetList(tables={"list": chosen, "suppressed": suppressed},
                   findings=(Finding(text, metric="expected_value", value=float(chosen["expected_value"].sum())),),
-                  params={"output": str(output), "rows": len(chosen), "learner": learner})
+                  params={"output": str(output) if output is not None else None, "rows": len(chosen),
+                              "learner": learner})

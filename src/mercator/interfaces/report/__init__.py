@@ -235,7 +235,7 @@ def _section(sid: str, title: str, res: Result, tables: tuple[str, ...] | None) 
 
 
 def _page(title: str, source: str, engine: str, sections: list[dict]) -> str:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("mercator.report", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mercator.interfaces.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
         title=title, workspace=source, engine=engine, version=__version__,
@@ -289,4 +289,21 @@ def build_report(ws: Workspace, path: str | Path, progress=None) -> Path:
     return path
 
 
-__all__ = ["SECTIONS", "Section", "build_report", "plotly_js", "render_report", "result_page"]
+@dataclass(frozen=True)
+class ReportResult(Result):
+    """Where the report was written."""
+
+    kind = "report"
+    title = "Report"
+
+
+def write_report(ws: Workspace, path: str | Path, progress=None) -> ReportResult:
+    """Write the report to ``path``; the result says where (what ``mercator run`` prints)."""
+    from mercator.results import Finding
+
+    written = build_report(ws, path, progress)
+    return ReportResult(findings=(Finding(f"report written to {written}"),), params={"report": str(written)})
+
+
+__all__ = ["SECTIONS", "ReportResult", "Section", "build_report", "plotly_js", "render_report", "result_page",
+           "write_report"]

@@ -1,0 +1,5 @@
+"""``python -m mercator.interfaces.cli``: the command line."""
+
+from mercator.interfaces.cli import app
+
+app()

@@ -1,0 +1,26 @@
+"""The serve command: the REST API under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mercator.interfaces.cli._common import _STATE, WorkspaceOpt, app, err
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")]
+          = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
+          jobs: Annotated[int, typer.Option("--jobs", help="Background jobs run at once.", min=1)] = 1,
+          workspace: WorkspaceOpt = None) -> None:
+    """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace."""
+    import uvicorn
+
+    from mercator.interfaces.api import create_app
+
+    api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0))
+    err.print(f"Mercator API on http://{host}:{port} (docs: /docs) over {api.state.server.workspace}",
+              highlight=False)
+    uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -1,0 +1,321 @@
+"""The REST API renders the same results as the command line (issue 19).
+
+Contract: for every analysis route, the document the API returns equals the one the CLI's
+``--json`` prints for the same parameters, on one small demo workspace; bad requests get
+the right status and an RFC 9457 problem document, never a 500 or a trace; long work runs as
+background jobs that can be listed, read and cancelled; ``mercator serve`` answers over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from mercator.interfaces.api import create_app
+from mercator.interfaces.cli import app as cli
+
+runner = CliRunner()
+EXPERIMENT = "exp_email_subject"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> str:
+    """A small demo workspace, closed, so that the CLI and the API each open it as they would."""
+    from mercator.demo import build_demo_workspace
+
+    path = tmp_path_factory.mktemp("api") / "demo.duckdb"
+    ws, _ = build_demo_workspace(path, size="small")
+    ws.close()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def client(demo):
+    with TestClient(create_app(demo, max_jobs=2), raise_server_exceptions=False) as c:
+        yield c
+
+
+#: How long a fit took differs between any two runs; nothing else may.
+TIMINGS = {"fit_seconds", "seconds"}
+
+
+def same(a, b, path: str = "") -> None:
+    """Equal documents; floats to 1e-9 relative, since the engine's parallel sums may differ in
+    their last bits between two runs of the same query; timings are not compared."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert isinstance(a, int | float) and isinstance(b, int | float), f"{path}: {a!r} != {b!r}"
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{path}: {a!r} != {b!r}"
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        if a.get("metric") in TIMINGS:  # a row of a fit table that is a timing
+            return
+        for k in a.keys() - TIMINGS:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: {len(a)} items != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _cli(demo: str, *args: str) -> dict:
+    res = runner.invoke(cli, [*args, "--json"], env={"MERCATOR_WORKSPACE": demo})
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def _cli_error(demo: str, *args: str) -> str:
+    res = runner.invoke(cli, [*args, "--json"], env={"MERCATOR_WORKSPACE": demo})
+    assert res.exit_code == 2, res.output
+    return " ".join(res.stderr.removeprefix("error: ").split())
+
+
+def _job(client: TestClient, path: str, body: dict, timeout: float = 600) -> dict:
+    r = client.post(path, json=body)
+    assert r.status_code == 202, r.text
+    assert r.headers["location"] == f"/v1/jobs/{r.json()['id']}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(r.headers["location"]).json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            assert job["status"] == "done", job.get("problem")
+            return job["result"]
+        time.sleep(0.5)
+    raise AssertionError(f"job {path} did not finish in {timeout} s")
+
+
+# -- the contract: route == CLI --json ---------------------------------------------------------
+
+READS = [
+    ("/v1/tables", ["tables"]),
+    ("/v1/quarantine?limit=50", ["quarantine", "--limit", "50"]),
+    ("/v1/mappers", ["mappers"]),
+    ("/v1/schema/orders", ["schema", "show", "orders"]),
+    ("/v1/explore?since=2024-04-01&by=channel,device%2Bcountry", ["explore", "--since", "2024-04-01",
+                                                                   "--by", "channel,device+country"]),
+    ("/v1/trend?metric=cpa&grain=week", ["trend", "--metric", "cpa", "--grain", "week"]),
+    ("/v1/diagnose?metric=cvr&current=2024-04-01:2024-04-28",
+     ["diagnose", "--metric", "cvr", "--current", "2024-04-01:2024-04-28"]),
+    ("/v1/funnel?steps=page_view,add_to_cart,purchase&by=device",
+     ["funnel", "--steps", "page_view,add_to_cart,purchase", "--by", "device"]),
+    ("/v1/cohorts?grain=month&table=orders", ["cohorts", "--grain", "month", "--table", "orders"]),
+    ("/v1/attribution?model=last_touch,linear,markov_1&lookback=14d",
+     ["attribution", "--model", "last_touch,linear,markov_1", "--lookback", "14d"]),
+    ("/v1/experiments/design?baseline=0.05&mde=0.1&units_per_day=500",
+     ["experiment", "design", "--baseline", "0.05", "--mde", "0.1", "--units-per-day", "500"]),
+    (f"/v1/experiments/{EXPERIMENT}/analysis?metrics=converted,revenue",
+     ["experiment", "analyze", "--experiment", EXPERIMENT, "--metrics", "converted,revenue"]),
+]
+
+
+@pytest.mark.parametrize(("route", "args"), READS, ids=[r.split("?")[0] for r, _ in READS])
+def test_read_route_equals_cli_json(client, demo, route, args):
+    r = client.get(route)
+    assert r.status_code == 200, r.text
+    same(r.json(), _cli(demo, *args))
+
+
+POSTS = [
+    ("/v1/query", {"sql": "SELECT channel, count(*) AS n FROM orders GROUP BY channel ORDER BY channel"},
+     ["query", "SELECT channel, count(*) AS n FROM orders GROUP BY channel ORDER BY channel"]),
+    ("/v1/segments/rfm", {"save": False, "quantiles": "4"}, ["segment", "rfm", "--no-save", "--quantiles", "4"]),
+    ("/v1/segments/cluster", {"save": False, "rounds": 3, "k": 3},
+     ["segment", "cluster", "--no-save", "--rounds", "3", "--k", "3"]),
+    ("/v1/uplift", {"experiment": EXPERIMENT, "bootstrap": 20}, ["uplift", "--experiment", EXPERIMENT,
+                                                                 "--bootstrap", "20"]),
+]
+
+
+@pytest.mark.parametrize(("route", "body", "args"), POSTS, ids=[r for r, _, _ in POSTS])
+def test_post_route_equals_cli_json(client, demo, route, body, args):
+    r = client.post(route, json=body)
+    assert r.status_code == 200, r.text
+    same(r.json(), _cli(demo, *args))
+
+
+JOBS = [
+    ("/v1/forecast", {"metric": "conversions", "horizon": 14, "models": "fast", "windows": 2},
+     ["forecast", "--metric", "conversions", "--horizon", "14", "--models", "fast", "--windows", "2"]),
+    ("/v1/forecast/backtest", {"metric": "clicks", "by": "device", "horizon": 7, "models": "fast", "windows": 2},
+     ["forecast", "backtest", "--metric", "clicks", "--by", "device", "--horizon", "7", "--models", "fast",
+      "--windows", "2"]),
+    ("/v1/forecast/pace", {"metric": "conversions", "target": 900, "end": "2024-05-31", "models": "fast"},
+     ["forecast", "pace", "--metric", "conversions", "--target", "900", "--end", "2024-05-31", "--models",
+      "fast"]),
+    ("/v1/forecast/drivers", {"target": "cpc", "splits": 3}, ["forecast", "drivers", "--target", "cpc",
+                                                               "--splits", "3"]),
+    ("/v1/clv/fit", {"horizon": 6}, ["clv", "fit", "--horizon", "6"]),
+    ("/v1/target/train", {"table": "orders", "label": "is_return", "exclude": "order_id,customer_id,_load_id",
+                          "time_col": "ts"},
+     ["target", "train", "--table", "orders", "--label", "is_return", "--exclude", "order_id,customer_id,_load_id",
+      "--time-col", "ts"]),
+]
+
+
+@pytest.mark.parametrize(("route", "body", "args"), JOBS, ids=[r for r, _, _ in JOBS])
+def test_job_result_equals_cli_json(client, demo, route, body, args):
+    same(_job(client, route, body), _cli(demo, *args))
+
+
+def test_mmm_routes_equal_cli_json(client, demo):
+    """Fit (a job), then optimize, scenario and plan on the model by its id, as the CLI does by file."""
+    fit = {"adstock": "geometric", "saturation": "logistic", "chains": 1, "warmup": 100, "samples": 100,
+           "holdout": 0.0}
+    api = _job(client, "/v1/mmm/fit", fit)
+    args = ["mmm", "fit", "--adstock", "geometric", "--saturation", "logistic", "--chains", "1", "--warmup", "100",
+            "--samples", "100", "--holdout", "0"]
+    same(api, _cli(demo, *args))
+    path = api["params"]["model_path"]
+    model_id = path.rsplit("/", 1)[-1].removesuffix(".mercator-mmm")
+    channels = api["params"]["channels"]
+    shift = f"{channels[0]}:-10%,{channels[1]}:+10%"
+    for route, body, cmd in (
+            ("/v1/mmm/optimize", {"model": model_id}, ["mmm", "optimize", "--model", path]),
+            ("/v1/mmm/scenario", {"model": model_id, "shift": shift}, ["mmm", "scenario", "--model", path,
+                                                                       "--shift", shift]),
+            ("/v1/mmm/plan", {"spend": f"{channels[0]}:1000", "horizon": 4},
+             ["mmm", "plan", "--spend", f"{channels[0]}:1000", "--horizon", "4"])):
+        r = client.post(route, json=body)
+        assert r.status_code == 200, r.text
+        same(r.json(), _cli(demo, *cmd), route)
+
+
+def test_register_is_a_write_and_a_changed_plan_conflicts(client, demo):
+    body = {"hypothesis": "A shorter subject line lifts opens.", "metric": "converted", "min_lift": 0.02}
+    first = client.put("/v1/experiments/exp_api_test", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json()["kind"] == "experiment_registration"
+    again = client.put("/v1/experiments/exp_api_test", json=body)  # same criteria: idempotent
+    assert again.json()["params"]["criteria_hash"] == first.json()["params"]["criteria_hash"]
+    changed = client.put("/v1/experiments/exp_api_test", json={**body, "min_lift": 0.05})
+    assert changed.status_code == 409
+    assert changed.headers["content-type"] == "application/problem+json"
+    assert "cannot change after locking" in changed.json()["detail"]
+
+
+# -- bad requests: a problem document with the right status, never a 500 ---------------------
+
+BAD = [
+    ("get", "/v1/schema/not_a_table", None, 404, "not a canonical table"),
+    ("get", "/v1/trend?metric=not_a_kpi", None, 400, "unknown KPI"),
+    ("get", "/v1/diagnose?metric=cvr&current=2024-04-01:2024-02-01", None, 400, None),
+    ("get", "/v1/explore?since=yesterday", None, 400, "not an ISO date"),
+    ("get", "/v1/quarantine?limit=many", None, 422, "query.limit"),
+    ("get", "/v1/experiments/design?baseline=-1", None, 422, "query.baseline"),
+    ("get", "/v1/experiments/no_such_experiment/analysis", None, 404, "no_such_experiment"),
+    ("post", "/v1/mmm/optimize", {"model": "no-such-model"}, 404, "no media-mix model"),
+    ("post", "/v1/query", {"sql": "DELETE FROM orders"}, 400, "not a SELECT"),
+    ("post", "/v1/query", {"sql": "SELECT 1", "unexpected": True}, 422, "body.unexpected"),
+    ("post", "/v1/segments/rfm", {"quantiles": "many"}, 400, "neither a number"),
+    ("get", "/v1/jobs/0123456789abcdef", None, 404, "no job"),
+    ("get", "/v1/no/such/route", None, 404, None),
+    ("delete", "/v1/tables", None, 405, None),
+]
+
+
+@pytest.mark.parametrize(("method", "route", "body", "status", "says"), BAD,
+                         ids=[f"{m} {r}" for m, r, *_ in BAD])
+def test_bad_request_gets_problem_document(client, method, route, body, status, says):
+    r = client.request(method, route, json=body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    doc = r.json()
+    assert doc["status"] == status and doc["title"] and doc["detail"]
+    assert "Traceback" not in r.text and 'File "' not in r.text
+    if says:
+        assert says in doc["detail"]
+
+
+def test_oversized_body_is_refused(client):
+    r = client.post("/v1/query", content=b"x" * 1_100_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["status"] == 413
+
+
+def test_problem_detail_is_the_cli_message(client, demo):
+    api = client.get("/v1/trend?metric=not_a_kpi").json()["detail"]
+    assert api == _cli_error(demo, "trend", "--metric", "not_a_kpi")
+
+
+def test_a_locked_workspace_answers_503_and_cached_reads_stay_available(demo, tmp_path):
+    """A load holds the file: a cached read is served (marked stale), an uncached one is a 503."""
+    import shutil
+
+    path = str(tmp_path / "copy.duckdb")
+    shutil.copy(demo, path)
+    with TestClient(create_app(path, wait=0.5)) as c:
+        assert c.get("/v1/tables").status_code == 200
+        hold = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t_load AS SELECT 1'); "
+                "c.execute('CHECKPOINT'); print('held', flush=True); time.sleep(60)")  # a load: it writes and holds
+        holder = subprocess.Popen([sys.executable, "-c", hold, path], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "held"
+            stale = c.get("/v1/tables")
+            assert stale.status_code == 200 and stale.headers.get("x-mercator-stale") == "1"
+            assert c.get("/v1/mappers").status_code == 200  # needs no workspace
+            busy = c.get("/v1/quarantine")
+            assert busy.status_code == 503 and busy.headers["retry-after"]
+            assert "in use by" in busy.json()["detail"]
+        finally:
+            holder.kill()
+            holder.wait()
+        health = c.get("/healthz").json()
+        assert health["workspace_reachable"] and health["engine"] == "duckdb"
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+def test_jobs_are_listed_cancelled_and_survive_a_new_server(demo, tmp_path):
+    import shutil
+
+    path = str(tmp_path / "jobs.duckdb")
+    shutil.copy(demo, path)
+    with TestClient(create_app(path, max_jobs=1)) as c:
+        running = c.post("/v1/report").json()  # long: the whole pipeline
+        queued = c.post("/v1/forecast", json={"metric": "conversions", "models": "fast"}).json()
+        assert queued["status"] == "queued"  # at most one at once
+        assert c.delete(f"/v1/jobs/{running['id']}").json()["status"] == "cancelled"
+        assert c.delete(f"/v1/jobs/{queued['id']}").json()["status"] in ("cancelled", "done")
+        listed = {j["id"]: j["status"] for j in c.get("/v1/jobs").json()}
+        assert listed[running["id"]] == "cancelled"
+    with TestClient(create_app(path)) as again:  # a new server reads the records
+        assert again.get(f"/v1/jobs/{running['id']}").json()["status"] == "cancelled"
+
+
+# -- over HTTP ---------------------------------------------------------------------------------
+
+def test_mercator_serve_answers_over_http(demo):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mercator.interfaces.cli", "serve", "--port", str(port),
+                             "--workspace", demo], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "the server did not start in 60 s"
+                time.sleep(0.3)
+        assert health.json()["workspace_reachable"] is True
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Mercator"
+        assert httpx.get(f"{base}/docs").status_code == 200
+        tables = httpx.get(f"{base}/v1/tables").json()
+        same(tables, _cli(demo, "tables"))
+    finally:
+        proc.terminate()
+        proc.wait(10)
