@@ -74,7 +74,7 @@ def make_events(ws, n: int, users: int) -> None:
 def bench_ads(ws, rows: int) -> dict:
     from mercator.diagnose import diagnose
     from mercator.explore import explore
-    from mercator.explore._frames import part_frame
+    from mercator.metrics import part_frame
 
     t0 = time.perf_counter()
     make_ads(ws, rows)

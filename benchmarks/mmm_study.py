@@ -115,10 +115,11 @@ def _score(res, truth: dict[str, float]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", type=int, default=30)
+    ap.add_argument("--start", type=int, default=0, help="first seed (to resume a run; merge the JSON lines)")
     ap.add_argument("--compare", action="store_true", help="also fit geometric + logistic on each dataset")
     args = ap.parse_args()
     rows = []
-    for seed in range(args.datasets):
+    for seed in range(args.start, args.start + args.datasets):
         frame, truth, about, response = simulate(seed)
         t0 = time.perf_counter()
         res = fit_mmm(frame, date_col="week", kpi="kpi", channels=list(truth), save=False, seed=seed)

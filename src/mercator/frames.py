@@ -8,7 +8,9 @@ through ingest instead (validation, quarantine, dedupe).
 
 from __future__ import annotations
 
+import csv
 import glob
+from collections.abc import Iterator
 from pathlib import Path
 
 import ibis
@@ -17,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from mercator.errors import MercatorError, NotFoundError
-from mercator.ingest._readers import _sniff_delimiter
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a text sample; ``whitespace`` for space-aligned columns."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        first = sample.lstrip("\r\n").splitlines()[0] if sample.strip() else ""
+        return "whitespace" if len(first.split()) > 1 else ","
 
 
 def source_name(source) -> str:
@@ -39,7 +49,7 @@ def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) 
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         with path.open(newline="", encoding="utf-8", errors="replace") as f:
-            sep = _sniff_delimiter(f.read(64_000))
+            sep = sniff_delimiter(f.read(64_000))
         na = {"keep_default_na": False, "na_values": [""]} if text_na else {}
         return pd.read_csv(path, sep=r"\s+" if sep == "whitespace" else sep, **na)
     if ws is None:
@@ -65,6 +75,56 @@ def engine_table(source, ws=None) -> tuple[ir.Table, str]:
     if ws is None:
         raise MercatorError(f"{path!r} is not a file, and there is no workspace to read a table from")
     return ws.table(path), path
+
+
+def batches(source, ws=None, *, columns: list[str] | None = None, batch_size: int = 100_000
+            ) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """``source`` (a CSV or Parquet file, a DataFrame or a workspace table) as pandas frames of
+    at most ``batch_size`` rows (only ``columns``, if given), and the number of rows (None where
+    it cannot be told ahead).
+
+    A workspace table streams from the engine as Arrow record batches and a Parquet file from
+    its row groups, so a table larger than memory can be scored; a CSV is read in chunks the
+    way :func:`read_table` reads it whole, so its columns get the same types."""
+    if isinstance(source, pd.DataFrame):
+        frame = source[columns] if columns else source
+        return (frame.iloc[i:i + batch_size] for i in range(0, len(frame), batch_size)), len(frame)
+    path = Path(str(source))
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
+        if not path.exists():
+            raise NotFoundError(f"{source}: no such file")
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.dataset as pads
+
+            data = pads.dataset(path)
+            scan = data.to_batches(columns=columns, batch_size=batch_size)
+            return (b.to_pandas() for b in scan if b.num_rows), data.count_rows()
+        with path.open(newline="", encoding="utf-8", errors="replace") as f:  # as read_table reads it
+            sep = sniff_delimiter(f.read(64_000))
+        chunks = pd.read_csv(path, sep=r"\s+" if sep == "whitespace" else sep, usecols=columns, chunksize=batch_size)
+        return iter(chunks), _csv_rows(path, sep)
+    if ws is None:
+        raise MercatorError(f"{source!r} is not a file, and there is no workspace to read a table from")
+    table = ws.table(str(source))
+    if columns:
+        table = table.select(*columns)
+    total = int(table.count().to_pyarrow().as_py())
+    stream = table.to_pyarrow_batches(chunk_size=batch_size)  # record batches from the engine, never the whole table
+    return (b.to_pandas() for b in stream if b.num_rows), total
+
+def _csv_rows(path: Path, sep: str) -> int | None:
+    """Rows of a CSV file, counted by DuckDB's reader (quoted newlines are not rows); None
+    where it cannot tell."""
+    import duckdb
+
+    try:
+        if sep == "whitespace":
+            return None
+        with duckdb.connect() as con:
+            return int(con.execute("SELECT count(*) FROM read_csv(?, delim = ?, header = true, all_varchar = true)",
+                                   [str(path), sep]).fetchone()[0])
+    except duckdb.Error:
+        return None
 
 
 def require_columns(have, need, name: str) -> None:

@@ -100,6 +100,9 @@ class Result:
     #: Per table, the columns that carry its meaning, in the order a reader wants them; a
     #: terminal shows these first (the rest under ``--wide``, ``--json`` and ``--output``).
     display: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: The tables a report section shows, in order (None: every table); the rest stay in
+    #: ``--json``, ``--output`` and the result's own page.
+    headline: ClassVar[tuple[str, ...] | None] = None
 
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     findings: tuple[Finding, ...] = ()
@@ -142,3 +145,15 @@ class Result:
             "recommendations": [r.to_dict() for r in self.recommendations],
             "tables": {name: frame_records(df) for name, df in self.tables.items()},
         }
+
+
+@dataclass(frozen=True)
+class Unavailable(Result):
+    """An analysis the data cannot support, and why (a report section says so instead of failing)."""
+
+    kind = "unavailable"
+    title = "Not available"
+
+    @classmethod
+    def because(cls, why: str) -> Unavailable:
+        return cls(findings=(Finding(f"Not shown: {why}."),), params={"reason": why})

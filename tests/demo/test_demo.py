@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mercator.demo import build_demo_workspace, generate, geometric_adstock, hill
-from mercator.interfaces.report import build_report
+from mercator.interfaces.report import write_report
 
 
 def test_seeded_and_reproducible():
@@ -61,8 +62,8 @@ def test_demo_workspace_and_report(tmp_path):
     for table, n in truth["rows"].items():
         assert ws.count(table) == n, table
     assert "@example.com" not in ws.table("customers").email.to_pandas().str.cat()
-    path = build_report(ws, tmp_path / "report.html")
-    html = path.read_text()
+    path = write_report(ws, tmp_path / "report.html").params["report"]
+    html = Path(path).read_text()
     assert "<script src" not in html and "Plotly.newPlot" in html
     assert "Data quality" in html and "KPI overview" in html
     assert "What should we do: budget" in html and "Reallocate the" in html
@@ -77,14 +78,15 @@ def test_demo_workspace_and_report(tmp_path):
 
 
 def test_what_to_do_now_ranks_every_sections_recommendations():
-    from mercator.interfaces.report import Section, _actions
-    from mercator.results import Recommendation, Result
+    from mercator.interfaces.report._render import _actions
+    from mercator.pipeline import Section
+    from mercator.results import Recommendation, Unavailable
 
-    sections = [Section("a", "A", None, ()), Section("b", "B", None, ())]
-    done = {"a": Result(recommendations=(Recommendation("small", 5.0, (1.0, 9.0), "conversions", "test 1"),
-                                         Recommendation("unknown"))),
-            "b": Result(recommendations=(Recommendation("large", -50.0, (-80.0, -20.0), "USD", "mmm"),))}
-    acts = _actions(sections, done)["actions"]
+    sections = (Section("a", "A", (Unavailable(recommendations=(
+                    Recommendation("small", 5.0, (1.0, 9.0), "conversions", "test 1"), Recommendation("unknown"))),)),
+                Section("b", "B", (Unavailable(recommendations=(
+                    Recommendation("large", -50.0, (-80.0, -20.0), "USD", "mmm"),)),)))
+    acts = _actions(sections)["actions"]
     assert [a["href"] for a in acts] == ["b", "a", "a"]
     assert acts[0]["text"].startswith("large Expected impact: -50") and "95% interval" in acts[0]["text"]
     assert "Evidence: mmm" in acts[0]["text"]
@@ -93,14 +95,15 @@ def test_what_to_do_now_ranks_every_sections_recommendations():
 def test_report_sections_say_why_the_data_cannot_support_them(duckdb_ws, tmp_path):
     """Ten days of ad data: too short to forecast or to cross-validate drivers. The report still
     renders, and those sections say why (the reason the analysis gave) instead of failing."""
-    from mercator.interfaces.report import SECTIONS, render_report
+    from mercator.interfaces.report import render_report
+    from mercator.pipeline import STEPS
     from tests.conftest import ingest_text
 
     rows = "\n".join(f"2025-03-{d:02d},google_ads,paid_search,c1,Campaign 1,mobile,US,1000,50,40.5,2"
                      for d in range(1, 11))
     ingest_text(duckdb_ws, tmp_path, "date,platform,channel,campaign_id,campaign,device,country,impressions,clicks,"
                 f"cost,conversions\n{rows}\n", "ad_performance")
-    html = render_report(duckdb_ws, sections=[s for s in SECTIONS if s.id in ("forecast", "drivers")])
+    html = render_report(duckdb_ws, steps=[s for s in STEPS if s.id in ("forecast", "drivers")])
     assert "Not shown: the series have 10 periods" in html
     assert "Not shown: ad_performance: 10 rows over 10 periods" in html
 

@@ -10,9 +10,8 @@ import pytest
 from mercator.diagnose import cohorts, diagnose, funnel
 from mercator.explore import anomalies, breakdown, kpi_summary, trend
 from mercator.explore._anomaly import band, level_shift
-from mercator.explore._frames import Period, event_frame
 from mercator.ingest import ingest
-from mercator.metrics import kpi_aggregates
+from mercator.metrics import Period, event_frame, kpi_aggregates
 from tests.conftest import ingest_text
 
 

@@ -54,8 +54,8 @@ def test_clean_data_gives_no_findings_across_the_whole_scan(tmp_path):
     bounds the chance of any finding per scan at 5%; a per-series threshold would not (the same
     bands alone flag dozens of days, counted below so the test shows what the control removes)."""
     from mercator.explore import WATCHED_KPIS
-    from mercator.explore._frames import part_frame
     from mercator.explore._scan import scan, unit_values
+    from mercator.metrics import part_frame
 
     flagged_alone = 0
     for seed in (1, 2, 3):

@@ -113,6 +113,7 @@ READS = [
      ["attribution", "--model", "last_touch,linear,markov_1", "--lookback", "14d"]),
     ("/v1/experiments/design?baseline=0.05&mde=0.1&units_per_day=500",
      ["experiment", "design", "--baseline", "0.05", "--mde", "0.1", "--units-per-day", "500"]),
+    ("/v1/experiments/review?metrics=converted", ["experiment", "review", "--metrics", "converted"]),
     (f"/v1/experiments/{EXPERIMENT}/analysis?metrics=converted,revenue",
      ["experiment", "analyze", "--experiment", EXPERIMENT, "--metrics", "converted,revenue"]),
 ]

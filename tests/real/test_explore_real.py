@@ -8,8 +8,8 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from mercator.diagnose import funnel
 from mercator.explore import breakdown, event_anomalies, kpi_summary
-from mercator.explore._frames import Period
 from mercator.ingest import ingest
+from mercator.metrics import Period
 from tests.conftest import shared
 
 pytestmark = pytest.mark.real

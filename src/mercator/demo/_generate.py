@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from mercator.experiment._registry import criteria_hash
+from mercator.experiment import criteria_hash
 
 SIZES = {
     # customers, days of ad data, weeks of media data

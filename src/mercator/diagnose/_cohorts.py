@@ -22,6 +22,7 @@ _SOURCES = {"events": ("user_id", "ts"), "orders": ("customer_id", "ts")}
 class Cohorts(Result):
     kind = "cohorts"
     title = "Cohort retention"
+    headline = ()
 
     def figures(self) -> list:
         m = self.to_frame("retention")

@@ -18,8 +18,7 @@ import plotly.graph_objects as go
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from mercator.explore._frames import Period, label, part_frame
-from mercator.metrics import with_kpis
+from mercator.metrics import Period, label, part_frame, with_kpis
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -28,6 +27,7 @@ from mercator.workspace import Workspace
 class Correlations(Result):
     kind = "correlations"
     title = "Correlations"
+    headline = ("pairs",)
 
     def figures(self) -> list:
         m = self.to_frame("matrix")

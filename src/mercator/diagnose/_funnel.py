@@ -21,7 +21,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 from mercator.errors import MercatorError
-from mercator.explore._frames import Period, label
+from mercator.metrics import Period, label
 from mercator.results import Finding, Result
 from mercator.workspace import Workspace
 
@@ -42,6 +42,7 @@ def parse_window(text: str | int) -> int:
 class Funnel(Result):
     kind = "funnel"
     title = "Funnel"
+    headline = ("steps", "step_tests")
 
     def figures(self) -> list:
         steps = self.to_frame("steps")

@@ -22,10 +22,10 @@ from mercator.experiment._bayes import beta_binomial, confidence_sequence, norma
 from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
 from mercator.experiment._engine import aggregate, experiment_units
 from mercator.experiment._impact_analysis import ImpactResult, impact
-from mercator.experiment._registry import Registration, register, verify
+from mercator.experiment._registry import Registration, criteria_hash, register, verify
 from mercator.experiment._stats import Aggregates, Effect, Metric, adjust, compare, srm
 
 __all__ = ["Aggregates", "Baseline", "DesignResult", "Effect", "ExperimentResult", "Guardrail",
            "ImpactResult", "Metric", "Registration", "adjust", "aggregate", "analyze", "beta_binomial", "compare",
-           "confidence_sequence", "design", "duration_days", "experiment_units", "impact", "mde", "normal",
+           "confidence_sequence", "criteria_hash", "design", "duration_days", "experiment_units", "impact", "mde", "normal",
            "parse_split", "power_at", "register", "review", "sample_size", "srm", "verify"]

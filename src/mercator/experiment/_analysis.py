@@ -110,6 +110,7 @@ class ExperimentResult(Result):
 
     kind = "experiment"
     title = "Experiment"
+    headline = ("verdict", "effects", "variants", "guardrails")
     display: ClassVar[dict[str, tuple[str, ...]]] = {"effects": ("metric", "variant", "control", "treatment", "rel_effect", "p_adjusted", "significant",
                            "rel_effect_lo", "rel_effect_hi", "chance_to_win"),
                "capping": ("metric", "variant", "rel_effect", "pvalue", "rel_effect_capped", "pvalue_capped")}

@@ -30,8 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from mercator.explore._anomaly import band, decay, level_shift
-from mercator.explore._frames import part_frame
-from mercator.metrics import EVENT_COUNT_PREFIX, kpi, with_kpis
+from mercator.metrics import EVENT_COUNT_PREFIX, kpi, part_frame, with_kpis
 from mercator.workspace import Workspace
 
 #: Expected share of false findings among those reported (Benjamini-Hochberg, whole scan).

@@ -52,6 +52,7 @@ class DriversResult(Result):
 
     kind = "drivers"
     title = "What moves the KPI: driver regression"
+    headline = ("models", "importance")
 
     def figures(self) -> list:
         import plotly.graph_objects as go

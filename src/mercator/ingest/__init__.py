@@ -8,7 +8,7 @@
 >>> ingest(ws, "export.csv", mapping="google_ads.yaml")   # YAML mapping
 """
 
-from mercator.ingest._load import IngestResult, ingest
+from mercator.ingest._load import IngestResult, combine, ingest
 from mercator.ingest._mapping import (
     ColumnSource,
     Currency,
@@ -21,7 +21,23 @@ from mercator.ingest._readers import RawSource, read_source
 from mercator.ingest.mappers import MAPPERS, Mapper, MapperList, detect_mapper, list_mappers
 
 __all__ = [
-    "MAPPERS", "ColumnSource", "Currency", "IngestResult", "Mapper", "MapperList", "RawSource", "TableMapping",
-    "detect_mapper", "identity_mapping", "ingest", "list_mappers", "load_mapping", "mask_text", "pii_kind_of_header", "pseudonymize", "read_source",
+    "MAPPERS",
+    "ColumnSource",
+    "Currency",
+    "IngestResult",
+    "Mapper",
+    "MapperList",
+    "RawSource",
+    "TableMapping",
+    "combine",
+    "detect_mapper",
+    "identity_mapping",
+    "ingest",
+    "list_mappers",
+    "load_mapping",
+    "mask_text",
+    "pii_kind_of_header",
+    "pseudonymize",
+    "read_source",
     "redact_text",
 ]

@@ -34,6 +34,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mercator.errors import SourceError
+from mercator.frames import sniff_delimiter
 
 ROW = "_row"
 FORMATS = ("csv", "parquet", "jsonl", "excel")
@@ -140,15 +141,6 @@ def _check_text(path: Path, data: bytes) -> None:
                           hint="export as CSV in UTF-8, or convert with `iconv -f UTF-16 -t UTF-8`.")
 
 
-def _sniff_delimiter(sample: str) -> str:
-    """The delimiter of a text sample; ``whitespace`` for space-aligned columns."""
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        first = sample.lstrip("\r\n").splitlines()[0] if sample.strip() else ""
-        return "whitespace" if len(first.split()) > 1 else ","
-
-
 def _row_numbers(n: int, malformed_rows: list[int]) -> pa.Array:
     """Spreadsheet row numbers of the ``n`` good records, skipping the malformed ones."""
     rows = np.arange(2, n + len(malformed_rows) + 2, dtype=np.int64)
@@ -169,7 +161,7 @@ def _read_csv(path: Path, data: bytes, delimiter: str | None, encoding: str | No
             data = data.decode("utf-8", errors="replace").encode("utf-8")
     sample = data[:_SNIFF_BYTES].decode(encoding, errors="replace")
     if delimiter is None:
-        delimiter = _sniff_delimiter(sample)
+        delimiter = sniff_delimiter(sample)
     if delimiter == "whitespace":
         return _read_whitespace(path, data, encoding, skip_rows) + ([],)  # type: ignore[return-value]
 

@@ -142,6 +142,20 @@ def experiment_analyze(data: Annotated[str | None, typer.Option(help="Unit rows:
     _file_or_workspace(workspace, data, run, as_json)
 
 
+@experiment_app.command("review")
+def experiment_review(metrics: Annotated[str, typer.Option(help="Metrics, comma-separated (means; 0/1 = rates; "
+                                                                "num/den ratios).")]
+                      = "converted,revenue,revenue/orders",
+                      covariate: Annotated[str, typer.Option(help="CUPED covariate; pre_* means each metric's "
+                                                                  "pre-period value.")] = "pre_*",
+                      workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Every experiment of the workspace read against its locked criteria: effects, checks and
+    verdicts stacked with an experiment_id column."""
+    from mercator.experiment import review
+
+    _analysis(workspace, lambda ws: review(ws, metrics=csv_list(metrics), covariate=covariate), as_json)
+
+
 @experiment_app.command("impact")
 def experiment_impact(data: Annotated[str, typer.Option(help="KPI rows: CSV/Parquet or a workspace table.")],
                       kpi: Annotated[str, typer.Option(help="The KPI column.")],

@@ -57,8 +57,14 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
                  batch_size: Annotated[int, typer.Option(help="Rows per batch.")] = 100_000,
                  reasons: Annotated[bool, typer.Option(help="Top SHAP reasons for rows above the threshold.")]
                  = True,
+                 consent: Annotated[str | None, typer.Option(help="Write only people with this consent (a purpose: "
+                                                                  "marketing_email, ads, personalization, "
+                                                                  "analytics); needs --id-col.")] = None,
+                 suppress_segment: Annotated[list[str] | None, typer.Option(help="Leave out members of this saved "
+                                                                               "segment (repeatable).")] = None,
                  workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
-    """Score a whole table in batches (with progress): probability and top reasons per row."""
+    """Score a whole table in batches streamed from the engine (with progress): probability and
+    top reasons per row; with --consent or --suppress-segment, only people who may be selected."""
 
     from mercator.target import score_table
 
@@ -66,9 +72,13 @@ def target_score(model: Annotated[Path, typer.Option(help="A model saved by `mer
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task("scoring", total=None)
             return score_table(model, ws, table, output, id_col=id_col, batch_size=batch_size, reasons=reasons,
+                               consent=consent, suppress_segments=tuple(suppress_segment or ()),
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
 
-    _file_or_workspace(workspace, table, run, as_json)
+    if consent or suppress_segment:  # the filter reads the workspace's customers and segments
+        _analysis(workspace, run, as_json)
+    else:
+        _file_or_workspace(workspace, table, run, as_json)
 
 
 @app.command("uplift")

@@ -161,14 +161,14 @@ def demo(size: Annotated[str, typer.Option(help="small, default or large.")] = "
          as_json: JsonOpt = False) -> None:
     """Build the demo company's workspace (known ground truth), run the pipeline, write the report."""
     from mercator.demo import build_demo_workspace
-    from mercator.interfaces.report import build_report
+    from mercator.interfaces.report import write_report
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err, transient=as_json) as progress:
         cb = _progress_callback(progress)
         ws, res = build_demo_workspace(workspace, size=size, seed=seed, progress=cb)
-        path = build_report(ws, report, progress=cb)
+        written = write_report(ws, report, progress=cb)
         ws.close()
-    err.print(f"report: {path}")
+    err.print(f"report: {written.params['report']}")
     _emit(res, as_json)
 

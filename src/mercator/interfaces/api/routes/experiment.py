@@ -27,6 +27,16 @@ def design(baseline: float = Query(gt=0), mde: float | None = Query(None, gt=0),
                       share_in_test=share))
 
 
+@router.get("/review")
+def review(request: Request, metrics: str = "converted,revenue,revenue/orders", covariate: str = "pre_*"
+           ) -> Response:
+    """Every experiment read against its locked criteria (`mercator experiment review`)."""
+    from mercator.experiment import review as run
+
+    return read(request, lambda ws: run(ws, metrics=csv_list(metrics), covariate=covariate),
+                {"metrics": metrics, "covariate": covariate})
+
+
 class Register(Body):
     hypothesis: str = Field(min_length=1)
     metric: str = Field(min_length=1, description="The primary metric.")

@@ -15,7 +15,7 @@ import ibis
 import pandas as pd
 
 from mercator.errors import MercatorError
-from mercator.metrics import EVENT_COUNT_PREFIX, kpi, part_sums, prepared
+from mercator.metrics._kpis import EVENT_COUNT_PREFIX, kpi, part_sums, prepared
 from mercator.workspace import Workspace
 
 #: Dimensions of ad_performance that breakdowns and root-cause search use by default.
@@ -149,4 +149,3 @@ def label(value: object) -> str:
     return NOT_SET if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-__all__ = ["AD_DIMENSIONS", "Period", "date_range", "default_period", "event_frame", "label", "part_frame"]
