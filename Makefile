@@ -42,6 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/mmm.py
 	$(BIN)/python benchmarks/experiment.py
 	$(BIN)/python benchmarks/forecast.py
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || sudo apt-get install -y -q wrk
+	test -f demo/mercator-demo.duckdb || $(MAKE) demo
+	$(BIN)/python benchmarks/api.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

@@ -98,7 +98,7 @@ def test_online_retail_rfm_and_clv_end_to_end(tmp_path):
 
     ws = Workspace(str(tmp_path / "ws.duckdb"))
     ingest(ws, shared("online_retail", "online_retail.csv.gz"))
-    seg = rfm(ws)
+    seg = rfm(ws, save=True)
     assert seg.to_frame("segments")["customers"].sum() == 4339 == ws.count("segment_members")
     champions = seg.to_frame("segments").set_index("segment").loc["champions"]
     assert champions.share_of_revenue > 0.5  # the top R x F cell holds most of the revenue

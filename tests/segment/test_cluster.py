@@ -38,7 +38,7 @@ def test_planted_segments_are_recovered(duckdb_ws, tmp_path, method):
     >= 0.9 (1.0 for both methods when this test was written), every segment stable."""
     truth = _planted_orders(np.random.default_rng(21), tmp_path / "orders.csv")
     ingest(duckdb_ws, tmp_path / "orders.csv", table="orders")
-    res = cluster(duckdb_ws, method=method, ks=range(2, 6), rounds=10, as_of=dt.date(2025, 1, 1))
+    res = cluster(duckdb_ws, method=method, ks=range(2, 6), rounds=10, as_of=dt.date(2025, 1, 1), save=True)
     assert res.params["k"] == 3
     members = duckdb_ws.table("segment_members").to_pandas().set_index("customer_id")["segment"]
     assert adjusted_rand_score(truth.loc[members.index], members) >= 0.9
@@ -78,7 +78,7 @@ def test_demo_store_segments_are_recovered(demo_company):
     ws, _truth, folder = demo_company
     truth = pd.read_parquet(folder / "truth_store_segments.parquet").set_index("customer_id")
     for method, k in (("kmeans", 4), ("gmm", None)):
-        res = cluster(ws, method=method, channel="store", rounds=0)
+        res = cluster(ws, method=method, channel="store", rounds=0, save=True)
         m = ws.table("segment_members").to_pandas()
         m = m[m.segment_set == res.params["segment_set"]].set_index("customer_id")["segment"]
         assert len(truth) == 5000 and 4950 <= len(m) < 5000  # customers who returned every order are left out

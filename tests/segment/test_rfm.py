@@ -39,7 +39,7 @@ def orders_ws(ws, tmp_path):
 
 
 def test_rfm_scores_and_segments_equal_hand_count(orders_ws):
-    res = rfm(orders_ws, as_of=dt.date(2024, 4, 1), min_size=2)
+    res = rfm(orders_ws, as_of=dt.date(2024, 4, 1), min_size=2, save=True)
     members = orders_ws.table("segment_members").to_pandas().set_index("customer_id")["segment"]
     assert members.to_dict() == {"c1": "champions", "c2": "champions", "c3": "need_attention",
                                  "c4": "hibernating", "c5": "lost"}
@@ -53,15 +53,15 @@ def test_rfm_scores_and_segments_equal_hand_count(orders_ws):
 
 def test_rfm_saves_its_logic_and_a_rerun_replaces_it(orders_ws):
     """The run is saved with its definition and parameters; running it again does not duplicate."""
-    rfm(orders_ws, as_of=dt.date(2024, 4, 1))
+    rfm(orders_ws, as_of=dt.date(2024, 4, 1), save=True)
     first = orders_ws.table("segments").to_pandas()
-    rfm(orders_ws, as_of=dt.date(2024, 4, 1))
+    rfm(orders_ws, as_of=dt.date(2024, 4, 1), save=True)
     again = orders_ws.table("segments").to_pandas()
     assert len(first) == len(again) == 4 and orders_ws.count("segment_members") == 5
     champions = again.set_index("segment").loc["champions"]
     assert json.loads(champions.definition)["scores_5_level"] == {"r": [4, 5], "f": [4, 5]}
     assert json.loads(champions.params)["as_of"] == "2024-04-01"
-    rfm(orders_ws, as_of=dt.date(2024, 3, 26))  # another reference date is another run, kept beside
+    rfm(orders_ws, as_of=dt.date(2024, 3, 26), save=True)  # another reference date is another run, kept beside
     assert orders_ws.table("segments").segment_set.nunique().to_pyarrow().as_py() == 2
 
 

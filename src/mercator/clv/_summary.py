@@ -72,6 +72,11 @@ def customer_summary(ws: Workspace, calibration_end: dt.date | None = None, hold
     cols = ["customer_id", "x", "t_x", "T", "m", "first_value"] + (["x_holdout", "value_holdout"] if hold_end else [])
     df = s.select(*cols).order_by("customer_id").to_pandas()
     df["x"] = df["x"].astype(int)
+    # The engine adds revenue in no fixed order, so sums differ in their last bits from run to
+    # run, and the fits downstream amplify that to 1e-5; money to a millionth of the unit is the
+    # same every time.
+    money = [c for c in ("m", "first_value", "value_holdout") if c in df.columns]
+    df[money] = df[money].round(6)
     info = {"calibration_end": cal_end, "holdout_end": hold_end, "unit": unit,
             "holdout_length": ((hold_end - cal_end).days / per) if hold_end else None,
             "first_purchase": bounds["lo"].date()}

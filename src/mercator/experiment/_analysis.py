@@ -524,7 +524,7 @@ def review(ws, *, metrics: Sequence[str] = ("converted", "revenue", "revenue/ord
     if "effects" in tables:  # the report's view; analyze() keeps every column
         tables["effects"] = tables["effects"][["experiment_id", "metric", "variant", "covariate", "control", "treatment",
                                                "effect", "rel_effect", "rel_effect_lo", "rel_effect_hi", "pvalue",
-                                               "p_adjusted", "chance_to_win"]]
+                                               "p_adjusted", "significant", "chance_to_win"]]
     if "variants" in tables:
         tables["variants"]["srm_pvalue"] = tables["variants"].experiment_id.map(
             {r.params["experiment_id"]: r.params["srm_pvalue"] for r in parts})

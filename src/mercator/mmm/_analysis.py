@@ -327,7 +327,7 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
             lmax: int | None = None, yearly_order: int = 2, trend: bool = True, changepoints: int = 10,
             priors: Mapping | None = None, holidays: str | Path | pd.DataFrame | None = None,
             holiday_country: str | None = None, lift_tests: tuple[LiftTest, ...] | list = (),
-            holdout: float = 0.1, chains: int = 4, warmup: int = 1000, samples: int = 1000, seed: int = 0, save: bool = True, save_to: str | Path | None = None,
+            holdout: float = 0.1, chains: int = 4, warmup: int = 1000, samples: int = 1000, seed: int = 0, save: bool = False, save_to: str | Path | None = None,
             progress: Callable[[str], None] | None = None) -> MMMResult:
     """Fit the Bayesian media-mix model and summarize it: ROAS and marginal ROAS with 95%
     intervals, contributions over time, response and adstock curves, diagnostics (R-hat, ESS,
@@ -336,9 +336,10 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
 
     ``data`` is a CSV/Parquet file or a DataFrame with one row per period; without it the
     workspace's media tables are used (``media_frame``). ``lmax`` (the carryover window)
-    defaults to 8 periods for weekly data and 28 for daily. The fitted model is saved in the
-    workspace's ``models/`` (``params["model_path"]``) for ``optimize_budget`` and
-    ``scenario``.
+    defaults to 8 periods for weekly data and 28 for daily. When the caller asks (``save=True``
+    or a place ``save_to``), the fitted model is saved, by default in the workspace's
+    ``models/`` (``params["model_path"]``), for ``optimize_budget`` and ``scenario`` later;
+    the result's ``model`` serves them in the same session either way.
     """
     if data is None:
         if ws is None:
@@ -412,7 +413,7 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
               "warmup": warmup, "samples": samples}
     chash = config_hash(config)
     path = None
-    if save:
+    if save or save_to is not None:  # saved only when the caller asks
         path = model_path(ws, save_to, f"mmm-{kpi}-{chash[:8]}", _SUFFIX)
         save_model(path, {"mmm": model}, config, _PACKAGES)
     params = {"source": source, "kpi": kpi, "date_col": date_col, "channels": channels, "controls": controls,

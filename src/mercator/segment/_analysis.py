@@ -44,7 +44,7 @@ class RfmResult(Result):
 
 
 def rfm(ws: Workspace, *, quantiles: int | list[float] = 5, as_of: dt.date | None = None, min_size: int = 50,
-        save: bool = True) -> RfmResult:
+        save: bool = False) -> RfmResult:
     """RFM scores and named segments of every customer with orders up to ``as_of`` (default: the
     day after the last order); profiles in words; saved to the workspace when ``save``."""
     cut_points(quantiles)  # validates before any query
@@ -156,7 +156,7 @@ class ClusterResult(Result):
 
 def cluster(ws: Workspace, *, method: str = "kmeans", k: int | None = None, ks: range = range(2, 9),
             min_share: float = 0.02, rounds: int = 20, as_of: dt.date | None = None, fit_sample: int = 50_000,
-            channel: str | None = None, seed: int = 0, save: bool = True) -> ClusterResult:
+            channel: str | None = None, seed: int = 0, save: bool = False) -> ClusterResult:
     """Behavioural segments of customers from their order features (computed in the engine).
 
     ``method`` kmeans (k by silhouette) or gmm (k by BIC); ``k`` fixes it. Clusters smaller than

@@ -74,18 +74,19 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
                 positive: str | None = None, time_col: str | None = None, ordered: bool = False,
                 label_time: str | None = None, feature_times: dict[str, str] | None = None,
                 threshold: float | None = None, seed: int = 0, save_to: str | Path | None = None,
-                name: str | None = None, save: bool = True) -> TargetResult:
+                name: str | None = None, save: bool = False) -> TargetResult:
     """Train LightGBM (and the logistic baseline) to predict ``label`` from the other columns.
 
     ``time_col`` sorts the rows and makes the split time-ordered (so does ``ordered`` for rows
     already in time order); otherwise it is random and stratified. ``label_time`` and
     ``feature_times`` (feature -> the column saying when it was recorded) make training refuse
-    features recorded after the label. The model is saved with its configuration hash and
-    library versions (``save_to``; default: ``models/`` beside a DuckDB workspace, else in the
-    current directory); ``save=False`` only evaluates (as the report does).
+    features recorded after the label. Only when the caller asks (``save=True``, or a place
+    ``save_to``) is the model saved, with its configuration hash and library versions (default
+    place: ``models/`` beside a DuckDB workspace, else in the current directory); otherwise the
+    model is only evaluated (as the report does).
     """
     frame = read_table(ws, source)
-    require_columns(frame.columns, [label, *exclude, time_col, label_time], str(source))
+    require_columns(frame.columns, [label, *exclude, time_col, label_time], _name(source))
     feature_times = feature_times or {}
     if feature_times and not label_time:
         raise MercatorError("feature_times needs label_time: the time the label is known")
@@ -113,7 +114,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
               "seed": seed, "rows": len(x), "threshold": model.threshold}
     chash = config_hash(config)
     versions = package_versions(_PACKAGES)
-    path = model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save else None
+    path = model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save or save_to is not None else None
     if path is not None:
         save_model(path, {"model": model}, config, _PACKAGES)
     tables["single_feature_auc"] = pd.DataFrame({"feature": aucs.index, "auc": aucs.to_numpy()})
@@ -505,7 +506,7 @@ def target_list(ws: Workspace | None, source: str, output: str | Path | None = N
                 value_col: str | None = None, top: int = 1000, learner: str = "x_learner",
                 exclude: list[str] | tuple[str, ...] = (), suppress_rule: str | None = None,
                 suppress_segments: list[str] | tuple[str, ...] = (), consent: str | None = None,
-                seed: int = 0, channel: str | None = None) -> Result:
+                seed: int = 0, channel: str | None = None) -> TargetList:
     """The ``top`` customers by expected incremental value, after suppression, written to CSV.
 
     The ``learner`` is fitted on every experiment row, then scores ``population`` (default: the

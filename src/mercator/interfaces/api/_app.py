@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
-from fastapi import FastAPI, Request
-from starlette.middleware.base import BaseHTTPMiddleware
+from fastapi import FastAPI
 
 from mercator import __version__
 from mercator.errors import MercatorError
@@ -30,17 +30,30 @@ from mercator.interfaces.api.routes import (
 
 ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, attribution, mmm, experiment, report, jobs)
 
+#: Seconds a health check's reading of the workspace is reused.
+HEALTH_TTL = 2.0
+
 #: Largest request body accepted (bytes); larger ones get 413.
 MAX_BODY = 1_000_000
 
 
-class _BodyLimit(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
-            return _problems.problem(413, "Request body too large", f"the body is {size} bytes; at most "
-                                     f"{MAX_BODY:,} are accepted", kind="too-large", instance=request.url.path)
-        return await call_next(request)
+class _BodyLimit:
+    """413 for a body whose declared length is over MAX_BODY (plain ASGI: Starlette's
+    BaseHTTPMiddleware would cost every request a task and a copy)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            size = dict(scope["headers"]).get(b"content-length")
+            if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
+                response = _problems.problem(413, "Request body too large", f"the body is {size.decode()} bytes; at "
+                                             f"most {MAX_BODY:,} are accepted", kind="too-large",
+                                             instance=scope["path"])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0) -> FastAPI:
@@ -66,20 +79,26 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     app.add_middleware(_BodyLimit)
     _problems.install(app)
 
+    checked: dict = {}
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
-        """Version, engine and whether the workspace can be reached."""
+        """Version, engine and whether the workspace can be reached (checked at most once every
+        HEALTH_TTL seconds, so that probes do not hold the workspace)."""
         srv = app.state.server
-        try:
-            with srv.open() as ws:
-                reachable, engine = True, ws.engine.name
-        except MercatorError as exc:  # a health check reports, it does not fail
-            reachable, engine = False, ("spark" if not srv.is_duckdb else "duckdb")
-            detail = _problems.message(exc)
-        body = {"status": "ok" if reachable else "degraded", "version": __version__, "engine": engine,
-                "workspace": srv.workspace, "workspace_reachable": reachable, "pid": os.getpid()}
-        if not reachable:
-            body["detail"] = detail
+        if time.monotonic() - checked.get("at", -HEALTH_TTL) >= HEALTH_TTL:
+            try:
+                with srv.open() as ws:
+                    checked.update(reachable=True, engine=ws.engine.name, detail=None)
+            except MercatorError as exc:  # a health check reports, it does not fail
+                checked.update(reachable=False, engine="duckdb" if srv.is_duckdb else "spark",
+                               detail=_problems.message(exc))
+            checked["at"] = time.monotonic()
+        body = {"status": "ok" if checked["reachable"] else "degraded", "version": __version__,
+                "engine": checked["engine"], "workspace": srv.workspace, "workspace_reachable": checked["reachable"],
+                "pid": os.getpid()}
+        if checked["detail"]:
+            body["detail"] = checked["detail"]
         return body
 
     for module in ROUTERS:

@@ -89,6 +89,19 @@ class Server:
                 Workspace(self.workspace, read_only=read_only, wait=self.wait, sandbox=sandbox) as ws:
             yield ws
 
+    def cached(self, key: tuple) -> Any | None:
+        """The cached answer under ``key`` if the workspace has not changed since (cheap: two
+        stat calls and a lookup, so the event loop answers it without a worker thread)."""
+        if not self.is_duckdb:
+            return None
+        state = self.state()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == state:
+                self._cache.move_to_end(key)
+                return hit[1]
+        return None
+
     def run(self, key: tuple | None, analysis: Callable, *, read_only: bool = True,
             sandbox: bool = False) -> tuple[Any, bool]:
         """``analysis(ws)`` on the workspace, cached under ``key`` (None: not cached). Returns

@@ -61,7 +61,7 @@ def mmm_fit(data: Annotated[Path | None, typer.Option(help="CSV/Parquet, one row
             data, ws=ws, date_col=date_col, kpi=kpi, channels=csv_list(channels), controls=csv_list(controls),
             adstock=adstock, saturation=saturation, lmax=lmax, yearly_order=yearly_order, changepoints=changepoints,
             holdout=holdout, lift_tests=tests, holidays=holidays, holiday_country=holiday_country, chains=chains, warmup=warmup, samples=samples, seed=seed,
-            save_to=model_out, progress=progress))
+            save=True, save_to=model_out, progress=progress))
 
     if data is not None:
         _file_or_workspace(workspace, str(data), run, as_json)

@@ -45,7 +45,7 @@ def target_train(table: Annotated[str, typer.Option(help="A CSV or Parquet file,
     times = pairs(feature_time, "--feature-time")
     _file_or_workspace(workspace, table, lambda ws: train_model(
         ws, table, label, exclude=csv_list(exclude), positive=positive, time_col=time_col, ordered=ordered,
-        label_time=label_time, feature_times=times, save_to=model_out), as_json)
+        label_time=label_time, feature_times=times, save=True, save_to=model_out), as_json)
 
 
 @target_app.command("score")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
@@ -41,17 +42,22 @@ def answer(result: Result | bytes, *, stale: bool = False) -> Response:
     return Response(body, media_type="application/json", headers={"X-Mercator-Stale": "1"} if stale else None)
 
 
-def read(request: Request, analysis: Callable, params: dict[str, Any]) -> Response:
-    """Run a read-only ``analysis(ws)``; its document is cached by route and ``params`` (a
-    cached answer costs no query and no serialization)."""
+async def read(request: Request, analysis: Callable, params: dict[str, Any]) -> Response:
+    """Run a read-only ``analysis(ws)`` in a worker thread; its document is cached by route and
+    ``params``, and a cached answer is served from the event loop (no query, no serialization,
+    no thread)."""
     key = (request.url.path, json.dumps(params, sort_keys=True, default=str))
-    body, stale = server(request).run(key, lambda ws: _document(analysis(ws)))
+    srv = server(request)
+    body = srv.cached(key)
+    if body is not None:
+        return answer(body)
+    body, stale = await run_in_threadpool(srv.run, key, lambda ws: _document(analysis(ws)))
     return answer(body, stale=stale)
 
 
-def write(request: Request, analysis: Callable) -> Response:
-    """Run ``analysis(ws)`` on the workspace opened for writing (never cached)."""
-    result, _ = server(request).run(None, analysis, read_only=False)
+async def write(request: Request, analysis: Callable) -> Response:
+    """Run ``analysis(ws)`` in a worker thread on the workspace opened for writing (never cached)."""
+    result, _ = await run_in_threadpool(server(request).run, None, analysis, read_only=False)
     return answer(result)
 
 

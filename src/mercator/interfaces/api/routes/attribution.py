@@ -12,7 +12,7 @@ router = APIRouter(prefix="/v1", tags=["attribution"])
 
 
 @router.get("/attribution")
-def attribution(request: Request, model: str | None = None, lookback: str = "30d", half_life: str = "7d",
+async def attribution(request: Request, model: str | None = None, lookback: str = "30d", half_life: str = "7d",
                 conversion_event: str = "purchase", since: str | None = None, until: str | None = None,
                 exclude_channels: str | None = None) -> Response:
     """Credit per channel under each model, which model the data supports, cost per conversion
@@ -24,4 +24,4 @@ def attribution(request: Request, model: str | None = None, lookback: str = "30d
           "half_life_days": days(half_life, "half_life"), "conversion_event": conversion_event,
           "start": iso_date(since, "since"), "end": iso_date(until, "until"),
           "exclude_channels": tuple(csv_list(exclude_channels))}
-    return read(request, lambda ws: run(ws, **kw), kw)
+    return await read(request, lambda ws: run(ws, **kw), kw)

@@ -12,28 +12,28 @@ router = APIRouter(prefix="/v1", tags=["diagnose"])
 
 
 @router.get("/diagnose")
-def diagnose(request: Request, metric: str, current: str = Query(description="START:END of the period to explain."),
+async def diagnose(request: Request, metric: str, current: str = Query(description="START:END of the period to explain."),
              baseline: str | None = None) -> Response:
     """Why a KPI changed: mix and rate effects by segment, root cause (`mercator diagnose`)."""
     from mercator.diagnose import diagnose as run
 
-    return read(request, lambda ws: run(ws, metric, current, baseline),
+    return await read(request, lambda ws: run(ws, metric, current, baseline),
                 {"metric": metric, "current": current, "baseline": baseline})
 
 
 @router.get("/funnel")
-def funnel(request: Request, steps: str = Query(description="Event names in order, comma-separated."),
+async def funnel(request: Request, steps: str = Query(description="Event names in order, comma-separated."),
            by: str | None = None, window: str = "7d", period: str | None = None) -> Response:
     """Users through ordered steps within a window; drop-off by segment (`mercator funnel`)."""
     from mercator.diagnose import funnel as run
 
-    return read(request, lambda ws: run(ws, csv_list(steps), window=window, by=by, period=period),
+    return await read(request, lambda ws: run(ws, csv_list(steps), window=window, by=by, period=period),
                 {"steps": steps, "by": by, "window": window, "period": period})
 
 
 @router.get("/cohorts")
-def cohorts(request: Request, grain: str = "week", table: str = "events") -> Response:
+async def cohorts(request: Request, grain: str = "week", table: str = "events") -> Response:
     """Retention of first-activity cohorts (`mercator cohorts`)."""
     from mercator.diagnose import cohorts as run
 
-    return read(request, lambda ws: run(ws, grain=grain, table=table), {"grain": grain, "table": table})
+    return await read(request, lambda ws: run(ws, grain=grain, table=table), {"grain": grain, "table": table})

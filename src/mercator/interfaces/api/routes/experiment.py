@@ -28,12 +28,12 @@ def design(baseline: float = Query(gt=0), mde: float | None = Query(None, gt=0),
 
 
 @router.get("/review")
-def review(request: Request, metrics: str = "converted,revenue,revenue/orders", covariate: str = "pre_*"
+async def review(request: Request, metrics: str = "converted,revenue,revenue/orders", covariate: str = "pre_*"
            ) -> Response:
     """Every experiment read against its locked criteria (`mercator experiment review`)."""
     from mercator.experiment import review as run
 
-    return read(request, lambda ws: run(ws, metrics=csv_list(metrics), covariate=covariate),
+    return await read(request, lambda ws: run(ws, metrics=csv_list(metrics), covariate=covariate),
                 {"metrics": metrics, "covariate": covariate})
 
 
@@ -48,7 +48,7 @@ class Register(Body):
 
 
 @router.put("/{experiment}")
-def register(request: Request, experiment: str, body: Register) -> Response:
+async def register(request: Request, experiment: str, body: Register) -> Response:
     """Lock an experiment's hypothesis, metric, guardrails and decision rule before reading any
     result (`mercator experiment register`); 409 if it was locked with other criteria."""
     from mercator.experiment import Guardrail, parse_split
@@ -58,12 +58,12 @@ def register(request: Request, experiment: str, body: Register) -> Response:
     rule = {"metric": body.metric, "min_relative_lift": body.min_lift, "alpha": body.alpha}
     if body.expected_split:
         rule["expected_split"] = parse_split(body.expected_split)
-    return write(request, lambda ws: run(ws, experiment, hypothesis=body.hypothesis, primary_metric=body.metric,
+    return await write(request, lambda ws: run(ws, experiment, hypothesis=body.hypothesis, primary_metric=body.metric,
                                          guardrails=guards, name=body.name, success_criteria=rule))
 
 
 @router.get("/{experiment}/analysis")
-def analyze(request: Request, experiment: str, metrics: str = "converted", covariate: str | None = None,
+async def analyze(request: Request, experiment: str, metrics: str = "converted", covariate: str | None = None,
             control: str | None = None, by: str | None = None, guardrail: Annotated[list[str] | None, Query()] = None,
             correction: Literal["holm", "fdr_bh"] = "holm", alpha: float = Query(0.05, gt=0, lt=1),
             sequential: bool = False, n_target: float | None = Query(None, gt=0),
@@ -77,7 +77,7 @@ def analyze(request: Request, experiment: str, metrics: str = "converted", covar
                    control=control, by=csv_list(by), guardrails=guardrail or [], alpha=alpha, correction=correction,
                    sequential=sequential, n_target=n_target, cap=cap)
 
-    return read(request, analysis, {"experiment": experiment, "metrics": metrics, "covariate": covariate,
+    return await read(request, analysis, {"experiment": experiment, "metrics": metrics, "covariate": covariate,
                                     "control": control, "by": by, "guardrail": guardrail, "correction": correction,
                                     "alpha": alpha, "sequential": sequential, "n_target": n_target, "cap": cap})
 
@@ -97,7 +97,7 @@ class Impact(Body):
 
 
 @router.post("/impact")
-def impact(request: Request, body: Impact) -> Response:
+async def impact(request: Request, body: Impact) -> Response:
     """A campaign's incremental effect against a counterfactual (`mercator experiment impact`)."""
     from mercator.experiment import impact as run
 
@@ -108,4 +108,4 @@ def impact(request: Request, body: Impact) -> Response:
                    criteria={"min_relative_lift": body.min_lift} if body.min_lift is not None else None,
                    experiment=body.experiment)
 
-    return read(request, analysis, body.model_dump())
+    return await read(request, analysis, body.model_dump())

@@ -33,7 +33,7 @@ def fit_job(ws, p: dict, progress):
     return fit_mmm(ws=ws, kpi=p["kpi"], channels=csv_list(p["channels"]), adstock=p["adstock"],
                    saturation=p["saturation"], lmax=p["lmax"], yearly_order=p["yearly_order"],
                    changepoints=p["changepoints"], holdout=p["holdout"], chains=p["chains"], warmup=p["warmup"],
-                   samples=p["samples"], seed=p["seed"], progress=progress)
+                   samples=p["samples"], seed=p["seed"], save=True, progress=progress)
 
 
 @router.post("/fit", status_code=202)

@@ -20,7 +20,7 @@ class Rfm(Body):
 
 
 @router.post("/rfm")
-def rfm(request: Request, body: Rfm) -> Response:
+async def rfm(request: Request, body: Rfm) -> Response:
     """RFM scores and named segments with profiles (`mercator segment rfm`)."""
     from mercator.segment import rfm as run
 
@@ -29,7 +29,7 @@ def rfm(request: Request, body: Rfm) -> Response:
     def analysis(ws):
         return run(ws, quantiles=q, as_of=as_of, min_size=body.min_size, save=body.save)
 
-    return write(request, analysis) if body.save else read(request, analysis, body.model_dump())
+    return await (write(request, analysis) if body.save else read(request, analysis, body.model_dump()))
 
 
 class Cluster(Body):
@@ -43,7 +43,7 @@ class Cluster(Body):
 
 
 @router.post("/cluster")
-def cluster(request: Request, body: Cluster) -> Response:
+async def cluster(request: Request, body: Cluster) -> Response:
     """Behavioural segments from order features, with stability and profiles (`mercator segment cluster`)."""
     from mercator.segment import cluster as run
 
@@ -53,4 +53,4 @@ def cluster(request: Request, body: Cluster) -> Response:
         return run(ws, method=body.method, k=body.k, min_share=body.min_share, rounds=body.rounds, as_of=as_of,
                    channel=body.channel, save=body.save)
 
-    return write(request, analysis) if body.save else read(request, analysis, body.model_dump())
+    return await (write(request, analysis) if body.save else read(request, analysis, body.model_dump()))

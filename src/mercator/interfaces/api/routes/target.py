@@ -29,7 +29,7 @@ def train_job(ws, p: dict, progress):
     progress("training LightGBM and the logistic baseline")
     return train_model(ws, p["table"], p["label"], exclude=csv_list(p["exclude"]), positive=p["positive"],
                        time_col=p["time_col"], ordered=p["ordered"], label_time=p["label_time"],
-                       feature_times=pairs(p["feature_time"], "feature_time"))
+                       feature_times=pairs(p["feature_time"], "feature_time"), save=True)
 
 
 @router.post("/target/train", status_code=202)
@@ -53,7 +53,7 @@ class Uplift(Body):
 
 
 @router.post("/uplift")
-def uplift(request: Request, body: Uplift) -> Response:
+async def uplift(request: Request, body: Uplift) -> Response:
     """Uplift learners compared by Qini, AUUC and uplift@k with bootstrap intervals (`mercator uplift`)."""
     from mercator.target import uplift as run
 
@@ -62,4 +62,4 @@ def uplift(request: Request, body: Uplift) -> Response:
                    control=body.control, outcome=body.outcome, exclude=csv_list(body.exclude), k=body.k,
                    bootstrap=body.bootstrap, channel=body.channel)
 
-    return read(request, analysis, body.model_dump())
+    return await read(request, analysis, body.model_dump())

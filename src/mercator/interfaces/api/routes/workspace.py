@@ -14,18 +14,18 @@ router = APIRouter(prefix="/v1", tags=["workspace"])
 
 
 @router.get("/tables")
-def tables(request: Request) -> Response:
+async def tables(request: Request) -> Response:
     """The canonical tables with row counts and time ranges (`mercator tables`)."""
-    return read(request, lambda ws: ws.inventory(), {})
+    return await read(request, lambda ws: ws.inventory(), {})
 
 
 @router.get("/quarantine")
-def quarantine(request: Request, table: str | None = None, limit: Annotated[int, Query(ge=0)] = 1000
+async def quarantine(request: Request, table: str | None = None, limit: Annotated[int, Query(ge=0)] = 1000
                ) -> Response:
     """Rejected rows: counts by table, file and reason, and the rows (`mercator quarantine`)."""
     from mercator.quality import quarantine_report
 
-    return read(request, lambda ws: quarantine_report(ws, table=table, limit=limit), {"table": table, "limit": limit})
+    return await read(request, lambda ws: quarantine_report(ws, table=table, limit=limit), {"table": table, "limit": limit})
 
 
 class Sql(Body):

@@ -1,0 +1,183 @@
+"""The result contract (issue 19, item 4), checked on every public Result subclass the way
+scikit-learn's ``check_estimator`` checks estimators.
+
+Instances come from one pipeline run on a small demo workspace (every analysis its data
+supports) plus the results of the commands outside the pipeline; each one must:
+``to_dict()`` is JSON and round-trips; findings carry text and, where they have them, a metric,
+a finite value and an ordered interval; ``figures()`` are Plotly figures; the columns a class
+declares for display and its headline tables exist; recommendations carry an action, an
+expected impact inside its interval, and evidence. Statically: every public analysis returns
+a public Result subclass (never the bare base or a private class), and no interface merges or
+mutates results.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import math
+import pkgutil
+import typing
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+import mercator
+from mercator.results import Result
+
+SRC = Path(mercator.__file__).parent
+CAPABILITIES = ("attribution", "clv", "demo", "diagnose", "experiment", "explore", "forecast", "govern", "ingest",
+                "metrics", "mmm", "pipeline", "quality", "schema", "segment", "target")
+
+
+def _all_result_classes() -> set[type]:
+    for info in pkgutil.walk_packages([str(SRC)], "mercator."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    seen, todo = set(), [Result]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return {c for c in seen if c.__module__.startswith("mercator.")}
+
+
+def test_every_result_class_is_public_and_exported():
+    for cls in _all_result_classes():
+        assert not cls.__name__.startswith("_"), f"{cls.__module__}.{cls.__name__} is private"
+        package = cls.__module__.rsplit(".", 1)[0] if cls.__module__.split(".")[-1].startswith("_") \
+            else cls.__module__
+        exported = getattr(importlib.import_module(package), "__all__", dir(importlib.import_module(package)))
+        assert cls.__name__ in exported, f"{cls.__name__} is not exported by {package}"
+        assert cls.kind != Result.kind, f"{cls.__name__} keeps the base kind"
+
+
+def _public_analyses():
+    for pkg in CAPABILITIES:
+        mod = importlib.import_module(f"mercator.{pkg}")
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj):
+                yield f"mercator.{pkg}.{name}", obj
+
+
+def test_every_public_analysis_returns_a_public_result_subclass():
+    """Any public function annotated to return a Result returns a named subclass of it."""
+    checked = 0
+    for name, fn in _public_analyses():
+        try:
+            hint = typing.get_type_hints(fn).get("return")
+        except NameError:  # annotations naming TYPE_CHECKING-only types: read the text instead
+            hint = fn.__annotations__.get("return")
+        text = hint if isinstance(hint, str) else getattr(hint, "__name__", str(hint))
+        if inspect.isclass(hint) and issubclass(hint, Result) or text in ("Result", "_Result"):
+            assert hint is not Result and text != "Result", f"{name} returns the bare Result"
+            assert not text.startswith("_"), f"{name} returns a private class {text}"
+            checked += 1
+    assert checked >= 25, f"only {checked} analyses found: the discovery is broken"
+
+
+def test_interfaces_do_not_merge_or_mutate_results():
+    for path in (SRC / "interfaces").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "replace" and \
+                    getattr(node.value, "id", "") == "dataclasses":
+                pytest.fail(f"{path.relative_to(SRC)}:{node.lineno} rebuilds a result with dataclasses.replace")
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Result":
+                pytest.fail(f"{path.relative_to(SRC)}:{node.lineno} builds a bare Result")
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "__setattr__":
+                pytest.fail(f"{path.relative_to(SRC)}:{node.lineno} mutates a frozen result")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> list[Result]:
+    """One of every kind the demo supports: the pipeline's results and the other commands'."""
+    from mercator.demo import build_demo_workspace
+    from mercator.experiment import design
+    from mercator.ingest import list_mappers
+    from mercator.mmm import plan, scenario
+    from mercator.pipeline import run_pipeline
+    from mercator.quality import quarantine_report
+    from mercator.schema import describe_table
+    from mercator.workspace import doctor
+
+    path = tmp_path_factory.mktemp("contract") / "demo.duckdb"
+    ws, loaded = build_demo_workspace(path, size="small")
+    try:
+        run = run_pipeline(ws)
+        found = [loaded, run, ws.inventory(), ws.query("SELECT 1 AS one"), quarantine_report(ws), list_mappers(),
+                 describe_table("orders"), design(baseline=0.05, mde_relative=0.1)]
+        found += [r for s in run.sections for r in s.results]
+        budget = next(s for s in run.sections if s.id == "budget").results
+        fit = next(r for r in budget if r.kind == "mmm")
+        channel = fit.params["channels"][0]
+        found += [scenario(fit.model, {channel: 0.1}), plan(fit.model, {channel: 1000.0}, 4)]
+    finally:
+        ws.close()
+    found.append(doctor(str(path)))
+    return found
+
+
+def test_the_demo_yields_many_kinds(results):
+    kinds = {r.kind for r in results}
+    assert len(kinds) >= 25, sorted(kinds)
+
+
+def _finite(x) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def test_to_dict_is_json_and_round_trips(results):
+    for r in results:
+        doc = r.to_dict()
+        text = json.dumps(doc, allow_nan=False)  # NaN and inf are not JSON
+        assert json.loads(text) == doc, r.kind
+        assert doc["kind"] == r.kind and doc["title"] == r.title
+        assert set(doc["tables"]) == set(r.tables), r.kind
+
+
+def test_findings_carry_text_metric_value_and_interval(results):
+    for r in results:
+        for f in r.findings:
+            assert isinstance(f.text, str) and f.text.strip(), r.kind
+            assert f.value is None or _finite(f.value), (r.kind, f.text)
+            if f.interval is not None:
+                lo, hi = f.interval
+                assert _finite(lo) and _finite(hi) and lo <= hi, (r.kind, f.text, f.interval)
+            assert f.confidence is None or 0 <= f.confidence <= 1, (r.kind, f.text)
+
+
+def test_recommendations_carry_action_impact_interval_and_evidence(results):
+    recs = [(r.kind, x) for r in results for x in r.recommendations]
+    assert recs, "the demo should yield recommendations (budget, experiments)"
+    for kind, x in recs:
+        assert x.action.strip() and x.evidence.strip(), (kind, x)
+        if x.expected_impact is not None and x.interval is not None:
+            lo, hi = x.interval
+            assert lo <= x.expected_impact <= hi, (kind, x)
+
+
+def test_figures_are_plotly_figures(results):
+    drawn = 0
+    for r in results:
+        figs = r.figures()
+        assert isinstance(figs, list), r.kind
+        for f in figs:
+            assert isinstance(f, go.Figure), r.kind
+            drawn += 1
+    assert drawn >= 10
+
+
+def test_declared_display_columns_and_headline_tables_exist(results):
+    for r in results:
+        for name, cols in type(r).display.items():
+            if name in r.tables:
+                have = set(map(str, r.tables[name].columns))
+                assert set(cols) <= have, (r.kind, name, sorted(set(cols) - have))
+        if type(r).headline is not None and r.kind != "unavailable":
+            assert set(type(r).headline) & set(r.tables) or not type(r).headline, (r.kind, type(r).headline)
