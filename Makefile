@@ -45,6 +45,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk) || sudo apt-get install -y -q wrk
 	test -f demo/mercator-demo.duckdb || $(MAKE) demo
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/startup.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

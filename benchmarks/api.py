@@ -26,7 +26,7 @@ FLOOR_APP = """
 from fastapi import FastAPI
 app = FastAPI()
 @app.get("/constant")
-def constant() -> dict:
+async def constant() -> dict:
     return {"kind": "constant", "findings": [], "tables": {}}
 """
 
@@ -96,6 +96,7 @@ def main() -> None:
         reference = wrk(f"http://127.0.0.1:{floor_port}/constant", args.seconds)
         print(json.dumps({"route": "floor: minimal FastAPI + uvicorn", **reference}), flush=True)
         for route in ("/v1/explore", "/v1/tables", "/healthz"):
+            httpx.get(base + route, timeout=600).raise_for_status()  # computed and cached before the load
             r = wrk(base + route, args.seconds)
             size = len(httpx.get(base + route, timeout=60).content)
             print(json.dumps({"route": route, "bytes": size, **r, "throughput_vs_floor": round(
