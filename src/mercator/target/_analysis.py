@@ -85,9 +85,10 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     place: ``models/`` beside a DuckDB workspace, else in the current directory); otherwise the
     model is only evaluated (as the report does).
     """
-    frame = read_table(ws, source)
-    require_columns(frame.columns, [label, *exclude, time_col, label_time], _name(source))
     feature_times = feature_times or {}
+    used = {label, time_col, label_time, *feature_times.values()}
+    frame = _training_rows(ws, source, [label, *exclude, time_col, label_time],
+                           skip={c for c in exclude if c not in used})
     if feature_times and not label_time:
         raise MercatorError("feature_times needs label_time: the time the label is known")
     late = _late_features(frame, label_time, feature_times)
@@ -133,6 +134,23 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
                         params={"label": label, "source": _name(source), "model_path": str(path) if path else None,
                                 "config_hash": chash,
                                 "ordered_split": is_ordered, "threshold": model.threshold, "versions": versions})
+
+
+def _training_rows(ws: Workspace | None, source, need: list, skip: set[str]) -> pd.DataFrame:
+    """The rows to train on. A workspace table streams from the engine as Arrow batches of the
+    columns the model can use (``skip``: excluded columns, never read); a file or a DataFrame is
+    read whole. ``need``: columns that must exist (None entries are ignored)."""
+    from mercator.schema import TABLES
+
+    if ws is None or isinstance(source, pd.DataFrame) or str(source) not in TABLES:
+        frame = read_table(ws, source)
+        require_columns(frame.columns, need, _name(source))
+        return frame
+    columns = list(ws.table(str(source)).columns)
+    require_columns(columns, need, str(source))
+    parts, _ = batches(str(source), ws, columns=[c for c in columns if c not in skip])
+    frames = list(parts)
+    return pd.concat(frames, ignore_index=True) if frames else ws.table(str(source)).limit(0).to_pandas()
 
 
 def _name(source: str | pd.DataFrame) -> str:

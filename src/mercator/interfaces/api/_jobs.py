@@ -125,11 +125,13 @@ class Jobs:
     def _watch(self, job_id: str, proc: multiprocessing.Process) -> None:
         proc.join()
         path = self._path(job_id)
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        if rec["status"] == RUNNING:  # ended without recording: killed or crashed
-            rec.update(status=FAILED, finished=_now(), problem={
-                "status": 500, "title": "Job failed", "detail": f"the job's process ended with code {proc.exitcode}"})
-            _write(path, rec)
+        with self._lock:  # a cancel in progress holds it: its record is not overwritten here
+            rec = json.loads(path.read_text(encoding="utf-8"))
+            if rec["status"] == RUNNING:  # ended without recording: killed or crashed
+                rec.update(status=FAILED, finished=_now(), problem={
+                    "status": 500, "title": "Job failed",
+                    "detail": f"the job's process ended with code {proc.exitcode}"})
+                _write(path, rec)
         self._start_waiting()
 
     def _reap(self) -> None:
