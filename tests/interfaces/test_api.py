@@ -218,6 +218,7 @@ BAD = [
     ("post", "/v1/query", {"sql": "DELETE FROM orders"}, 400, "not a SELECT"),
     ("post", "/v1/query", {"sql": "SELECT 1", "unexpected": True}, 422, "body.unexpected"),
     ("post", "/v1/segments/rfm", {"quantiles": "many"}, 400, "neither a number"),
+    ("post", "/v1/clv/fit", {"calibration_end": "soon"}, 400, "not an ISO date"),  # refused before any job starts
     ("get", "/v1/jobs/0123456789abcdef", None, 404, "no job"),
     ("get", "/v1/no/such/route", None, 404, None),
     ("delete", "/v1/tables", None, 405, None),

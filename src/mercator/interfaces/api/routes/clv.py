@@ -34,5 +34,6 @@ def fit_job(ws, p: dict, progress):
 @router.post("/fit", status_code=202)
 def fit(request: Request, body: ClvFit) -> Response:
     """Fit BG/NBD and Gamma-Gamma on orders (`mercator clv fit`); a job."""
-    iso_date(body.calibration_end, "calibration_end"), iso_date(body.holdout_end, "holdout_end")  # 400 now, not later
+    for name in ("calibration_end", "holdout_end"):  # a bad date is a 400 now, not a failed job later
+        iso_date(getattr(body, name), name)
     return submit(request, "clv-fit", fit_job, body)
