@@ -7,15 +7,17 @@ document (the result's ``to_dict()``) on stdout; logs and progress go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -247,14 +249,19 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
                         format="%(levelname)s %(name)s: %(message)s")
 
 
-def _progress_callback(progress: Progress):
+@contextlib.contextmanager
+def _progress_bars(as_json: bool) -> Iterator:
+    """Progress bars on stderr, one per step; yields ``progress(step, done, total)`` for the
+    analysis (the bars vanish when the output is JSON)."""
     tasks: dict[str, int] = {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err,
+                  transient=as_json) as bars:
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bars.add_task(step, total=total)
+            bars.update(tasks[step], completed=done, total=total)
 
-    def cb(step: str, done: int, total: int) -> None:
-        if step not in tasks:
-            tasks[step] = progress.add_task(step, total=total)
-        progress.update(tasks[step], completed=done, total=total)
-    return cb
+        yield progress
 
 
 def _analysis(workspace: str | None, run, as_json: bool, *, read_only: bool = True) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mercator.errors import MercatorError
 from mercator.interfaces.cli._common import (
@@ -15,7 +14,7 @@ from mercator.interfaces.cli._common import (
     _emit,
     _fail,
     _open,
-    _progress_callback,
+    _progress_bars,
     app,
     err,
 )
@@ -29,10 +28,8 @@ def run(workspace: WorkspaceOpt = None,
     from mercator.interfaces.report import write_report
 
     try:
-        with _open(workspace, read_only=True) as ws, Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                                              BarColumn(), TimeElapsedColumn(), console=err,
-                                                              transient=as_json) as progress:
-            res = write_report(ws, report, progress=_progress_callback(progress))
+        with _open(workspace, read_only=True) as ws, _progress_bars(as_json) as progress:
+            res = write_report(ws, report, progress=progress)
     except MercatorError as exc:
         _fail(exc)
     err.print(f"report: {res.params['report']}")

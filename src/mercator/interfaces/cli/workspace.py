@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mercator import __version__
 from mercator.errors import MercatorError
@@ -19,7 +18,7 @@ from mercator.interfaces.cli._common import (
     _emit,
     _fail,
     _open,
-    _progress_callback,
+    _progress_bars,
     app,
     err,
     out,
@@ -74,10 +73,9 @@ def ingest(
 
     opts, constants = pairs(option, "--option"), pairs(set_, "--set")
     try:
-        with _open(workspace) as ws, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                              TimeElapsedColumn(), console=err, transient=as_json) as progress:
+        with _open(workspace) as ws, _progress_bars(as_json) as progress:
             res = run_ingest(ws, paths, table=table, mapping=mapping, mapper=mapper, options=opts, force=force,
-                             progress=_progress_callback(progress), constants=constants)
+                             progress=progress, constants=constants)
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
@@ -163,11 +161,9 @@ def demo(size: Annotated[str, typer.Option(help="small, default or large.")] = "
     from mercator.demo import build_demo_workspace
     from mercator.interfaces.report import write_report
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=as_json) as progress:
-        cb = _progress_callback(progress)
-        ws, res = build_demo_workspace(workspace, size=size, seed=seed, progress=cb)
-        written = write_report(ws, report, progress=cb)
+    with _progress_bars(as_json) as progress:
+        ws, res = build_demo_workspace(workspace, size=size, seed=seed, progress=progress)
+        written = write_report(ws, report, progress=progress)
         ws.close()
     err.print(f"report: {written.params['report']}")
     _emit(res, as_json)
