@@ -274,6 +274,18 @@ class DuckDBEngine(Engine):
                 self.con.raw_sql(f"SET {setting}")
         self._in_txn = False
 
+    def cursor(self) -> DuckDBEngine:
+        """Another connection to this open database, for another thread: it sees what is
+        committed (DuckDB's MVCC), so it reads while this one writes inside a transaction."""
+        other = object.__new__(DuckDBEngine)
+        other.con = ibis.duckdb.from_connection(self.con.con.cursor())
+        other._in_txn = False
+        return other
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this connection (from another thread)."""
+        self.con.con.interrupt()
+
     def read_only_query(self, query: str) -> ir.Table:
         try:
             statements = self.con.con.extract_statements(query)

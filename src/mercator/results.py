@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:  # pandas is imported where a table is made, so `mercator --help` starts fast
     import pandas as pd
@@ -135,6 +135,22 @@ class Result:
     def figures(self) -> list:
         """Plotly figures of the result; none by default."""
         return []
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Self:
+        """The result a ``to_dict()`` document describes (what a server sent back), for display:
+        tables come back as DataFrames of JSON values (dates as ISO text)."""
+        import pandas as pd
+
+        def interval(v: Any) -> tuple[float, float] | None:
+            return tuple(v) if v is not None else None  # type: ignore[return-value]
+
+        return cls(tables={name: pd.DataFrame.from_records(rows) for name, rows in doc.get("tables", {}).items()},
+                   findings=tuple(Finding(**{**f, "interval": interval(f.get("interval"))})
+                                  for f in doc.get("findings", ())),
+                   recommendations=tuple(Recommendation(**{**r, "interval": interval(r.get("interval"))})
+                                         for r in doc.get("recommendations", ())),
+                   params=dict(doc.get("params", {})))
 
     def to_dict(self) -> dict[str, Any]:
         return {

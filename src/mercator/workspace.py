@@ -92,6 +92,16 @@ class Workspace:
     def close(self) -> None:
         self.engine.close()
 
+    def cursor(self) -> Workspace:
+        """This DuckDB workspace through another connection to the same open database, for
+        another thread (a server's reads while its own load writes); closed on its own."""
+        if self.engine.name != "duckdb":
+            raise WorkspaceError("only a DuckDB workspace shares its open database this way")
+        other = object.__new__(Workspace)
+        other.location, other.config = self.location, self.config
+        other.engine = self.engine.cursor()  # type: ignore[attr-defined]
+        return other
+
     def __repr__(self) -> str:
         return f"Workspace({self.location!r}, engine={self.engine.name!r})"
 

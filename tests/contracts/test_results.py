@@ -141,6 +141,19 @@ def test_to_dict_is_json_and_round_trips(results):
         assert set(doc["tables"]) == set(r.tables), r.kind
 
 
+def test_a_document_becomes_the_result_again(results):
+    """``from_dict`` (how the command line shows what a server sent back) rebuilds the same
+    document, for every kind whose fields are the base ones."""
+    import dataclasses
+
+    base = {f.name for f in dataclasses.fields(Result)}
+    plain = [r for r in results if {f.name for f in dataclasses.fields(r)} == base]
+    assert len(plain) >= 10
+    for r in plain:
+        doc = json.loads(json.dumps(r.to_dict()))
+        assert type(r).from_dict(doc).to_dict() == doc, r.kind
+
+
 def test_findings_carry_text_metric_value_and_interval(results):
     for r in results:
         for f in r.findings:

@@ -8,8 +8,10 @@ background jobs that can be listed, read and cancelled; ``mercator serve`` answe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -220,6 +222,9 @@ BAD = [
     ("post", "/v1/segments/rfm", {"quantiles": "many"}, 400, "neither a number"),
     ("post", "/v1/clv/fit", {"calibration_end": "soon"}, 400, "not an ISO date"),  # refused before any job starts
     ("get", "/v1/jobs/0123456789abcdef", None, 404, "no job"),
+    ("post", "/v1/ingest", {"paths": ["/etc/hostname"]}, 400, "outside the server's ingest folder"),
+    ("post", "/v1/ingest", {"paths": ["no-such-file.csv"]}, 400, "no such file"),
+    ("post", "/v1/ingest", {"paths": []}, 422, "body.paths"),
     ("get", "/v1/no/such/route", None, 404, None),
     ("delete", "/v1/tables", None, 405, None),
 ]
@@ -275,6 +280,100 @@ def test_a_locked_workspace_answers_503_and_cached_reads_stay_available(demo, tm
         assert health["workspace_reachable"] and health["engine"] == "duckdb"
 
 
+# -- loads through the server --------------------------------------------------------------------
+
+def _kpi_csv(folder, n: int = 30) -> str:
+    """A KPI series the demo workspace does not hold yet (n weekly rows)."""
+    path = folder / "kpi.csv"
+    rows = [f"{(dt.date(2024, 1, 1) + dt.timedelta(weeks=i)).isoformat()},week,api_test,{i * 1.5}" for i in range(n)]
+    path.write_text("period,granularity,kpi,value\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _rows(client: TestClient, table: str) -> int:
+    r = client.get("/v1/tables")
+    assert r.status_code == 200 and "x-mercator-stale" not in r.headers, r.text
+    return {t["table"]: t["rows"] for t in r.json()["tables"]["tables"]}[table]
+
+
+@pytest.fixture
+def held_load(monkeypatch):
+    """Loads pause inside their transaction, just before the commit, until the test lets go."""
+    import threading
+
+    from mercator.ingest import _load
+
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(step: str) -> None:
+        if step == "commit":
+            reached.set()
+            assert release.wait(60), "the test never released the load"
+
+    monkeypatch.setattr(_load, "_hold", hold)
+    yield reached, release
+    release.set()
+
+
+def test_reads_stay_available_while_the_server_loads(demo, tmp_path, held_load):
+    """Issue 19 item 3: a load through the server (POST /v1/ingest) holds the writing connection;
+    reads, cached or not, are answered meanwhile from what is committed (DuckDB MVCC), and see
+    the new rows once the load commits."""
+    import shutil
+
+    reached, release = held_load
+    path = str(tmp_path / "load.duckdb")
+    shutil.copy(demo, path)
+    with TestClient(create_app(path, ingest_root=tmp_path)) as c:
+        before = _rows(c, "kpi_series")
+        job = c.post("/v1/ingest", json={"paths": [_kpi_csv(tmp_path)],
+                                         "table": "kpi_series"})
+        assert job.status_code == 202, job.text
+        assert reached.wait(60), "the load did not reach its commit"
+        assert _rows(c, "kpi_series") == before  # not committed yet: the reads see the table as it was
+        assert c.get("/v1/quarantine?limit=5").status_code == 200  # uncached, answered during the load
+        assert c.get("/v1/trend?metric=cpa&grain=week").status_code == 200
+        query = c.post("/v1/query", json={"sql": "SELECT 1"})
+        assert query.status_code == 503 and "writing" in query.json()["detail"]  # documented exception
+        assert c.get(f"/v1/jobs/{job.json()['id']}").json()["status"] == "running"
+        release.set()
+        result = _job_result(c, job.json()["id"])
+        assert result["kind"] == "ingest"
+        assert _rows(c, "kpi_series") == before + 30
+    health = TestClient(create_app(path))  # the server closed its writing connection: the file is free
+    with health as h:
+        assert h.get("/healthz").json()["workspace_reachable"]
+
+
+def test_a_cancelled_load_leaves_the_workspace_as_it_was(demo, tmp_path, held_load):
+    import shutil
+
+    reached, release = held_load
+    path = str(tmp_path / "cancel.duckdb")
+    shutil.copy(demo, path)
+    with TestClient(create_app(path, ingest_root=tmp_path)) as c:
+        before = _rows(c, "kpi_series")
+        job = c.post("/v1/ingest", json={"paths": [_kpi_csv(tmp_path)], "table": "kpi_series"}).json()
+        assert reached.wait(60)
+        assert c.delete(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+        release.set()  # the load goes on to its commit, finds itself cancelled and rolls back
+    # the server stopped (its jobs ended); the load's record stays cancelled
+    with TestClient(create_app(path)) as again:
+        assert _rows(again, "kpi_series") == before
+        assert again.get(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+
+
+def _job_result(client: TestClient, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            assert job["status"] == "done", job.get("problem")
+            return job["result"]
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
 # -- jobs ---------------------------------------------------------------------------------------
 
 def test_jobs_are_listed_cancelled_and_survive_a_new_server(demo, tmp_path):
@@ -296,12 +395,21 @@ def test_jobs_are_listed_cancelled_and_survive_a_new_server(demo, tmp_path):
 
 # -- over HTTP ---------------------------------------------------------------------------------
 
-def test_mercator_serve_answers_over_http(demo):
+def test_mercator_serve_answers_over_http_and_takes_the_command_lines_loads(demo, tmp_path):
+    """``mercator serve`` over HTTP; while it runs, ``mercator ingest`` on the same workspace loads
+    through it (docs/api.md, the workspace rule) and prints the same document; the server's
+    announcement goes when it stops."""
+    import shutil
+
+    path = str(tmp_path / "served.duckdb")
+    shutil.copy(demo, path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "mercator.interfaces.cli", "serve", "--port", str(port),
-                             "--workspace", demo], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--workspace", path, "--ingest-root", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    announcement = tmp_path / "served.duckdb.serve.json"
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -317,7 +425,20 @@ def test_mercator_serve_answers_over_http(demo):
         assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Mercator"
         assert httpx.get(f"{base}/docs").status_code == 200
         tables = httpx.get(f"{base}/v1/tables").json()
-        same(tables, _cli(demo, "tables"))
+        same(tables, _cli(path, "tables"))
+        assert json.loads(announcement.read_text())["url"] == base
+
+        load = subprocess.run([sys.executable, "-m", "mercator.interfaces.cli", "ingest", _kpi_csv(tmp_path),
+                               "--table", "kpi_series", "--json"], check=False, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "MERCATOR_WORKSPACE": path})
+        assert load.returncode == 0, load.stderr
+        assert "loading through mercator serve" in load.stderr
+        doc = json.loads(load.stdout)
+        assert doc["kind"] == "ingest" and doc["tables"]["loads"][0]["rows_inserted"] == 30
+        assert [j["kind"] for j in httpx.get(f"{base}/v1/jobs").json()] == ["ingest"]
+        rows = {t["table"]: t["rows"] for t in httpx.get(f"{base}/v1/tables").json()["tables"]["tables"]}
+        assert rows["kpi_series"] == {t["table"]: t["rows"] for t in tables["tables"]["tables"]}["kpi_series"] + 30
     finally:
         proc.terminate()
         proc.wait(10)
+    assert not announcement.exists()

@@ -283,6 +283,8 @@ def ingest_file(ws: Workspace, path: str | Path, mappings: Sequence[TableMapping
                     [log], schema=ws.table("loads").schema().to_pyarrow())))
                 out.append({**counts, "source_file": raw.path, "skipped": False, "load_id": load_id})
             _hold("commit")
+            if progress:  # the last point where a cancelled job stops: before the commit, so it rolls back
+                progress("commit", 1, 1)
     finally:
         ws.engine.release(staged)
     return out

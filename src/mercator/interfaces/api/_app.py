@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from mercator import __version__
 from mercator.errors import MercatorError
+from mercator.interfaces._served import announced
 from mercator.interfaces.api import _problems
 from mercator.interfaces.api._jobs import Jobs, jobs_folder
 from mercator.interfaces.api._server import Server
@@ -56,25 +58,30 @@ class _BodyLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0) -> FastAPI:
+def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
+               ingest_root: str | Path | None = None, url: str | None = None) -> FastAPI:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
-    a workspace another process holds, then answers 503."""
+    a workspace another process holds, then answers 503. Loads through the API read files
+    inside ``ingest_root`` only (default: the current folder). ``url``: the address it is
+    served at, announced while it runs so that ``mercator ingest`` loads through it."""
     from mercator.config import default_location
 
     location = str(workspace or default_location())
-    job_queue = Jobs(jobs_folder(location), location, max_running=max_jobs)
+    srv = Server(location, wait=wait, ingest_root=Path(ingest_root or Path.cwd()).resolve())
+    job_queue = Jobs(jobs_folder(location), location, max_running=max_jobs, writing=srv.writing)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        job_queue.shutdown()
+        with announced(location, url) if url else contextlib.nullcontext():
+            yield
+            job_queue.shutdown()
 
     app = FastAPI(title="Mercator", version=__version__, lifespan=lifespan,
                   description="Marketing data to decisions. Every analysis route returns the document the command "
                               "line's `--json` prints for the same parameters; errors are RFC 9457 problem "
                               "documents.")
-    app.state.server = Server(location, wait=wait)
+    app.state.server = srv
     app.state.jobs = job_queue
     app.add_middleware(_BodyLimit)
     _problems.install(app)

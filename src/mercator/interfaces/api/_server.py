@@ -1,13 +1,21 @@
 """The server's hold on the workspace: connections opened per request and closed by a
-context manager, a readers-writer lock within the process, and a cache of results.
+context manager, one writing connection shared by the reads while the server itself writes,
+and a cache of results.
 
-The rule (docs/api.md): DuckDB lets one process write a file, or several read it. The server
-keeps no connection open between requests, so the command line can still load and write while
-``mercator serve`` runs (each waits up to ``--wait`` seconds for the other). Within the
-server, reads share the file and a write waits for them. Results of read routes are cached
-by route, parameters and the state of the workspace file (its size and modification time), so
-a cached read answers without opening the workspace, and while a load holds the file the last
-result for the same parameters is served, marked ``X-Mercator-Stale: 1``.
+The rule (docs/api.md): DuckDB lets one process write a file, or several read it.
+
+- Between writes the server keeps no connection open, so the command line can read, load and
+  write while ``mercator serve`` runs (each waits up to ``--wait`` seconds for the other).
+- A write the server runs itself (``POST /v1/ingest``, a saved segmentation, an experiment's
+  registration; ``mercator ingest`` goes through a running server) opens the one writing
+  connection. For as long as it lasts, every read uses a cursor of that connection and sees
+  what is committed (DuckDB's MVCC), so reads stay available during a load.
+- A write by another process holds the file. Meanwhile the last result for the same
+  parameters is served, marked ``X-Mercator-Stale: 1``, and a read without one is answered
+  503 with Retry-After.
+
+Results of read routes are cached by route, parameters and the state of the workspace file
+(its size and modification time), so a cached read answers without opening the workspace.
 """
 
 from __future__ import annotations
@@ -18,42 +26,64 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mercator.errors import WorkspaceBusyError
 
+if TYPE_CHECKING:
+    from mercator.workspace import Workspace
 
-class _ReadersWriter:
-    """Many readers or one writer (within this process)."""
+
+class _Access:
+    """Within the server: readers on their own read-only connections, or, while the server
+    writes, on cursors of its one writing connection. Switching between the two waits for
+    the readers in flight (DuckDB refuses read-only and writing connections to one file in
+    one process) and holds new ones back for that moment."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
-        self._writing = False
+        self._switching = False
+        self._shared: Workspace | None = None
+        self._writer = threading.Lock()  # one write at a time
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[None]:
+    def read(self) -> Iterator[Workspace | None]:
+        """A reader's turn: the shared writing workspace, or None (open your own)."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._writing)
+            self._cond.wait_for(lambda: not self._switching)
             self._readers += 1
+            shared = self._shared
         try:
-            yield
+            yield shared
         finally:
             with self._cond:
                 self._readers -= 1
                 self._cond.notify_all()
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
+    def _switch(self, to: Callable[[], Workspace | None]) -> Workspace | None:
         with self._cond:
-            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
+            self._cond.wait_for(lambda: not self._switching)
+            self._switching = True
+            try:
+                self._cond.wait_for(lambda: self._readers == 0)
+                self._shared = to()
+                return self._shared
+            finally:
+                self._switching = False
                 self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self, open_writing: Callable[[], Workspace]) -> Iterator[Workspace]:
+        """The writing workspace, shared with the readers until the write ends."""
+        with self._writer:
+            ws = self._switch(open_writing)
+            assert ws is not None
+            try:
+                yield ws
+            finally:
+                self._switch(lambda: None)  # readers on its cursors finish first
+                ws.close()
 
 
 @dataclass
@@ -62,8 +92,9 @@ class Server:
 
     workspace: str
     wait: float = 10.0
+    ingest_root: Path = field(default_factory=Path.cwd)  # files a load through the API may read
     cache_size: int = 128
-    _lock: _ReadersWriter = field(default_factory=_ReadersWriter)
+    _access: _Access = field(default_factory=_Access)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,12 +112,35 @@ class Server:
                      for p in (path, path.with_name(path.name + ".wal")))
 
     @contextlib.contextmanager
-    def open(self, *, read_only: bool = True, sandbox: bool = False):
+    def open(self, *, read_only: bool = True, sandbox: bool = False) -> Iterator[Workspace]:
         """The workspace for one request, closed when it ends (an error never leaves it locked)."""
         from mercator.workspace import Workspace
 
-        with (self._lock.read() if read_only else self._lock.write()), \
-                Workspace(self.workspace, read_only=read_only, wait=self.wait, sandbox=sandbox) as ws:
+        if not read_only:
+            with self.writing() as ws:
+                yield ws
+            return
+        with self._access.read() as shared:
+            if shared is None:
+                with Workspace(self.workspace, read_only=True, wait=self.wait, sandbox=sandbox) as ws:
+                    yield ws
+            elif sandbox:  # the sandbox's settings are the database's, and the writer's is open
+                raise WorkspaceBusyError("the server is writing to the workspace (a load); SQL queries run again "
+                                         "when it ends")
+            else:
+                with shared.cursor() as ws:
+                    yield ws
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Workspace]:
+        """The workspace opened for writing by the server; reads share it until the write ends."""
+        from mercator.workspace import Workspace
+
+        if not self.is_duckdb:
+            with Workspace(self.workspace, wait=self.wait) as ws:
+                yield ws
+            return
+        with self._access.write(lambda: Workspace(self.workspace, wait=self.wait)) as ws:
             yield ws
 
     def cached(self, key: tuple) -> Any | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,13 +15,18 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
           = "127.0.0.1",
           port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
           jobs: Annotated[int, typer.Option("--jobs", help="Background jobs run at once.", min=1)] = 1,
+          ingest_root: Annotated[Path | None, typer.Option(
+              "--ingest-root", help="Loads through the API (POST /v1/ingest) read files inside this folder only "
+              "(default: the current folder).")] = None,
           workspace: WorkspaceOpt = None) -> None:
-    """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace."""
+    """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace. While it
+    runs, `mercator ingest` on this machine loads through it, so its reads stay available."""
     import uvicorn
 
     from mercator.interfaces.api import create_app
 
-    api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0))
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # as this machine reaches it
+    api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0), ingest_root=ingest_root, url=url)
     err.print(f"Mercator API on http://{host}:{port} (docs: /docs) over {api.state.server.workspace}",
               highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")

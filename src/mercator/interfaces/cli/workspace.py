@@ -72,6 +72,14 @@ def ingest(
     from mercator.ingest import ingest as run_ingest
 
     opts, constants = pairs(option, "--option"), pairs(set_, "--set")
+    from mercator.config import default_location
+    from mercator.interfaces._served import running_server
+
+    url = running_server(str(workspace or default_location()))
+    if url is not None:  # the server holds the workspace's writes: load through it (docs/api.md)
+        _ingest_through(url, paths, {"table": table, "mapping": str(mapping.resolve()) if mapping else None,
+                                     "mapper": mapper, "options": opts, "set": constants, "force": force}, as_json)
+        return
     try:
         with _open(workspace) as ws, _progress_bars(as_json) as progress:
             res = run_ingest(ws, paths, table=table, mapping=mapping, mapper=mapper, options=opts, force=force,
@@ -79,6 +87,19 @@ def ingest(
     except MercatorError as exc:
         _fail(exc)
     _emit(res, as_json)
+
+
+def _ingest_through(url: str, paths: list[Path], body: dict, as_json: bool) -> None:
+    from mercator.ingest import IngestResult
+    from mercator.interfaces._served import run_job
+
+    err.print(f"loading through mercator serve at {url} (its reads go on meanwhile)", highlight=False)
+    try:
+        with _progress_bars(as_json) as progress:
+            doc = run_job(url, "/v1/ingest", {**body, "paths": [str(p.resolve()) for p in paths]}, progress)
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(IngestResult.from_dict(doc), as_json)
 
 
 @app.command()

@@ -62,8 +62,10 @@ async def write(request: Request, analysis: Callable) -> Response:
 
 
 def submit(request: Request, kind: str, target: Callable, params: BaseModel | dict, *,
-           read_only: bool = True) -> Response:
-    """Queue ``target(ws, params, progress)`` as a job; 202 with the job and its address."""
+           read_only: bool = True, in_server: bool = False) -> Response:
+    """Queue ``target(ws, params, progress)`` as a job; 202 with the job and its address.
+    ``in_server``: a write run by the server itself, so its reads go on meanwhile (a load)."""
     values = params.model_dump() if isinstance(params, BaseModel) else params
-    job = jobs(request).submit(kind, f"{target.__module__}:{target.__name__}", values, read_only=read_only)
+    job = jobs(request).submit(kind, f"{target.__module__}:{target.__name__}", values, read_only=read_only,
+                               in_server=in_server)
     return JSONResponse(job, status_code=202, headers={"Location": f"/v1/jobs/{job['id']}"})

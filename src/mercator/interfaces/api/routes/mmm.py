@@ -40,7 +40,7 @@ def fit_job(ws, p: dict, progress):
 def fit(request: Request, body: MmmFit) -> Response:
     """Fit the Bayesian media-mix model on the workspace's media tables (`mercator mmm fit`); a job.
     The model is saved beside the workspace; its id is the result's ``params.model``."""
-    return submit(request, "mmm-fit", fit_job, body, read_only=False)
+    return submit(request, "mmm-fit", fit_job, body)
 
 
 def _model(request: Request, model: str | None):
