@@ -47,6 +47,24 @@ def models_dir(location: str | Path | None) -> Path:
     return Path(location).parent / "models" if location else Path("models")
 
 
+def find_saved(location: str | Path | None, suffix: str, what: str, how: str, model_id: str | None = None,
+               prefix: str = "") -> Path:
+    """The saved model ``model_id`` (its file name without ``suffix``) beside a DuckDB workspace
+    file ``location`` (None: ./models), or the most recent one named ``prefix...suffix``;
+    a clear error naming ``what`` it is, the models there, and ``how`` to fit one."""
+    folder = models_dir(location)
+    found = sorted(folder.glob(f"{prefix}*{suffix}"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
+    if model_id is None:
+        if not found:
+            raise NotFoundError(f"no {what} in {folder}: fit one first ({how})")
+        return found[-1]
+    path = folder / f"{model_id}{suffix}"
+    if "/" in model_id or "\\" in model_id or not path.exists():
+        known = sorted(p.name.removesuffix(suffix) for p in found)
+        raise NotFoundError(f"no {what} {model_id!r} in {folder}; models: {', '.join(known) or 'none'}")
+    return path
+
+
 def model_path(ws: Any, save_to: str | Path | None, name: str, suffix: str = ".mercator-model") -> Path:
     """Where a model called ``name`` goes: ``save_to`` if given, else the workspace's models/."""
     if save_to is not None:

@@ -14,6 +14,8 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - store orders: customers of channel ``store`` in four planted behavioural segments
   (STORE_SEGMENTS: regulars, big-ticket, lapsed, returners), for clustering.
 - content: customer reviews with known sentiment.
+- products / order_items: what is in every order, with planted tastes, repeat cycles and
+  bundles (``_baskets``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from mercator.demo._baskets import catalogue, order_items
 from mercator.experiment import criteria_hash
 
 SIZES = {
@@ -415,9 +418,15 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     # experiment and store purchases are ordinary orders (no country): one orders table holds all
     orders = pa.concat_tables([people.pop("orders"), exp.pop("_experiment_orders"), store.pop("_store_orders")],
                               promote_options="permissive")
-    tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content, **store}
+    # what is in the orders: their own stream too (issue 20's tastes, repeat cycles and bundles)
+    basket_rng = np.random.default_rng([seed, 2])
+    products = catalogue(basket_rng)
+    items, t_baskets, tastes = order_items(basket_rng, orders, products)
+    tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content, **store,
+              "products": products, "order_items": items, "_truth_tastes": tastes}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
              "mmm": t_media, "experiment": t_exp, "content": t_content, "store_segments": t_store,
+             "baskets": t_baskets,
              "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 

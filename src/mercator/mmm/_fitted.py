@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mercator.errors import MercatorError, NotFoundError
+from mercator.errors import MercatorError
 from mercator.mmm._budget import Response
 from mercator.mmm._model import (
     Design,
@@ -18,7 +18,7 @@ from mercator.mmm._model import (
     contributions,
 )
 from mercator.mmm._transforms import SATURATION_PARAMS
-from mercator.modelstore import load_model, models_dir
+from mercator.modelstore import find_saved, load_model
 
 #: the interval every MMM figure carries
 INTERVAL = (2.5, 97.5)
@@ -83,26 +83,13 @@ def as_model(model) -> MMModel:
 def find_model(location: str | Path | None, model_id: str | None = None) -> Path:
     """The saved media-mix model ``model_id`` (its file name without ``.mercator-mmm``) beside
     a DuckDB workspace file ``location``; the most recent one when ``model_id`` is None."""
-    if model_id is None:
-        return latest_model(location)
-    folder = models_dir(location)
-    path = folder / f"{model_id}{_SUFFIX}"
-    if "/" in model_id or "\\" in model_id or not path.exists():
-        known = sorted(p.name.removesuffix(_SUFFIX) for p in folder.glob(f"*{_SUFFIX}")) if folder.exists() else []
-        raise NotFoundError(f"no media-mix model {model_id!r} in {folder}; models: {', '.join(known) or 'none'}")
-    return path
-
+    return find_saved(location, _SUFFIX, "media-mix model", "mercator mmm fit", model_id)
 
 
 def latest_model(location: str | Path | None) -> Path:
     """The most recently saved media-mix model beside a DuckDB workspace file ``location``
     (``None``: in ./models, where models of a Spark or no workspace go)."""
-    folder = models_dir(location)
-    found = sorted(folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
-    if not found:
-        raise NotFoundError(f"no media-mix model in {folder}: fit one first (mercator mmm fit)")
-    return found[-1]
-
+    return find_model(location)
 
 
 def _q(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

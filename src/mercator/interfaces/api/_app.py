@@ -24,13 +24,15 @@ from mercator.interfaces.api.routes import (
     forecast,
     jobs,
     mmm,
+    recommend,
     report,
     segment,
     target,
     workspace,
 )
 
-ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, attribution, mmm, experiment, report, jobs)
+ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, attribution, mmm, experiment,
+           report, jobs)
 
 #: Seconds a health check's reading of the workspace is reused.
 HEALTH_TTL = 2.0

@@ -97,6 +97,7 @@ class Server:
     _access: _Access = field(default_factory=_Access)
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    _kept: dict = field(default_factory=dict)
 
     @property
     def is_duckdb(self) -> bool:
@@ -142,6 +143,20 @@ class Server:
             return
         with self._access.write(lambda: Workspace(self.workspace, wait=self.wait)) as ws:
             yield ws
+
+    def keep(self, key: tuple, compute: Callable[[], Any], *, also: tuple = ()) -> Any:
+        """``compute()``, kept in memory until the workspace (or ``also``: the state of other
+        things it depends on, such as a model file's modification time) changes. For what a
+        route needs on every request (a fitted model, the set of customers who consented)."""
+        state = (self.state(), also)
+        with self._cache_lock:
+            hit = self._kept.get(key)
+        if hit is not None and hit[0] == state and self.is_duckdb:
+            return hit[1]
+        value = compute()
+        with self._cache_lock:
+            self._kept[key] = (state, value)
+        return value
 
     def cached(self, key: tuple) -> Any | None:
         """The cached answer under ``key`` if the workspace has not changed since (cheap: two

@@ -13,6 +13,7 @@ from mercator.interfaces.cli import (  # noqa: F401  (each module registers its 
     explore,
     forecast,
     mmm,
+    recommend,
     report,
     segment,
     serve,

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 #: The root commands in the order ``mercator --help`` lists them.
 COMMAND_ORDER = ("version", "init", "doctor", "demo", "ingest", "mappers", "tables", "query", "quarantine", "schema",
                  "explore", "trend", "diagnose", "funnel", "cohorts", "forecast", "segment", "target", "uplift", "clv",
-                 "attribution", "mmm", "experiment", "run", "serve")
+                 "recommend", "attribution", "mmm", "experiment", "run", "serve")
 
 
 class _Commands(TyperGroup):

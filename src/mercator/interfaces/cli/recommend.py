@@ -1,0 +1,133 @@
+"""Recommend: recommend fit, evaluate, for, batch, bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mercator.interfaces._params import csv_list
+from mercator.interfaces.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    _analysis,
+    _progress_bars,
+    app,
+    write_export,
+)
+
+recommend_app = typer.Typer(help="The next best product: repeat and cross-sell lists, bundles.", no_args_is_help=True)
+app.add_typer(recommend_app, name="recommend")
+
+ProductsOpt = Annotated[str | None, typer.Option(help="Regular expression product ids must match to count (e.g. "
+                                                      "'^\\d' for Online Retail's products).")]
+ProtocolOpt = Annotated[str, typer.Option(help="repeat (anything) or cross-sell (only items not bought yet).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="A model file or id saved by `mercator recommend fit` "
+                                                              "(default: the newest of the workspace).")]
+
+
+def _location(workspace: str | None) -> str | None:
+    from mercator.config import default_location
+
+    location = str(workspace or default_location())
+    return None if location.startswith("spark") else location
+
+
+@recommend_app.command("fit")
+def recommend_fit(products: ProductsOpt = None,
+                  horizon: Annotated[int, typer.Option(help="Days of purchases the ranker learns to predict.")] = 30,
+                  cuts: Annotated[int, typer.Option(help="History cuts the ranker trains on.", min=1)] = 2,
+                  protocols: Annotated[str, typer.Option(help="Protocols to fit.")] = "repeat,cross-sell",
+                  segment_set: Annotated[str | None, typer.Option(help="Saved segment set for cold customers' "
+                                                                       "fallback.")] = None,
+                  seed: int = 0, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Fit the candidate generators and the LambdaRank rankers; the model is saved beside the workspace."""
+    from mercator.recommend import fit_recommender
+
+    def run(ws):
+        with _progress_bars(as_json) as progress:
+            return fit_recommender(ws, products=products, horizon_days=horizon, cuts=cuts,
+                                   protocols=csv_list(protocols), segment_set=segment_set, seed=seed, save=True,
+                                   progress=progress)
+
+    _analysis(workspace, run, as_json)
+
+
+@recommend_app.command("evaluate")
+def recommend_evaluate(split: Annotated[str, typer.Option(help="Train before this date, test from it (YYYY-MM-DD).")],
+                       until: Annotated[str | None, typer.Option(help="End of the test window (default: the last "
+                                                                      "purchase).")] = None,
+                       k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
+                       products: ProductsOpt = None,
+                       protocols: Annotated[str, typer.Option(help="Protocols to evaluate.")] = "repeat,cross-sell",
+                       cuts: Annotated[int, typer.Option(help="History cuts the ranker trains on.", min=1)] = 2,
+                       resamples: Annotated[int, typer.Option(help="Bootstrap resamples.", min=100)] = 1000,
+                       seed: int = 0, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """NDCG, precision, recall, MAP, hit rate, coverage and novelty at k of the ranker and of every
+    single generator on a time split, with paired bootstrap intervals."""
+    from mercator.recommend import evaluate_recommenders
+
+    def run(ws):
+        with _progress_bars(as_json) as progress:
+            return evaluate_recommenders(ws, split=split, until=until, k=k, products=products,
+                                         protocols=csv_list(protocols), cuts=cuts, resamples=resamples, seed=seed,
+                                         progress=progress)
+
+    _analysis(workspace, run, as_json)
+
+
+@recommend_app.command("for")
+def recommend_for_customer(customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+                           protocol: ProtocolOpt = "repeat",
+                           k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
+                           per_category: Annotated[int | None, typer.Option(help="At most this many items per "
+                                                                                 "category.", min=1)] = None,
+                           margin_aware: Annotated[bool, typer.Option(help="Order by expected margin (probability "
+                                                                           "x margin).")] = False,
+                           model: ModelOpt = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """One customer's next best items, each with its probability and reason (consent checked)."""
+    from mercator.recommend import find_recommender, recommend_for
+
+    def run(ws):
+        fitted = find_recommender(_location(workspace), model)
+        return recommend_for(fitted, customer_id, protocol=protocol, k=k, per_category=per_category,
+                             margin_aware=margin_aware, ws=ws)
+
+    _analysis(workspace, run, as_json)
+
+
+@recommend_app.command("batch")
+def recommend_batch_command(output: Annotated[Path, typer.Option(help="Write every customer's list to this CSV.")],
+                            protocol: ProtocolOpt = "repeat",
+                            k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
+                            per_category: Annotated[int | None, typer.Option(help="At most this many items per "
+                                                                                  "category.", min=1)] = None,
+                            suppress: Annotated[str | None, typer.Option(help="Saved segments to leave out.")] = None,
+                            model: ModelOpt = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Top-k lists for every customer who consented to personalization, written to --output."""
+    from mercator.recommend import find_recommender, recommend_batch
+
+    def run(ws):
+        res = recommend_batch(ws, find_recommender(_location(workspace), model), protocol=protocol, k=k,
+                              per_category=per_category, suppress_segments=tuple(csv_list(suppress)))
+        write_export(res.lists, output, "recommendations")
+        return res
+
+    _analysis(workspace, run, as_json)
+
+
+@recommend_app.command("bundles")
+def recommend_bundles(products: ProductsOpt = None,
+                      min_orders: Annotated[int, typer.Option(help="Pairs bought together in at least this many "
+                                                                   "orders.", min=1)] = 20,
+                      min_confidence: Annotated[float, typer.Option(help="Smallest confidence of a rule.")] = 0.1,
+                      top: Annotated[int, typer.Option(help="Rules shown, by lift.", min=1)] = 50,
+                      basket: Annotated[str | None, typer.Option(help="Product ids in a basket: what to add.")] = None,
+                      workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Items bought together: support, confidence and lift, and suggestions for a basket."""
+    from mercator.recommend import bundles
+
+    _analysis(workspace, lambda ws: bundles(ws, products=products, min_orders=min_orders,
+                                            min_confidence=min_confidence, top=top, basket=csv_list(basket)), as_json)
+

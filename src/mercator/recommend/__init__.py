@@ -1,0 +1,32 @@
+"""Recommend: the next best product for each customer (repeat and cross-sell), bundles bought
+together, with candidates from popularity, repurchase history, item-kNN and matrix
+factorization, ranked by LightGBM LambdaRank (docs/recommend.md)."""
+
+from mercator.recommend._analysis import (
+    BatchResult,
+    Recommendations,
+    RecommenderResult,
+    RecommendEvaluation,
+    evaluate_recommenders,
+    find_recommender,
+    fit_recommender,
+    recommend_batch,
+    recommend_for,
+)
+from mercator.recommend._bundles import BundlesResult, bundles
+from mercator.recommend._model import Recommender
+
+__all__ = [
+    "BatchResult",
+    "BundlesResult",
+    "RecommendEvaluation",
+    "Recommendations",
+    "Recommender",
+    "RecommenderResult",
+    "bundles",
+    "evaluate_recommenders",
+    "find_recommender",
+    "fit_recommender",
+    "recommend_batch",
+    "recommend_for",
+]

@@ -1,0 +1,173 @@
+"""A fitted recommender: every known customer's ranked candidates per protocol, computed once
+at fit time (the ranker's scores and their calibrated probabilities, with the evidence for
+each), the fallbacks for customers it does not know, and the rules applied when a list is
+asked for (exclusions, at most N per category, margin-aware order). Asking for one customer is
+a dictionary lookup and a walk down at most 100 rows, so it answers in microseconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mercator.errors import BadParameter
+
+KEEP = 100  # candidates kept per customer and protocol
+
+
+@dataclass
+class Recommender:
+    asof: dt.datetime
+    config: dict
+    lists: dict[str, pd.DataFrame]  # per protocol: customer_id, product_id, score, p, reason (ranked)
+    popular: pd.DataFrame  # product_id, score: popular in the last 30 days
+    products: pd.DataFrame  # product_id, name, category, price, margin
+    segments: dict[str, str] = field(default_factory=dict)  # customer -> segment
+    segment_popular: dict[str, list[str]] = field(default_factory=dict)
+    bought: dict[str, set[str]] = field(default_factory=dict)  # customer -> items bought (cross-sell exclusion)
+    returned: dict[str, set[str]] = field(default_factory=dict)  # customer -> items returned
+    _offsets: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index()
+
+    def _index(self) -> None:
+        for protocol, frame in self.lists.items():
+            frame = frame.sort_values(["customer_id", "rank"], kind="stable").reset_index(drop=True)
+            self.lists[protocol] = frame
+            ids = frame.customer_id.to_numpy()
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], int)
+            ends = np.r_[starts[1:], len(ids)]
+            self._offsets[protocol] = {ids[s]: (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+        info = self.products.set_index("product_id")
+        self._category = info["category"].to_dict() if "category" in info else {}
+        self._margin = info["margin"].to_dict() if "margin" in info else {}
+        self._price = info["price"].to_dict() if "price" in info else {}
+        self._name = info["name"].to_dict() if "name" in info else {}
+
+    def __setstate__(self, state: dict) -> None:  # the index is rebuilt, not pickled
+        self.__dict__.update(state)
+        self._index()
+
+    @property
+    def customers(self) -> int:
+        return len(self._offsets.get("repeat", {}))
+
+    def recommend(self, customer_id: str, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None,
+                  margin_aware: bool = False, exclude: set[str] | frozenset = frozenset(),
+                  personalized: bool = True) -> tuple[pd.DataFrame, str]:
+        """The customer's top ``k`` under the rules, and why this list (personalized, or which fallback)."""
+        if protocol not in self.lists:
+            raise BadParameter(f"unknown protocol {protocol!r}; use {' or '.join(self.lists)}")
+        if k < 1:
+            raise BadParameter("k must be at least 1")
+        customer_id = str(customer_id)
+        skip = set(exclude) | self.returned.get(customer_id, set())
+        if protocol == "cross-sell":
+            skip |= self.bought.get(customer_id, set())
+        span = self._offsets[protocol].get(customer_id) if personalized else None
+        rows: list[dict] = []
+        if span is not None:
+            part = self.lists[protocol].iloc[span[0]:span[1]]
+            if margin_aware:
+                part = self._by_expected_margin(part)
+            rows = self._pick(part.to_dict("records"), k, skip, per_category)
+            why = "personalized: the ranker's order of the customer's candidates" + (
+                " by expected margin (probability x margin)" if margin_aware else "")
+        if not personalized:
+            why = "not personalized: the customer has not consented to personalization; popular in the last 30 days"
+        elif span is None:
+            why = ("cold customer: no purchases before the model's date" if customer_id not in self.returned
+                   else "no purchases kept (only returns)")
+        if len(rows) < k:  # fill from the fallbacks, each row saying which
+            seg = self.segments.get(customer_id) if personalized else None
+            fills = []
+            if seg and seg in self.segment_popular:
+                fills += [{"product_id": p, "score": None, "p": None, "reason": f"popular in segment {seg}"}
+                          for p in self.segment_popular[seg]]
+                if span is None:
+                    why = f"cold customer: popular in their segment ({seg}), then in the last 30 days"
+            fills += [{"product_id": p, "score": None, "p": None, "reason": "popular in the last 30 days"}
+                      for p in self.popular.product_id]
+            taken = {r["product_id"] for r in rows}
+            rows += self._pick(fills, k - len(rows), skip | taken, per_category,
+                               start=[self._category.get(r["product_id"]) for r in rows])
+        out = pd.DataFrame(rows, columns=["product_id", "score", "p", "reason"])
+        out.insert(0, "rank", np.arange(1, len(out) + 1))
+        out["name"] = out.product_id.map(self._name)
+        out["category"] = out.product_id.map(self._category)
+        return out, why
+
+    def _by_expected_margin(self, part: pd.DataFrame) -> pd.DataFrame:
+        """Ordered by expected margin: probability of purchase x price x margin (a share of price)."""
+        margin = part.product_id.map(self._margin) * part.product_id.map(self._price)
+        if margin.isna().all():
+            raise BadParameter("margin-aware ranking needs products.price and products.margin, and no candidate "
+                               "has both")
+        value = part.p.fillna(0) * margin.fillna(0)
+        return part.assign(score=value).sort_values("score", ascending=False, kind="stable")
+
+    def _pick(self, rows: list[dict], k: int, skip: set, per_category: int | None, start: list | None = None
+              ) -> list[dict]:
+        counts: dict = {}
+        for c in start or []:
+            counts[c] = counts.get(c, 0) + 1
+        out, taken = [], set()
+        for r in rows:
+            if len(out) >= k:
+                break
+            p = r["product_id"]
+            if p in skip or p in taken:
+                continue
+            cat = self._category.get(p)
+            if per_category is not None and cat is not None and counts.get(cat, 0) >= per_category:
+                continue
+            counts[cat] = counts.get(cat, 0) + 1
+            taken.add(p)
+            out.append({"product_id": p, "score": r.get("score"), "p": r.get("p"), "reason": r.get("reason")})
+        return out
+
+    def batch(self, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None) -> pd.DataFrame:
+        """Every known customer's top ``k`` under the rules, as one frame (customer_id, rank,
+        product_id, score, p, reason), filled from the recent-popular list where short."""
+        if protocol not in self.lists:
+            raise BadParameter(f"unknown protocol {protocol!r}; use {' or '.join(self.lists)}")
+        f = self.lists[protocol][["customer_id", "product_id", "score", "p", "reason"]]
+        f = _without(f, self.returned)
+        f = self._diverse(f, per_category).groupby("customer_id", sort=False).head(k)
+        have = f.groupby("customer_id").size()
+        short = have[have < k]
+        if len(short):
+            pop = self.popular.product_id.head(3 * k).to_numpy()
+            fill = pd.DataFrame({"customer_id": np.repeat(short.index.to_numpy(), len(pop)),
+                                 "product_id": np.tile(pop, len(short)), "score": np.nan, "p": np.nan,
+                                 "reason": "popular in the last 30 days"})
+            fill = _without(fill, self.returned)
+            if protocol == "cross-sell":
+                fill = _without(fill, self.bought)
+            fill = fill.merge(f[["customer_id", "product_id"]], how="left", indicator=True)
+            fill = fill[fill.pop("_merge") == "left_only"]
+            f = pd.concat([f, fill], ignore_index=True)
+            f = self._diverse(f, per_category).groupby("customer_id", sort=False).head(k)
+        f = f.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        f.insert(1, "rank", f.groupby("customer_id").cumcount() + 1)
+        return f
+
+    def _diverse(self, f: pd.DataFrame, per_category: int | None) -> pd.DataFrame:
+        if per_category is None:
+            return f
+        cat = f.product_id.map(self._category)
+        nth = f.assign(_c=cat.fillna("")).groupby(["customer_id", "_c"], sort=False).cumcount()
+        return f[cat.isna() | (nth < per_category)]
+
+
+def _without(f: pd.DataFrame, pairs: dict[str, set[str]]) -> pd.DataFrame:
+    """``f`` without the (customer, product) pairs in ``pairs``."""
+    if not pairs:
+        return f
+    drop = pd.Series({c: list(p) for c, p in pairs.items()}).explode()
+    drop = pd.DataFrame({"customer_id": drop.index.astype(str), "product_id": drop.to_numpy().astype(str)})
+    m = f.merge(drop, how="left", on=["customer_id", "product_id"], indicator=True)
+    return f[(m.pop("_merge") == "left_only").to_numpy()]

@@ -1,0 +1,110 @@
+"""On the demo company (its planted tastes, repeat cycles and bundles in truth.json): the
+recommender finds them, and its rules hold: cold customers get the fallback with its reason,
+cross-sell never offers what was bought, returned items are never offered again, at most N per
+category, margin-aware order, and nobody without consent to personalization in a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mercator.recommend import bundles, fit_recommender, recommend_batch, recommend_for
+
+
+@pytest.fixture(scope="module")
+def fitted(demo_company):
+    ws, truth, folder = demo_company
+    res = fit_recommender(ws, horizon_days=30, cuts=1)
+    return ws, truth, folder, res
+
+
+def test_planted_bundles_are_the_strongest_rules(demo_company):
+    ws, truth, _ = demo_company
+    res = bundles(ws, min_orders=20, top=8)
+    rules = res.to_frame("rules")
+    planted = {tuple(b) for b in truth["baskets"]["bundles"]}
+    found = set(zip(rules.antecedent, rules.consequent, strict=True))
+    assert planted | {(b, a) for a, b in planted} == found  # the top 8 rules are the 4 pairs, both ways
+    forward = rules.set_index(["antecedent", "consequent"]).confidence
+    for a, b in planted:  # the partner joins with probability 0.6 (plus its own draws)
+        assert truth["baskets"]["bundle_confidence"] - 0.05 <= forward[(a, b)] <= 0.8
+
+
+def test_planted_repeat_cycles_are_recovered(demo_company):
+    """Each staple's median repeat cycle (days between a customer's orders of it) orders like the
+    planted cycles and is not shorter than them (a staple is bought once per cycle at most)."""
+    from mercator.recommend._candidates import repurchase
+    from mercator.recommend._data import interactions, purchase_lines
+
+    ws, truth, _ = demo_company
+    lines = purchase_lines(ws)
+    asof = lines.ts.max().to_pyarrow().as_py()
+    rep = repurchase(interactions(lines), asof)
+    staples = truth["baskets"]["staples_cycle_days"]
+    cyc = rep.filter(rep.product_id.isin(list(staples)) & rep.cycle_days.notnull()).to_pandas()
+    median = cyc.groupby("product_id").cycle_days.median()
+    planted = pd.Series(staples)
+    assert list(median.loc[planted.index].rank()) == list(planted.rank())
+    assert (median.loc[planted.index] >= 0.9 * planted).all()
+
+
+def test_lists_follow_the_planted_tastes(fitted):
+    """Each taste buys 80% of its lines from two of six categories; the personalized lists put
+    most of their items there (chance: a third)."""
+    _ws, truth, folder, res = fitted
+    tastes = pd.read_parquet(folder / "truth_tastes.parquet").set_index("customer_id").taste
+    cats = {k: set(v) for k, v in truth["baskets"]["tastes"].items()}
+    lists = res.model.lists["repeat"]
+    top = lists[lists["rank"] <= 10].copy()
+    top["category"] = top.product_id.str.split("-").str[0]
+    top["taste"] = top.customer_id.map(tastes)
+    top = top[top.taste.notna()]
+    inside = np.mean([c in cats[t] for c, t in zip(top.category, top.taste, strict=True)])
+    assert inside >= 0.65, inside
+
+
+def test_cold_and_unknown_customers_get_the_fallback_with_its_reason(fitted):
+    _ws, _, _, res = fitted
+    out = recommend_for(res.model, "not-a-customer", k=5)
+    assert out.params["reason"].startswith("cold customer")
+    items = out.to_frame("items")
+    assert len(items) == 5 and set(items.reason) == {"popular in the last 30 days"}
+
+
+def test_cross_sell_never_offers_what_was_bought_nor_what_was_returned(fitted):
+    _ws, _, _, res = fitted
+    model = res.model
+    who = [c for c in list(model.bought)[:300] if c in model._offsets["cross-sell"]]
+    for c in who:
+        items, _ = model.recommend(c, protocol="cross-sell", k=10)
+        assert not set(items.product_id) & model.bought[c]
+    returners = [c for c in model.returned if c in model._offsets["repeat"]][:200]
+    assert returners, "the demo has returns"
+    for c in returners:
+        items, _ = model.recommend(c, protocol="repeat", k=10)
+        assert not set(items.product_id) & model.returned[c]
+
+
+def test_diversity_and_margin_aware_order(fitted):
+    _ws, _, _, res = fitted
+    model = res.model
+    c = next(iter(model._offsets["repeat"]))
+    items, _ = model.recommend(c, k=10, per_category=2)
+    assert items.category.value_counts().max() <= 2
+    by_margin, why = model.recommend(c, k=10, margin_aware=True)
+    info = model.products.set_index("product_id")
+    value = (by_margin.p.fillna(0) * by_margin.product_id.map(info.price * info.margin)).to_numpy()
+    personal = by_margin.reason != "popular in the last 30 days"
+    assert "expected margin" in why and np.all(np.diff(value[personal.to_numpy()]) <= 1e-12)
+
+
+def test_batch_leaves_out_everyone_without_consent(fitted):
+    ws, _, _, res = fitted
+    out = recommend_batch(ws, res.model, k=5)
+    c = ws.table("customers").to_pandas()
+    consented = set(c.loc[c.consent_personalization.fillna(False), "customer_id"])
+    listed = set(out.lists.customer_id)
+    assert listed and listed <= consented
+    assert out.to_frame("summary").left_out.iloc[0] > 0
+    assert (out.lists.groupby("customer_id").size() <= 5).all()
