@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/explore.py
 	$(BIN)/python benchmarks/clv.py
 	$(BIN)/python benchmarks/target.py
+	$(BIN)/python benchmarks/recommend.py
 	$(BIN)/python benchmarks/attribution.py
 	$(BIN)/python benchmarks/mmm.py
 	$(BIN)/python benchmarks/experiment.py

@@ -30,7 +30,7 @@ from mercator.results import Result
 
 SRC = Path(mercator.__file__).parent
 CAPABILITIES = ("attribution", "clv", "demo", "diagnose", "experiment", "explore", "forecast", "govern", "ingest",
-                "metrics", "mmm", "pipeline", "quality", "schema", "segment", "target")
+                "metrics", "mmm", "pipeline", "quality", "recommend", "schema", "segment", "target")
 
 
 def _all_result_classes() -> set[type]:

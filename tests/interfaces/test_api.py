@@ -193,6 +193,31 @@ def test_mmm_routes_equal_cli_json(client, demo):
         same(r.json(), _cli(demo, *cmd), route)
 
 
+def test_recommend_routes_equal_cli_json(client, demo):
+    """The fit is a job (its model saved beside the workspace); one customer's list is served
+    from the fitted model and equals `recommend for --json`, consented or not; bundles too."""
+    fit = _job(client, "/v1/recommend/fit", {"horizon": 30, "cuts": 1})
+    assert fit["kind"] == "recommender" and fit["params"]["model"]
+    cli_fit = _cli(demo, "recommend", "fit", "--horizon", "30", "--cuts", "1")
+    same(fit, cli_fit, "fit")
+    import duckdb
+
+    with duckdb.connect(demo, read_only=True) as con:
+        yes, no = (con.sql(f"SELECT customer_id FROM customers WHERE consent_personalization = {v} "
+                           "AND customer_id IN (SELECT customer_id FROM orders) ORDER BY 1 LIMIT 1").fetchone()[0]
+                   for v in ("true", "false"))
+    for who in (yes, no, "nobody"):
+        api = client.get(f"/v1/recommendations/{who}?k=5&protocol=cross-sell")
+        assert api.status_code == 200, api.text
+        same(api.json(), _cli(demo, "recommend", "for", who, "--k", "5", "--protocol", "cross-sell"), who)
+    assert client.get(f"/v1/recommendations/{yes}").json()["params"]["reason"].startswith("personalized")
+    assert client.get(f"/v1/recommendations/{no}").json()["params"]["reason"].startswith("not personalized")
+    bundles = client.get("/v1/recommend/bundles?min_orders=5&top=10")
+    same(bundles.json(), _cli(demo, "recommend", "bundles", "--min-orders", "5", "--top", "10"), "bundles")
+    bad = client.get(f"/v1/recommendations/{yes}?protocol=upsell")
+    assert bad.status_code == 400 and "unknown protocol" in bad.json()["detail"]
+
+
 def test_register_is_a_write_and_a_changed_plan_conflicts(client, demo):
     body = {"hypothesis": "A shorter subject line lifts opens.", "metric": "converted", "min_lift": 0.02}
     first = client.put("/v1/experiments/exp_api_test", json=body)

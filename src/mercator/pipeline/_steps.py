@@ -177,6 +177,23 @@ def _budget(ws, _done):
     return optimize_budget(fit.model), fit
 
 
+def _offer(ws, _done):
+    """What to offer: the recommender measured on the last 60 days (a fifth of the history if
+    that is shorter: the ranker trains on three such windows before it), each single generator
+    beside it, and the strongest bundles."""
+    import datetime as dt
+
+    from mercator.recommend import bundles, evaluate_recommenders
+
+    missing = _needs(ws, "order_items", "the workspace has no order items (what was in each order)")
+    if missing:
+        return missing
+    o = ws.table("orders")
+    first, last = (o.ts.min().to_pyarrow().as_py(), o.ts.max().to_pyarrow().as_py())
+    split = (last - min(dt.timedelta(days=60), (last - first) / 5)).date()
+    return evaluate_recommenders(ws, split=split, resamples=300), bundles(ws, top=10)
+
+
 #: The steps in order; later capabilities append theirs.
 STEPS: list[Step] = [
     Step("kpis", "KPI overview", _kpis),
@@ -193,6 +210,7 @@ STEPS: list[Step] = [
     Step("forecast", "What could happen: conversions forecast (next 28 days)", _forecast),
     Step("drivers", "What could happen: what moves CPC (driver regression)", _drivers),
     Step("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments),
+    Step("offer", "What to offer: next best product and bundles (recommendations)", _offer),
     Step("attribution", "Which channels earn the conversions (attribution)", _attribution),
     Step("budget", "What should we do: budget (media-mix model)", _budget),
     Step("data-quality", "Data quality", _quality),

@@ -20,7 +20,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 
 def _ranked(t: ir.Table, by: str, top: int | None, group: str = "customer_id") -> ir.Table:
@@ -158,26 +157,23 @@ def factorize(x: ir.Table, kind: str = "als", factors: int = 64, iterations: int
     """ALS (Hu, Koren and Volinsky 2008) or BPR (Rendle et al. 2009) from ``implicit``."""
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
+    from threadpoolctl import threadpool_limits
 
     customers, items, m = matrix(x)
-    if kind == "als":
-        model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations,
-                                        random_state=seed)
-    elif kind == "bpr":
-        # one thread: BPR's parallel SGD (Hogwild) gives other factors on every run
-        model = BayesianPersonalizedRanking(factors=factors, iterations=max(iterations, 100), random_state=seed,
-                                            num_threads=1)
-    else:
+    if m.nnz == 0:
+        from mercator.errors import MercatorError
+
+        raise MercatorError("no purchases to factorize: the history before the cut is empty")
+    if kind not in ("als", "bpr"):
         from mercator.errors import BadParameter
 
         raise BadParameter(f"unknown matrix factorization {kind!r}; use als or bpr")
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(1, "blas"):  # implicit parallelizes itself; BLAS threads inside it only contend
+        if kind == "als":
+            model = AlternatingLeastSquares(factors=factors, regularization=regularization, iterations=iterations,
+                                            random_state=seed)
+        else:  # one thread: BPR's parallel SGD (Hogwild) gives other factors on every run
+            model = BayesianPersonalizedRanking(factors=factors, iterations=max(iterations, 100),
+                                                random_state=seed, num_threads=1)
         model.fit(m, show_progress=False)
     return Factors(kind, customers, items, np.asarray(model.user_factors), np.asarray(model.item_factors))
-
-
-def stage(ws, frame: pd.DataFrame) -> ir.Table:
-    """Rows computed outside the engine (factorization scores), staged for the joins."""
-    return ws.engine.stage(pa.Table.from_pandas(frame, preserve_index=False))

@@ -22,6 +22,7 @@ import pandas as pd
 from mercator.recommend import _features as F
 
 PROTOCOLS = ("repeat", "cross-sell")
+MIN_BUYERS = 10  # customers whose purchases the ranker learns from, at the least
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def training_rows(ws, lines: ir.Table, asof: dt.datetime, config: RankerConfig, 
         cut = asof - n * horizon
         if progress:
             progress("ranker: history cuts", n - 1, config.cuts)
+        if lines.filter(lines.ts < ibis.literal(cut)).count().to_pyarrow().as_py() == 0:
+            continue  # no history before this cut (a short workspace): the other cuts teach
         g = F.fit_generators(ws, lines, cut, seed=config.seed)
         try:
             y = labels(lines, cut, cut + horizon)
@@ -104,10 +107,11 @@ def fit_ranker(rows: pd.DataFrame, protocol: str, config: RankerConfig) -> Ranke
 
     from mercator.errors import MercatorError
 
-    if rows.empty or rows.y.sum() == 0:
-        raise MercatorError(f"no purchases to learn the {protocol} ranking from: the history before the cut holds "
-                            f"no customer who bought again within {config.horizon_days} days (a shorter --horizon "
-                            "or more history helps)")
+    buyers = rows[rows.y > 0].customer_id.nunique() if not rows.empty else 0
+    if buyers < MIN_BUYERS:
+        raise MercatorError(f"no purchases to learn the {protocol} ranking from: {buyers} customer(s) with history "
+                            f"bought a candidate within {config.horizon_days} days of a cut (at least {MIN_BUYERS} "
+                            "are needed; a longer --horizon or more history helps)")
     rows = rows.sort_values(["cut", "customer_id"], kind="stable")
     groups = rows.groupby(["cut", "customer_id"], sort=False).size().to_numpy()
     model = lgb.LGBMRanker(objective="lambdarank", **TREES[protocol], min_child_samples=config.min_child_samples, subsample=0.8, subsample_freq=1,
