@@ -41,6 +41,9 @@ class Recommender:
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], int)
             ends = np.r_[starts[1:], len(ids)]
             self._offsets[protocol] = {ids[s]: (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+        self._arrays = {p: {c: f[c].to_numpy(dtype=object) for c in ("product_id", "score", "p", "reason")}
+                        for p, f in self.lists.items()}
+        self._popular = list(self.popular.product_id)
         info = self.products.set_index("product_id")
         self._category = info["category"].to_dict() if "category" in info else {}
         self._margin = info["margin"].to_dict() if "margin" in info else {}
@@ -64,18 +67,21 @@ class Recommender:
         if k < 1:
             raise BadParameter("k must be at least 1")
         customer_id = str(customer_id)
-        skip = set(exclude) | self.returned.get(customer_id, set())
+        skip = [set(exclude), self.returned.get(customer_id, ())]
         if protocol == "cross-sell":
-            skip |= self.bought.get(customer_id, set())
+            skip.append(self.bought.get(customer_id, ()))
         span = self._offsets[protocol].get(customer_id) if personalized else None
-        rows: list[dict] = []
+        rows: list[tuple] = []
         if span is not None:
-            part = self.lists[protocol].iloc[span[0]:span[1]]
+            cols = self._arrays[protocol]
+            part = slice(*span)
+            candidates = list(zip(cols["product_id"][part], cols["score"][part], cols["p"][part],
+                                  cols["reason"][part], strict=True))
             if margin_aware:
-                part = self._by_expected_margin(part)
-            rows = self._pick(part.to_dict("records"), k, skip, per_category)
+                candidates = self._by_expected_margin(candidates)
+            rows = self._pick(candidates, k, skip, per_category)
             why = "personalized: the ranker's order of the customer's candidates" + (
-                " by expected margin (probability x margin)" if margin_aware else "")
+                " by expected margin (probability x price x margin)" if margin_aware else "")
         if not personalized:
             why = "not personalized: the customer has not consented to personalization; popular in the last 30 days"
         elif span is None:
@@ -85,32 +91,32 @@ class Recommender:
             seg = self.segments.get(customer_id) if personalized else None
             fills = []
             if seg and seg in self.segment_popular:
-                fills += [{"product_id": p, "score": None, "p": None, "reason": f"popular in segment {seg}"}
-                          for p in self.segment_popular[seg]]
+                fills += [(p, None, None, f"popular in segment {seg}") for p in self.segment_popular[seg]]
                 if span is None:
                     why = f"cold customer: popular in their segment ({seg}), then in the last 30 days"
-            fills += [{"product_id": p, "score": None, "p": None, "reason": "popular in the last 30 days"}
-                      for p in self.popular.product_id]
-            taken = {r["product_id"] for r in rows}
-            rows += self._pick(fills, k - len(rows), skip | taken, per_category,
-                               start=[self._category.get(r["product_id"]) for r in rows])
-        out = pd.DataFrame(rows, columns=["product_id", "score", "p", "reason"])
-        out.insert(0, "rank", np.arange(1, len(out) + 1))
-        out["name"] = out.product_id.map(self._name)
-        out["category"] = out.product_id.map(self._category)
+            fills += [(p, None, None, "popular in the last 30 days") for p in self._popular]
+            rows += self._pick(fills, k - len(rows), [*skip, {r[0] for r in rows}], per_category,
+                               start=[self._category.get(r[0]) for r in rows])
+        out = pd.DataFrame({"rank": np.arange(1, len(rows) + 1), "product_id": [r[0] for r in rows],
+                            "score": [r[1] for r in rows], "p": [r[2] for r in rows],
+                            "reason": [r[3] for r in rows], "name": [self._name.get(r[0]) for r in rows],
+                            "category": [self._category.get(r[0]) for r in rows]})
         return out, why
 
-    def _by_expected_margin(self, part: pd.DataFrame) -> pd.DataFrame:
+    def _by_expected_margin(self, candidates: list[tuple]) -> list[tuple]:
         """Ordered by expected margin: probability of purchase x price x margin (a share of price)."""
-        margin = part.product_id.map(self._margin) * part.product_id.map(self._price)
-        if margin.isna().all():
+        value = [(self._margin.get(c[0]), self._price.get(c[0])) for c in candidates]
+        if all(m is None or pd.isna(m) or pr is None or pd.isna(pr) for m, pr in value):
             raise BadParameter("margin-aware ranking needs products.price and products.margin, and no candidate "
                                "has both")
-        value = part.p.fillna(0) * margin.fillna(0)
-        return part.assign(score=value).sort_values("score", ascending=False, kind="stable")
+        scored = [(c[0], float(np.nan_to_num(c[2]) * np.nan_to_num(m) * np.nan_to_num(pr)), c[2], c[3])
+                  for c, (m, pr) in zip(candidates, value, strict=True)]
+        return sorted(scored, key=lambda c: -c[1])
 
-    def _pick(self, rows: list[dict], k: int, skip: set, per_category: int | None, start: list | None = None
-              ) -> list[dict]:
+    def _pick(self, rows: list[tuple], k: int, skip: list, per_category: int | None, start: list | None = None
+              ) -> list[tuple]:
+        """The first ``k`` of ``rows`` (product_id, score, p, reason) not in any of ``skip`` and
+        within ``per_category``."""
         counts: dict = {}
         for c in start or []:
             counts[c] = counts.get(c, 0) + 1
@@ -118,15 +124,15 @@ class Recommender:
         for r in rows:
             if len(out) >= k:
                 break
-            p = r["product_id"]
-            if p in skip or p in taken:
+            p = r[0]
+            if p in taken or any(p in s for s in skip):
                 continue
             cat = self._category.get(p)
             if per_category is not None and cat is not None and counts.get(cat, 0) >= per_category:
                 continue
             counts[cat] = counts.get(cat, 0) + 1
             taken.add(p)
-            out.append({"product_id": p, "score": r.get("score"), "p": r.get("p"), "reason": r.get("reason")})
+            out.append(r)
         return out
 
     def batch(self, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None) -> pd.DataFrame:
