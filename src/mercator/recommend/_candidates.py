@@ -116,21 +116,18 @@ class Factors:
     user_factors: np.ndarray
     item_factors: np.ndarray
 
-    def scores(self, customers: np.ndarray, top: int, exclude: dict[int, np.ndarray] | None = None
-               ) -> pd.DataFrame:
+    def scores(self, customers: np.ndarray, top: int) -> pd.DataFrame:
         """customer_id, product_id, score, rank of each known customer's ``top`` items."""
+        from implicit.cpu.topk import topk  # implicit's own multithreaded dot-product top-k
+
         index = pd.Index(self.customers)
         rows = index.get_indexer(customers)
         known = rows >= 0
         rows, ids = rows[known], np.asarray(customers)[known]
         out = []
         top = min(top, len(self.items))
-        for start in range(0, len(rows), 4096):  # 4,096 customers x all items at a time
-            part = self.user_factors[rows[start:start + 4096]] @ self.item_factors.T
-            best = np.argpartition(-part, top - 1, axis=1)[:, :top]
-            vals = np.take_along_axis(part, best, axis=1)
-            order = np.argsort(-vals, axis=1, kind="stable")
-            best, vals = np.take_along_axis(best, order, axis=1), np.take_along_axis(vals, order, axis=1)
+        for start in range(0, len(rows), 65536):
+            best, vals = topk(self.item_factors, self.user_factors[rows[start:start + 65536]], top, num_threads=0)
             n = best.shape[0]
             out.append(pd.DataFrame({"customer_id": np.repeat(ids[start:start + n], top),
                                      "product_id": self.items[best.ravel()], "score": vals.ravel(),
