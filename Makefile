@@ -17,8 +17,8 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
-	# Microsoft Recommenders: only the reference the ranking metrics are tested against; its pins
-	# (an older pandas, numpy < 2...) clash with ours, and its evaluation module needs none of them
+	@# Microsoft Recommenders: only the reference the ranking metrics are tested against; its pins
+	@# (an older pandas, numpy < 2...) clash with ours, and its evaluation module needs none of them
 	$(BIN)/python -m pip install --quiet --no-deps 'recommenders==1.2.1'
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for the Spark tests: installing openjdk-17-jre-headless"; \
 	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) || echo "could not install Java; Spark tests will be skipped"; }
