@@ -13,10 +13,19 @@ from mercator.recommend import bundles, fit_recommender, recommend_batch, recomm
 
 
 @pytest.fixture(scope="module")
-def fitted(demo_company):
-    ws, truth, folder = demo_company
-    res = fit_recommender(ws, horizon_days=30, cuts=1)
-    return ws, truth, folder, res
+def fitted(tmp_path_factory):
+    """The small demo company (the same planted tastes; a fit scores every customer, and the
+    default company's 40,000 take two minutes), fitted once."""
+    import json
+
+    from mercator.demo import build_demo_workspace
+
+    path = tmp_path_factory.mktemp("small") / "demo.duckdb"
+    ws, _ = build_demo_workspace(path, size="small")
+    folder = path.parent / "demo-data"
+    res = fit_recommender(ws, horizon_days=20, cuts=1)
+    yield ws, json.loads((folder / "truth.json").read_text()), folder, res
+    ws.close()
 
 
 def test_planted_bundles_are_the_strongest_rules(demo_company):
