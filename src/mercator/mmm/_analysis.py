@@ -94,7 +94,6 @@ class MMMResult(Result):
         return figs
 
 
-
 def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     ss = ((y - y.mean()) ** 2).sum()
     nz = y != 0
@@ -103,13 +102,11 @@ def _metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "nrmse": float(np.sqrt(np.mean((y - pred) ** 2)) / (y.max() - y.min())) if y.max() > y.min() else float("nan")}
 
 
-
 def _r2(design: np.ndarray, x: np.ndarray) -> float:
     """Share of x's variance a least-squares fit on ``design`` (with an intercept) explains."""
     b = np.column_stack([np.ones(len(x)), design])
     resid = x - b @ np.linalg.lstsq(b, x, rcond=None)[0]
     return float(1 - resid.var() / x.var()) if x.var() > 0 else 0.0
-
 
 
 def _confounding(d: Design, spec: Spec) -> pd.DataFrame:
@@ -124,7 +121,6 @@ def _confounding(d: Design, spec: Spec) -> pd.DataFrame:
                      "r2_on_controls": _r2(d.controls / d.c_scale, x[i]) if d.controls.shape[1] else 0.0,
                      "vif": 1 / max(1 - _r2(others, x[i]), 1e-9) if others.shape[1] else 1.0})
     return pd.DataFrame(rows)
-
 
 
 def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | None = None, date_col: str = "date",
@@ -231,7 +227,6 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     return MMMResult(tables=tables, findings=tuple(findings), recommendations=tuple(recs), params=params, model=model)
 
 
-
 def _summarize(m: MMModel, post: Posterior, holdout: dict) -> tuple[dict, list, list]:
     d, spec = m.design, m.spec
     contrib = m.contributions()  # (D, C, T)
@@ -305,7 +300,6 @@ def _summarize(m: MMModel, post: Posterior, holdout: dict) -> tuple[dict, list, 
     return tables, _findings(m, roas_t, fit_t, conf), _recommend(m, roas_t)
 
 
-
 def _findings(m: MMModel, roas: pd.DataFrame, fit_t: dict, conf: pd.DataFrame) -> list[Finding]:
     out = []
     r = roas.sort_values("roas", ascending=False)
@@ -343,7 +337,6 @@ def _findings(m: MMModel, roas: pd.DataFrame, fit_t: dict, conf: pd.DataFrame) -
                                f"{row.vif:.1f}): the model cannot split their effects well; the intervals say how much.",
                                metric="collinearity", segment=row.channel, value=float(row.vif), impact=1.4))
     return out
-
 
 
 def _recommend(m: MMModel, roas: pd.DataFrame) -> list[Recommendation]:

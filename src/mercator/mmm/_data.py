@@ -75,12 +75,10 @@ def media_frame(ws: Workspace, kpi: str | None = None, granularity: str = "week"
     return frame, channels, controls
 
 
-
 def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if not isinstance(data, pd.DataFrame) and not Path(data).exists():
         raise NotFoundError(f"{data}: no such file")
     return read_table(None, data, text_na=True), source_name(data)
-
 
 
 def holiday_counts(periods: pd.Series, step_days: float, holidays: str | Path | pd.DataFrame,
@@ -99,7 +97,6 @@ def holiday_counts(periods: pd.Series, step_days: float, holidays: str | Path | 
     start = pd.to_datetime(periods).to_numpy().astype("datetime64[D]")
     end = start + np.timedelta64(round(step_days), "D")
     return (np.searchsorted(days, end) - np.searchsorted(days, start)).astype(float)
-
 
 
 def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: list, controls: list) -> pd.DataFrame:
@@ -128,7 +125,6 @@ def _check(frame: pd.DataFrame, name: str, date_col: str, kpi: str, channels: li
     if len(f) < 2 * len(channels) + 10:
         raise MercatorError(f"{name}: {len(f)} periods are too few for {len(channels)} channels")
     return f.sort_values(date_col, ignore_index=True)
-
 
 
 def read_lift_tests(path: str | Path) -> tuple[LiftTest, ...]:

@@ -61,13 +61,11 @@ class MMModel:
         return self.design.spend[:, -periods:].mean(axis=1)
 
 
-
 def load_mmm(path: str | Path) -> MMModel:
     saved = load_model(path)
     if "mmm" not in saved:
         raise MercatorError(f"{path}: not a media-mix model")
     return saved["mmm"]
-
 
 
 def as_model(model) -> MMModel:
@@ -77,7 +75,6 @@ def as_model(model) -> MMModel:
     if isinstance(getattr(model, "model", None), MMModel):
         return model.model
     return load_mmm(model)
-
 
 
 def find_model(location: str | Path | None, model_id: str | None = None) -> Path:

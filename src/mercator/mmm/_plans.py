@@ -32,7 +32,6 @@ class BudgetResult(Result):
         return [fig]
 
 
-
 def _bounds(m: MMModel, budget: float, bounds: Mapping | None, locks: tuple | list) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel spend bounds per period: ``{"x1": (lo, hi)}`` in spend units; locked
     channels stay at their current spend."""
@@ -48,7 +47,6 @@ def _bounds(m: MMModel, budget: float, bounds: Mapping | None, locks: tuple | li
         i = m.channels.index(ch)
         lower[i] = upper[i] = cur[i]
     return lower, upper
-
 
 
 def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | None = None, locks=(),
@@ -110,7 +108,6 @@ def optimize_budget(model, budget: float | None = None, *, bounds: Mapping | Non
                                                         "locks": list(locks)})
 
 
-
 def scenario(model, shift: Mapping[str, float], periods: int = 13) -> ScenarioResult:
     """'Move 15% of spend from A to B': ``shift={"A": -0.15, "B": 0.15}`` changes each channel's
     spend per period by that share of its current spend (the mean of the last ``periods``);
@@ -141,19 +138,16 @@ def scenario(model, shift: Mapping[str, float], periods: int = 13) -> ScenarioRe
                                                                                        "periods": periods})
 
 
-
 @dataclass(frozen=True)
 class ScenarioResult(Result):
     kind = "mmm_scenario"
     title = "Scenario: a change of the media mix"
 
 
-
 @dataclass(frozen=True)
 class PlanResult(Result):
     kind = "mmm_plan"
     title = "Plan: media-driven KPI over a horizon"
-
 
 
 def plan(model, spend: Mapping[str, float], horizon: int) -> PlanResult:
@@ -182,7 +176,6 @@ def plan(model, spend: Mapping[str, float], horizon: int) -> PlanResult:
     return PlanResult(tables={"plan": t}, findings=(f,), params={"spend": dict(spend), "horizon": horizon})
 
 
-
 def parse_shift(text: str) -> dict[str, float]:
     """``"A:-15%,B:+15%"`` -> {"A": -0.15, "B": 0.15}."""
     out = {}
@@ -196,7 +189,6 @@ def parse_shift(text: str) -> dict[str, float]:
         except ValueError:
             raise MercatorError(f"shift {part!r}: {v!r} is not a number or percentage") from None
     return out
-
 
 
 def parse_bounds(text: str) -> dict[str, tuple[float, float]]:

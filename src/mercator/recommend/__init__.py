@@ -12,6 +12,7 @@ from mercator.recommend._analysis import (
     fit_recommender,
     recommend_batch,
     recommend_for,
+    recommender_path,
 )
 from mercator.recommend._bundles import BundlesResult, bundles
 from mercator.recommend._model import Recommender
@@ -29,4 +30,5 @@ __all__ = [
     "fit_recommender",
     "recommend_batch",
     "recommend_for",
+    "recommender_path",
 ]

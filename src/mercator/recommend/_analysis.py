@@ -25,8 +25,6 @@ from mercator.results import Finding, Recommendation, Result
 Progress = Callable[[str, int, int], None]
 _PACKAGES = ("lightgbm", "implicit", "scikit-learn", "numpy", "pandas")
 _SUFFIX = ".mercator-model"
-#: The single generators the ranker is measured against.
-BASELINES = ("popular", "repurchase", "bm25", "als", "bpr")
 
 
 def _end_of(lines) -> dt.datetime:
@@ -384,12 +382,19 @@ class Recommendations(Result):
     display: ClassVar[dict[str, tuple[str, ...]]] = {"items": ("rank", "product_id", "name", "p", "reason")}
 
 
+def recommender_path(workspace: str | None, model: str | None = None) -> Path:
+    """The file of a saved recommender: ``model`` (a file, or an id beside the workspace), or the newest."""
+    from mercator.modelstore import find_saved
+
+    return Path(model) if model and Path(model).is_file() else find_saved(
+        workspace, _SUFFIX, "recommender", "mercator recommend fit", model, prefix="recommend-")
+
+
 def find_recommender(workspace: str | None, model: str | None = None) -> Recommender:
     """A saved recommender: ``model`` (a file, or an id beside the workspace), or the newest."""
-    from mercator.modelstore import find_saved, load_model
+    from mercator.modelstore import load_model
 
-    path = Path(model) if model and Path(model).is_file() else find_saved(
-        workspace, _SUFFIX, "recommender", "mercator recommend fit", model, prefix="recommend-")
+    path = recommender_path(workspace, model)
     saved = load_model(path)
     if "recommender" not in saved:
         raise MercatorError(f"{path}: not a recommender")

@@ -50,8 +50,14 @@ class Recommender:
         self._price = info["price"].to_dict() if "price" in info else {}
         self._name = info["name"].to_dict() if "name" in info else {}
 
-    def __setstate__(self, state: dict) -> None:  # the index is rebuilt, not pickled
+    _DERIVED = ("_offsets", "_arrays", "_popular", "_category", "_margin", "_price", "_name")
+
+    def __getstate__(self) -> dict:  # the lookups are derived from the lists: rebuilt on load, not saved
+        return {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+
+    def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self._offsets = {}
         self._index()
 
     @property

@@ -135,6 +135,15 @@ WorkspaceOpt = Annotated[str | None, typer.Option("--workspace", "-w", envvar="M
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document on stdout.")]
 
 
+def models_location(workspace: str | None) -> str | None:
+    """Where saved models are looked for: beside the DuckDB workspace file (``$MERCATOR_WORKSPACE``
+    or ./mercator.duckdb by default); None for Spark (./models)."""
+    from mercator.config import default_location
+
+    location = str(workspace or default_location())
+    return None if location.startswith("spark") else location
+
+
 def _open(workspace: str | None, **kw):
     from mercator.workspace import Workspace
 

@@ -16,6 +16,7 @@ from mercator.interfaces.cli._common import (
     _result,
     _spinner,
     app,
+    models_location,
 )
 
 mmm_app = typer.Typer(help="Media-mix model and budget allocation.", no_args_is_help=True)
@@ -75,7 +76,7 @@ def _mmm_model(model: Path | None, workspace: str | None) -> Path:
 
     if model is not None:
         return model
-    return latest_model(None if workspace and workspace.startswith("spark://") else workspace or "mercator.duckdb")
+    return latest_model(models_location(workspace))
 
 
 ModelOpt = Annotated[Path | None, typer.Option("--model", help="A model saved by `mercator mmm fit` (default: "

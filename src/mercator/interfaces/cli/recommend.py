@@ -14,6 +14,7 @@ from mercator.interfaces.cli._common import (
     _analysis,
     _progress_bars,
     app,
+    models_location,
     write_export,
 )
 
@@ -23,15 +24,10 @@ app.add_typer(recommend_app, name="recommend")
 ProductsOpt = Annotated[str | None, typer.Option(help="Regular expression product ids must match to count (e.g. "
                                                       "'^\\d' for Online Retail's products).")]
 ProtocolOpt = Annotated[str, typer.Option(help="repeat (anything) or cross-sell (only items not bought yet).")]
+KOpt = Annotated[int, typer.Option(help="List length.", min=1)]
+PerCategoryOpt = Annotated[int | None, typer.Option(help="At most this many items per category.", min=1)]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="A model file or id saved by `mercator recommend fit` "
                                                               "(default: the newest of the workspace).")]
-
-
-def _location(workspace: str | None) -> str | None:
-    from mercator.config import default_location
-
-    location = str(workspace or default_location())
-    return None if location.startswith("spark") else location
 
 
 @recommend_app.command("fit")
@@ -58,7 +54,7 @@ def recommend_fit(products: ProductsOpt = None,
 def recommend_evaluate(split: Annotated[str, typer.Option(help="Train before this date, test from it (YYYY-MM-DD).")],
                        until: Annotated[str | None, typer.Option(help="End of the test window (default: the last "
                                                                       "purchase).")] = None,
-                       k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
+                       k: KOpt = 10,
                        products: ProductsOpt = None,
                        protocols: Annotated[str, typer.Option(help="Protocols to evaluate.")] = "repeat,cross-sell",
                        cuts: Annotated[int, typer.Option(help="History cuts the ranker trains on.", min=1)] = 2,
@@ -80,9 +76,7 @@ def recommend_evaluate(split: Annotated[str, typer.Option(help="Train before thi
 @recommend_app.command("for")
 def recommend_for_customer(customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
                            protocol: ProtocolOpt = "repeat",
-                           k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
-                           per_category: Annotated[int | None, typer.Option(help="At most this many items per "
-                                                                                 "category.", min=1)] = None,
+                           k: KOpt = 10, per_category: PerCategoryOpt = None,
                            margin_aware: Annotated[bool, typer.Option(help="Order by expected margin (probability "
                                                                            "x margin).")] = False,
                            model: ModelOpt = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
@@ -90,7 +84,7 @@ def recommend_for_customer(customer_id: Annotated[str, typer.Argument(help="The 
     from mercator.recommend import find_recommender, recommend_for
 
     def run(ws):
-        fitted = find_recommender(_location(workspace), model)
+        fitted = find_recommender(models_location(workspace), model)
         return recommend_for(fitted, customer_id, protocol=protocol, k=k, per_category=per_category,
                              margin_aware=margin_aware, ws=ws)
 
@@ -100,16 +94,14 @@ def recommend_for_customer(customer_id: Annotated[str, typer.Argument(help="The 
 @recommend_app.command("batch")
 def recommend_batch_command(output: Annotated[Path, typer.Option(help="Write every customer's list to this CSV.")],
                             protocol: ProtocolOpt = "repeat",
-                            k: Annotated[int, typer.Option(help="List length.", min=1)] = 10,
-                            per_category: Annotated[int | None, typer.Option(help="At most this many items per "
-                                                                                  "category.", min=1)] = None,
+                            k: KOpt = 10, per_category: PerCategoryOpt = None,
                             suppress: Annotated[str | None, typer.Option(help="Saved segments to leave out.")] = None,
                             model: ModelOpt = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Top-k lists for every customer who consented to personalization, written to --output."""
     from mercator.recommend import find_recommender, recommend_batch
 
     def run(ws):
-        res = recommend_batch(ws, find_recommender(_location(workspace), model), protocol=protocol, k=k,
+        res = recommend_batch(ws, find_recommender(models_location(workspace), model), protocol=protocol, k=k,
                               per_category=per_category, suppress_segments=tuple(csv_list(suppress)))
         write_export(res.lists, output, "recommendations")
         return res

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -70,13 +69,11 @@ def evaluate(request: Request, body: RecommendEvaluate) -> Response:
 
 def _fitted(request: Request, model: str | None):
     """The fitted recommender, loaded once and kept until its file changes."""
-    from mercator.modelstore import find_saved
-    from mercator.recommend import find_recommender
+    from mercator.recommend import find_recommender, recommender_path
 
     srv = server(request)
     location = srv.workspace if srv.is_duckdb else None
-    path = Path(model) if model and Path(model).is_file() else find_saved(
-        location, ".mercator-model", "recommender", "mercator recommend fit", model, prefix="recommend-")
+    path = recommender_path(location, model)
     return srv.keep(("recommender", str(path)), lambda: find_recommender(location, str(path)),
                     also=(path.stat().st_mtime_ns,))
 
