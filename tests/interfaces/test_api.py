@@ -195,7 +195,8 @@ def test_mmm_routes_equal_cli_json(client, demo):
 
 def test_recommend_routes_equal_cli_json(client, demo):
     """The fit is a job (its model saved beside the workspace); one customer's list is served
-    from the fitted model and equals `recommend for --json`, consented or not; bundles too."""
+    from the fitted model and equals `recommend for --json`, consented or not; bundles and the
+    next best offers too."""
     fit = _job(client, "/v1/recommend/fit", {"horizon": 30, "cuts": 1})
     assert fit["kind"] == "recommender" and fit["params"]["model"]
     cli_fit = _cli(demo, "recommend", "fit", "--horizon", "30", "--cuts", "1")
@@ -216,6 +217,12 @@ def test_recommend_routes_equal_cli_json(client, demo):
     same(bundles.json(), _cli(demo, "recommend", "bundles", "--min-orders", "5", "--top", "10"), "bundles")
     bad = client.get(f"/v1/recommendations/{yes}?protocol=upsell")
     assert bad.status_code == 400 and "unknown protocol" in bad.json()["detail"]
+    for args in ((), ("--customer", yes)):  # the next best offer, valued with the model just fitted
+        query = f"?customer_id={yes}" if args else ""
+        offers = client.get(f"/v1/recommend/offers{query}")
+        assert offers.status_code == 200, offers.text
+        same(offers.json(), _cli(demo, "recommend", "offers", *args), f"offers {args}")
+    assert client.get("/v1/recommend/offers?as_of=soon").status_code == 400
 
 
 def test_register_is_a_write_and_a_changed_plan_conflicts(client, demo):

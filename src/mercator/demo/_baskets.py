@@ -87,3 +87,33 @@ def order_items(rng: np.random.Generator, orders: pa.Table, products: pa.Table) 
              "bundles": [list(b) for b in BUNDLES], "bundle_confidence": BUNDLE_CONFIDENCE,
              "products": len(ids), "lines": len(lines)}
     return items, truth, pa.table({"customer_id": customers, "taste": taste})
+
+
+def offers(start, experiment: str) -> tuple[pa.Table, dict]:
+    """What the demo company can offer (issue 20's next best offer), and what is true of each:
+    the e-mail of its experiment (which moves mobile customers only), a staple and a category at
+    a discount (no experiment: the recommender's probabilities are the evidence), and a
+    seasonal offer that ended long before the data does."""
+    import datetime as dt
+
+    table = pa.table({
+        "offer_id": ["email_next_order", "coffee_refill", "baking_week", "garden_spring"],
+        "name": ["Personalised e-mail", "10% off your coffee refill", "15% off baking", "20% off the garden"],
+        "product_id": [None, "coffee-00", None, None],
+        "category": [None, None, "baking", "garden"],
+        "discount": [0.0, 0.10, 0.15, 0.20],
+        "cost": [0.15, 0.05, 0.05, 0.05],
+        "eligibility": [None, "frequency >= 2", "recency_days <= 120", None],
+        "valid_from": pa.array([None, None, None, start], pa.date32()),
+        "valid_to": pa.array([None, None, None, start + dt.timedelta(days=60)], pa.date32()),
+        "experiment_id": [experiment, None, None, None],
+        "variant": ["treatment", None, None, None],
+        "propensity_model": pa.array([None] * 4, pa.string()),
+    })
+    truth = {"email_next_order": "tested in the e-mail experiment: +2 points of purchase probability on mobile, "
+                                 "none on other devices",
+             "coffee_refill": "coffee-00 is a staple of the coffee_and_baking taste (21-day cycle)",
+             "baking_week": "baking is a category of the coffee_and_baking and baking_and_tea tastes",
+             "garden_spring": "ended 60 days after the start: never offered",
+             "ended": ["garden_spring"]}
+    return table, truth

@@ -16,6 +16,7 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - content: customer reviews with known sentiment.
 - products / order_items: what is in every order, with planted tastes, repeat cycles and
   bundles (``_baskets``).
+- offers: what the company can offer, one of them tested by the e-mail experiment.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from mercator.demo._baskets import catalogue, order_items
+from mercator.demo._baskets import catalogue, offers, order_items
 from mercator.experiment import criteria_hash
 
 SIZES = {
@@ -422,11 +423,12 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     basket_rng = np.random.default_rng([seed, 2])
     products = catalogue(basket_rng)
     items, t_baskets, tastes = order_items(basket_rng, orders, products)
+    offer_table, t_offers = offers(START, t_exp["experiment_id"])
     tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content, **store,
-              "products": products, "order_items": items, "_truth_tastes": tastes}
+              "products": products, "order_items": items, "offers": offer_table, "_truth_tastes": tastes}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
              "mmm": t_media, "experiment": t_exp, "content": t_content, "store_segments": t_store,
-             "baskets": t_baskets,
+             "baskets": t_baskets, "offers": t_offers,
              "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 

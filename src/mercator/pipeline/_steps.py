@@ -180,10 +180,10 @@ def _budget(ws, _done):
 def _offer(ws, _done):
     """What to offer: the recommender measured on the last 60 days (a fifth of the history if
     that is shorter: the ranker trains on the window before it), each single generator
-    beside it, and the strongest bundles."""
+    beside it, the strongest bundles, and the next best offer where the workspace has offers."""
     import datetime as dt
 
-    from mercator.recommend import bundles, evaluate_recommenders
+    from mercator.recommend import bundles, evaluate_recommenders, next_best_offers
 
     missing = _needs(ws, "order_items", "the workspace has no order items (what was in each order)")
     if missing:
@@ -193,7 +193,10 @@ def _offer(ws, _done):
     split = (last - min(dt.timedelta(days=60), (last - first) / 5)).date()
     # one history cut keeps the report quick (on Online Retail the default three add 0.005
     # repeat and 0.008 cross-sell NDCG@10: `mercator recommend evaluate --cuts 1`)
-    return evaluate_recommenders(ws, split=split, cuts=1, resamples=200), bundles(ws, top=10)
+    found = (evaluate_recommenders(ws, split=split, cuts=1, resamples=200), bundles(ws, top=10))
+    if ws.count("offers"):  # the offers an experiment or a model tested (the others need `recommend fit`)
+        found += (next_best_offers(ws),)
+    return found
 
 
 #: The steps in order; later capabilities append theirs.
@@ -212,7 +215,7 @@ STEPS: list[Step] = [
     Step("forecast", "What could happen: conversions forecast (next 28 days)", _forecast),
     Step("drivers", "What could happen: what moves CPC (driver regression)", _drivers),
     Step("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments),
-    Step("offer", "What to offer: next best product and bundles (recommendations)", _offer),
+    Step("offer", "What to offer: next best product, offer and bundles (recommendations)", _offer),
     Step("attribution", "Which channels earn the conversions (attribution)", _attribution),
     Step("budget", "What should we do: budget (media-mix model)", _budget),
     Step("data-quality", "Data quality", _quality),

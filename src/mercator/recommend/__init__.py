@@ -1,5 +1,5 @@
-"""Recommend: the next best product for each customer (repeat and cross-sell), bundles bought
-together, with candidates from popularity, repurchase history, item-kNN and matrix
+"""Recommend: the next best product for each customer (repeat and cross-sell), the next best
+offer, bundles bought together, with candidates from popularity, repurchase history, item-kNN and matrix
 factorization, ranked by LightGBM LambdaRank (docs/recommend.md)."""
 
 from mercator.recommend._analysis import (
@@ -16,10 +16,12 @@ from mercator.recommend._analysis import (
 )
 from mercator.recommend._bundles import BundlesResult, bundles
 from mercator.recommend._model import Recommender
+from mercator.recommend._offers import OfferChoices, next_best_offers, read_offers
 
 __all__ = [
     "BatchResult",
     "BundlesResult",
+    "OfferChoices",
     "RecommendEvaluation",
     "Recommendations",
     "Recommender",
@@ -28,6 +30,8 @@ __all__ = [
     "evaluate_recommenders",
     "find_recommender",
     "fit_recommender",
+    "next_best_offers",
+    "read_offers",
     "recommend_batch",
     "recommend_for",
     "recommender_path",

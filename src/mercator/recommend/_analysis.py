@@ -390,11 +390,19 @@ def recommender_path(workspace: str | None, model: str | None = None) -> Path:
         workspace, _SUFFIX, "recommender", "mercator recommend fit", model, prefix="recommend-")
 
 
-def find_recommender(workspace: str | None, model: str | None = None) -> Recommender:
-    """A saved recommender: ``model`` (a file, or an id beside the workspace), or the newest."""
+def find_recommender(workspace: str | None, model: str | None = None, *, required: bool = True
+                     ) -> Recommender | None:
+    """A saved recommender: ``model`` (a file, or an id beside the workspace), or the newest
+    (None if there is none and it is not ``required``)."""
+    from mercator.errors import NotFoundError
     from mercator.modelstore import load_model
 
-    path = recommender_path(workspace, model)
+    try:
+        path = recommender_path(workspace, model)
+    except NotFoundError:
+        if required or model is not None:
+            raise
+        return None
     saved = load_model(path)
     if "recommender" not in saved:
         raise MercatorError(f"{path}: not a recommender")

@@ -62,7 +62,12 @@ class Recommender:
 
     @property
     def customers(self) -> int:
-        return len(self._offsets.get("repeat", {}))
+        return len(self.known_customers)
+
+    @property
+    def known_customers(self) -> list[str]:
+        """The customers with a personalized list (a purchase before the model's date)."""
+        return list(self._offsets.get("repeat") or next(iter(self._offsets.values()), {}))
 
     def recommend(self, customer_id: str, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None,
                   margin_aware: bool = False, exclude: set[str] | frozenset = frozenset(),

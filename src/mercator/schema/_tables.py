@@ -170,6 +170,31 @@ PRODUCTS = TableSpec(
     key=("product_id",),
 )
 
+OFFERS = TableSpec(
+    name="offers",
+    description="What can be offered to a customer: a product or category, its discount and cost, who is eligible "
+                "and when, and the evidence of its effect (the experiment that tested it, or a propensity model).",
+    columns=(
+        C("offer_id", "string", "Offer id.", nullable=False),
+        C("name", "string", "Offer name."),
+        C("product_id", "string", "The product offered (or leave empty and give a category)."),
+        C("category", "string", "The category offered, when the offer is not for one product."),
+        C("discount", "float64", "Discount as a share of the price (0.1 = 10% off).", unit="ratio", min=0, max=1),
+        C("cost", "float64", "Cost of making the offer to one customer (sending, incentive).", unit="currency",
+          min=0),
+        C("eligibility", "string", "Who may get it: a rule over customer features, e.g. 'recency_days > 60 and "
+                                   "orders >= 2' (empty: everyone)."),
+        C("valid_from", "date", "First day the offer may be made (empty: no start)."),
+        C("valid_to", "date", "Last day the offer may be made (empty: no end)."),
+        C("experiment_id", "string", "The experiment that tested the offer (its uplift is then the evidence)."),
+        C("variant", "string", "The experiment's variant that got the offer (default treatment; control is "
+                               "'control')."),
+        C("propensity_model", "string", "A saved `mercator target train` model of responding to the offer, "
+                                        "used where no experiment tested it."),
+    ),
+    key=("offer_id",),
+)
+
 MEDIA_SPEND = TableSpec(
     name="media_spend",
     description="Media spend per period and channel: the input of media-mix models.",
@@ -360,7 +385,7 @@ LOADS = TableSpec(
 #: Every canonical table by name, in the order the docs present them.
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, MEDIA_SPEND,
+    for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
               MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, DECISIONS, SEGMENTS,
               SEGMENT_MEMBERS, QUARANTINE, LOADS)
 }

@@ -14,16 +14,20 @@ from mercator.target._analysis import (
     ScoreResult,
     TargetList,
     TargetResult,
+    UpliftFit,
     UpliftResult,
+    customer_frame,
     experiment_frame,
     experiment_rows,
+    fit_uplift,
     load_model,
     read_table,
+    score_frame,
     score_table,
     target_list,
     train_model,
     uplift,
 )
 
-__all__ = ["ListSpec", "ModelMismatch", "ScoreResult", "TargetList", "TargetResult", "UpliftResult", "experiment_frame",
-           "experiment_rows", "load_model", "read_table", "score_table", "target_list", "train_model", "uplift"]
+__all__ = ["ListSpec", "ModelMismatch", "ScoreResult", "TargetList", "TargetResult", "UpliftFit", "UpliftResult",
+           "customer_frame", "experiment_frame", "experiment_rows", "fit_uplift", "load_model", "read_table", "score_frame", "score_table", "target_list", "train_model", "uplift"]

@@ -329,6 +329,16 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
                 "consent": consent, "suppress_segments": list(suppress_segments)})
 
 
+def score_frame(model_path: str | Path, frame: pd.DataFrame, *, source: str = "the rows") -> np.ndarray:
+    """The calibrated probabilities of a saved model for the rows of ``frame`` (which must have
+    the model's feature columns)."""
+    model = load_model(model_path)["model"]
+    missing = [f for f in model.features if f not in frame.columns]
+    if missing:
+        raise MercatorError(f"{source}: the model {Path(model_path).name} needs column(s) {', '.join(missing)}")
+    return model.predict(prepare_features(frame[list(model.features)], model.categories)[0])
+
+
 def _columns(ws: Workspace | None, source) -> list[str]:
     """The columns ``source`` has (for the message that names the missing ones)."""
     if isinstance(source, pd.DataFrame):
@@ -378,18 +388,25 @@ def experiment_frame(ws: Workspace, experiment_id: str, *, window_days: int | No
     import datetime as dt
 
     from mercator.experiment import experiment_units
-    from mercator.segment import customer_features
 
     units, row = experiment_units(ws, experiment_id, window_days=window_days, channel=channel)
     start = row["start"]
     frame = units.select("unit_id", "variant", "orders", "revenue", "converted").to_pandas()
     as_of = start.date() if isinstance(start, dt.datetime) else start
-    feats = customer_features(ws, as_of - dt.timedelta(days=1)).rename(columns={"customer_id": "unit_id"})
-    frame = frame.merge(feats, on="unit_id", how="left")
+    feats = customer_frame(ws, as_of - dt.timedelta(days=1)).rename(columns={"customer_id": "unit_id"})
+    return frame.merge(feats, on="unit_id", how="left").sort_values("unit_id", ignore_index=True)
+
+
+def customer_frame(ws: Workspace, as_of) -> pd.DataFrame:
+    """The features a workspace experiment's models see, per customer, as of a day: behaviour
+    up to ``as_of`` (:func:`mercator.segment.customer_features`) and the profile
+    (:func:`customer_profile`), for every customer with an order or a profile row."""
+    from mercator.segment import customer_features
+
+    feats = customer_features(ws, as_of)
     if ws.count("customers"):
-        frame = frame.merge(customer_profile(ws), left_on="unit_id", right_on="customer_id", how="left") \
-            .drop(columns="customer_id")
-    return frame.sort_values("unit_id", ignore_index=True)
+        feats = feats.merge(customer_profile(ws), on="customer_id", how="outer")
+    return feats
 
 
 def customer_profile(ws: Workspace) -> pd.DataFrame:
@@ -496,6 +513,56 @@ def uplift(ws: Workspace | None, source: str | pd.DataFrame, *, treatment_col: s
         tables |= {"target_list": tl.to_frame("list"), "suppressed": tl.to_frame("suppressed")}
         params["target_list"] = tl.params
     return UpliftResult(tables=tables, findings=tuple(findings + screened), params=params)
+
+
+@dataclass(frozen=True)
+class UpliftFit:
+    """An uplift learner fitted on every row of an experiment, to score other customers: the
+    estimated uplift, and the probability of the outcome if treated (the treated arm's model)."""
+
+    learner: str
+    features: tuple[str, ...]
+    categories: dict
+    model: object  # a fitted target._uplift.UpliftModel
+    treated_rows: int
+    control_rows: int
+    ate: float  # the observed difference in outcome rates, treated minus control
+
+    def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise MercatorError(f"the uplift model needs column(s) {', '.join(missing)}")
+        return prepare_features(frame[list(self.features)], self.categories)[0]
+
+    def uplift(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict(self._x(frame))
+
+    def treated_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.m1.predict_proba(self._x(frame))[:, 1]
+
+
+def fit_uplift(frame: pd.DataFrame, *, treatment_col: str, treated: str, control: str, outcome: str,
+               exclude: list[str] | tuple[str, ...] = (), learner: str = "x_learner", seed: int = 0,
+               source: str = "experiment") -> UpliftFit:
+    """Fit one uplift learner (``t_learner`` or ``x_learner``: both keep the treated arm's
+    model) on every row of ``frame`` with ``treatment_col`` = ``treated`` or ``control``."""
+    from mercator.target._uplift import UpliftModel
+
+    if learner not in ("t_learner", "x_learner"):
+        raise MercatorError(f"learner must be t_learner or x_learner (they model the treated arm); got {learner!r}")
+    require_columns(frame.columns, [treatment_col, outcome], source)
+    arm = frame[treatment_col].astype(str)
+    exp = frame[arm.isin([treated, control])].reset_index(drop=True)
+    t = (exp[treatment_col].astype(str) == treated).to_numpy(int)
+    if t.sum() == 0 or (1 - t).sum() == 0:
+        raise MercatorError(f"{source}: needs rows with {treatment_col} = {treated!r} and = {control!r} "
+                            f"(values: {sorted(arm.unique())[:10]})")
+    y = _binary(exp[outcome], None, source, outcome)
+    x, categories, _notes = _features(exp.drop(columns=[treatment_col, outcome, *exclude]))
+    model = UpliftModel(learner, seed).fit(x, y, t)
+    return UpliftFit(learner=learner, features=tuple(x.columns), categories=categories, model=model,
+                     treated_rows=int(t.sum()), control_rows=int((1 - t).sum()),
+                     ate=float(y[t == 1].mean() - y[t == 0].mean()))
 
 
 @dataclass(frozen=True)

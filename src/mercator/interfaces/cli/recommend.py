@@ -1,4 +1,4 @@
-"""Recommend: recommend fit, evaluate, for, batch, bundles."""
+"""Recommend: recommend fit, evaluate, for, batch, bundles, offers."""
 
 from __future__ import annotations
 
@@ -123,3 +123,34 @@ def recommend_bundles(products: ProductsOpt = None,
     _analysis(workspace, lambda ws: bundles(ws, products=products, min_orders=min_orders,
                                             min_confidence=min_confidence, top=top, basket=csv_list(basket)), as_json)
 
+
+
+@recommend_app.command("offers")
+def recommend_offers(customer: Annotated[str | None, typer.Option(help="One customer's offer (default: every "
+                                                                      "customer the model knows).")] = None,
+                     offers: Annotated[str | None, typer.Option(help="A CSV or Parquet file of offers (default: the "
+                                                                    "workspace's offers table).")] = None,
+                     as_of: Annotated[str | None, typer.Option(help="The day offers must be valid on (default: the "
+                                                                    "model's date).")] = None,
+                     output: Annotated[Path | None, typer.Option(help="Write every customer's choice to this "
+                                                                     "CSV.")] = None,
+                     suppress: Annotated[str | None, typer.Option(help="Saved segments to leave out.")] = None,
+                     learner: Annotated[str, typer.Option(help="Uplift learner for offers with an experiment: "
+                                                              "x_learner or t_learner.")] = "x_learner",
+                     seed: int = 0, model: ModelOpt = None, workspace: WorkspaceOpt = None,
+                     as_json: JsonOpt = False) -> None:
+    """The next best offer per customer: the eligible offer with the highest expected incremental
+    value (from its experiment's uplift, a propensity model, or the recommender), with the reasons.
+    Offers no experiment or model tested are valued by the fitted recommender (`recommend fit`)."""
+    from mercator.recommend import find_recommender, next_best_offers
+
+    def run(ws):
+        fitted = find_recommender(models_location(workspace), model, required=False)
+        res = next_best_offers(ws, fitted, offers=offers,
+                               customer_id=customer, as_of=as_of, suppress_segments=tuple(csv_list(suppress)),
+                               learner=learner, seed=seed)
+        if output is not None:
+            write_export(res.all_choices, output, "offers")
+        return res
+
+    _analysis(workspace, run, as_json)

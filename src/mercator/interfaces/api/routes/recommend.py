@@ -1,4 +1,5 @@
-"""Recommend: fit and evaluate (jobs), one customer's list served from the fitted model, bundles."""
+"""Recommend: fit and evaluate (jobs), one customer's list served from the fitted model, bundles,
+next best offers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from mercator.errors import BadParameter
 from mercator.interfaces._params import csv_list
 from mercator.interfaces.api.routes._common import Body, answer, read, server, submit
 
@@ -122,3 +124,27 @@ async def bundles(request: Request, products: str | None = None, min_orders: Ann
                                                min_confidence=min_confidence, top=top, basket=csv_list(basket)),
                       params)
 
+
+
+@router.get("/recommend/offers")
+async def offers(request: Request, customer_id: str | None = None, as_of: str | None = None,
+                 suppress: str | None = None, learner: str = "x_learner", seed: int = 0,
+                 model: str | None = None) -> Response:
+    """The next best offer per customer, or for ``customer_id`` with every offer weighed
+    (`mercator recommend offers`): from the workspace's offers table, valued by their
+    experiments, propensity models or the fitted recommender."""
+    from mercator.interfaces._params import iso_date
+    from mercator.recommend import find_recommender, next_best_offers, recommender_path
+
+    iso_date(as_of, "as_of")
+    if learner not in ("x_learner", "t_learner"):
+        raise BadParameter(f"learner must be x_learner or t_learner; got {learner!r}")
+    srv = server(request)
+    location = srv.workspace if srv.is_duckdb else None
+    fitted = find_recommender(location, model, required=False)
+    version = recommender_path(location, model).stat().st_mtime_ns if fitted is not None else None
+    params = {"customer_id": customer_id, "as_of": as_of, "suppress": suppress, "learner": learner, "seed": seed,
+              "model": model, "model_version": version}
+    return await read(request, lambda ws: next_best_offers(ws, fitted, customer_id=customer_id, as_of=as_of,
+                                                           suppress_segments=tuple(csv_list(suppress)),
+                                                           learner=learner, seed=seed), params)
