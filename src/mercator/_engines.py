@@ -154,6 +154,14 @@ class Engine:
     def create(self, name: str, schema: ibis.Schema) -> None:
         raise NotImplementedError
 
+    def columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        """The columns of each existing table of ``names``."""
+        return {n: list(self.table(n).columns) for n in names if self.exists(n)}
+
+    def add_columns(self, name: str, schema: ibis.Schema) -> None:
+        """Add the columns of ``schema`` to table ``name``, empty in every row (inside a transaction)."""
+        raise NotImplementedError
+
     def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
         """Delete the rows of ``name`` whose key is in ``keys``."""
         raise NotImplementedError
@@ -324,6 +332,21 @@ class DuckDBEngine(Engine):
     def create(self, name: str, schema: ibis.Schema) -> None:
         self.con.create_table(name, schema=schema)
 
+    def columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        rows = self.con.raw_sql("SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = "
+                                "current_database() AND schema_name = current_schema() ORDER BY column_index"
+                                ).fetchall()
+        found: dict[str, list[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, []).append(column)
+        return {n: found[n] for n in names if n in found}
+
+    def add_columns(self, name: str, schema: ibis.Schema) -> None:
+        from ibis.backends.sql.datatypes import DuckDBType
+
+        for column, dtype in schema.items():
+            self.con.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{column}" {DuckDBType.to_string(dtype)}')
+
     def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
         key = as_key(key)
         self.con.raw_sql(f'DELETE FROM "{name}" AS t USING ({self.con.compile(keys.select(*key.columns))}) AS d '
@@ -485,6 +508,15 @@ class SparkEngine(Engine):
     def create(self, name: str, schema: ibis.Schema) -> None:
         self._use()
         self._point(name, *self._write_version(name, None, schema))
+
+    def columns(self, names: Sequence[str]) -> dict[str, list[str]]:
+        self._use()
+        present = {t.name for t in self.spark.catalog.listTables(self.database)}
+        return {n: list(self.table(n).columns) for n in names if n in present}
+
+    def add_columns(self, name: str, schema: ibis.Schema) -> None:
+        self._require_txn()
+        self._pending[name] = self.table(name).mutate(**{c: ibis.null(t) for c, t in schema.items()})
 
     def delete_keys(self, name: str, keys: ir.Table, key: Key | Sequence[str]) -> None:
         self._require_txn()

@@ -111,12 +111,21 @@ class Workspace:
         return self.engine.con
 
     def ensure_tables(self) -> None:
-        """Create every canonical table that does not exist yet (empty, with its schema)."""
-        missing = [spec for name, spec in TABLES.items() if not self.engine.exists(name)]
-        if missing:
+        """Create every canonical table that does not exist yet (empty, with its schema), and
+        add the columns a newer version of the data model declared to the tables that lack
+        them (empty in the rows already there). The model only ever grows: a column is never
+        dropped or retyped here."""
+        have = self.engine.columns(list(TABLES))
+        missing = [spec for name, spec in TABLES.items() if name not in have]
+        grown = {name: ibis.schema({c: t for c, t in spec.ibis_schema().items() if c not in have[name]})
+                 for name, spec in TABLES.items() if name in have}
+        grown = {name: schema for name, schema in grown.items() if len(schema)}
+        if missing or grown:
             with self.transaction():
                 for spec in missing:
                     self.engine.create(spec.name, spec.ibis_schema())
+                for name, schema in grown.items():
+                    self.engine.add_columns(name, schema)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -147,3 +147,25 @@ def test_demo_offers_follow_the_planted_tastes_and_dates(fitted):
     consenting = set(ws.table("customers").filter(lambda t: t.consent_personalization).customer_id.execute())
     assert set(offers.all_choices.customer_id) <= consenting
     assert offers.to_dict()["kind"] == "next_best_offers"
+
+
+def test_out_of_stock_products_are_never_recommended_or_offered(fitted):
+    """Stock is read when a list or an offer is asked for, not at fit time: a product whose
+    stock falls to zero leaves every list and its offer at once, and comes back when restocked."""
+    from mercator.recommend import next_best_offers, out_of_stock
+
+    ws, _truth, _folder, res = fitted
+    batch = recommend_batch(ws, res.model, purpose=None)
+    who = batch.lists.customer_id.iloc[0]
+    top = recommend_for(res.model, who, ws=ws, purpose=None).to_frame("items").product_id.iloc[0]
+    gone = {top, "coffee-00"}
+    ws.con.raw_sql(f"UPDATE products SET stock = 0 WHERE product_id IN {tuple(gone)}")
+    try:
+        assert out_of_stock(ws) == gone
+        assert top not in set(recommend_for(res.model, who, ws=ws, purpose=None).to_frame("items").product_id)
+        assert not gone & set(recommend_batch(ws, res.model, purpose=None).lists.product_id)
+        offers = next_best_offers(ws, res.model).to_frame("offers").set_index("offer_id")
+        assert offers.loc["coffee_refill", "status"] == "out of stock" and offers.loc["coffee_refill", "chosen"] == 0
+    finally:
+        ws.con.raw_sql("UPDATE products SET stock = NULL")
+    assert top in set(recommend_for(res.model, who, ws=ws, purpose=None).to_frame("items").product_id)

@@ -409,12 +409,23 @@ def find_recommender(workspace: str | None, model: str | None = None, *, require
     return saved["recommender"]
 
 
+def out_of_stock(ws) -> frozenset[str]:
+    """The products whose stock is at zero or below now: never recommended or offered (a product
+    whose stock is not tracked, empty, counts as available)."""
+    p = ws.table("products")
+    return frozenset(p.filter(p.stock <= 0).product_id.cast("string").to_pyarrow().to_pylist())
+
+
 def recommend_for(model: Recommender, customer_id: str, *, protocol: str = "repeat", k: int = 10,
                   per_category: int | None = None, margin_aware: bool = False, ws=None,
-                  purpose: str | None = "personalization", consented: bool | None = None) -> Recommendations:
+                  purpose: str | None = "personalization", consented: bool | None = None,
+                  unavailable: frozenset[str] | None = None) -> Recommendations:
     """``customer_id``'s next best items. A customer without consent to ``purpose``
     (personalization), checked in the workspace ``ws`` by the one targeting filter (or given as
-    ``consented`` by a caller that checked it so), gets the non-personalized default."""
+    ``consented`` by a caller that checked it so), gets the non-personalized default. Products
+    out of stock in ``ws`` now (or ``unavailable``, from a caller that read them so) are left out."""
+    if unavailable is None:
+        unavailable = out_of_stock(ws) if ws is not None else frozenset()
     personalized = True if consented is None else consented
     if consented is None and ws is not None and purpose:
         from mercator.govern import eligible_frame
@@ -423,10 +434,11 @@ def recommend_for(model: Recommender, customer_id: str, *, protocol: str = "repe
                                purpose=purpose)
         personalized = len(ok) == 1
     items, why = model.recommend(str(customer_id), protocol=protocol, k=k, per_category=per_category,
-                                 margin_aware=margin_aware, personalized=personalized)
+                                 margin_aware=margin_aware, personalized=personalized, exclude=unavailable)
     return Recommendations(tables={"items": items}, findings=(Finding(f"{customer_id}: {why}.", impact=1.0),),
                            params={"customer_id": str(customer_id), "protocol": protocol, "k": k,
                                    "per_category": per_category, "margin_aware": margin_aware, "reason": why,
+                                   "out_of_stock": len(unavailable),
                                    "model_asof": model.asof.isoformat()})
 
 
@@ -446,10 +458,12 @@ def recommend_batch(ws, model: Recommender, *, protocol: str = "repeat", k: int 
                     per_category: int | None = None, purpose: str | None = "personalization",
                     suppress_segments: Sequence[str] = ()) -> BatchResult:
     """Every known customer's top ``k``, without those who have not consented to ``purpose`` or
-    are in ``suppress_segments`` (the one engine-side targeting filter): they are left out."""
+    are in ``suppress_segments`` (the one engine-side targeting filter): they are left out; and
+    without the products out of stock now."""
     from mercator.govern import eligible_frame
 
-    lists = model.batch(protocol=protocol, k=k, per_category=per_category)
+    unavailable = out_of_stock(ws)
+    lists = model.batch(protocol=protocol, k=k, per_category=per_category, exclude=unavailable)
     people = pd.DataFrame({"customer_id": lists.customer_id.unique()})
     kept, removed = eligible_frame(ws, people, id_col="customer_id", purpose=purpose,
                                    suppress_segments=suppress_segments)
@@ -464,5 +478,6 @@ def recommend_batch(ws, model: Recommender, *, protocol: str = "repeat", k: int 
     return BatchResult(tables={"summary": summary, "reasons": reasons, "preview": lists.head(20)},
                        findings=tuple(findings),
                        params={"protocol": protocol, "k": k, "per_category": per_category, "purpose": purpose,
-                               "suppress_segments": list(suppress_segments), "model_asof": model.asof.isoformat()},
+                               "suppress_segments": list(suppress_segments), "model_asof": model.asof.isoformat(),
+                               "out_of_stock": len(unavailable)},
                        lists=lists)

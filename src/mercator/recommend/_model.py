@@ -146,18 +146,22 @@ class Recommender:
             out.append(r)
         return out
 
-    def batch(self, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None) -> pd.DataFrame:
+    def batch(self, *, protocol: str = "repeat", k: int = 10, per_category: int | None = None,
+              exclude: set[str] | frozenset = frozenset()) -> pd.DataFrame:
         """Every known customer's top ``k`` under the rules, as one frame (customer_id, rank,
-        product_id, score, p, reason), filled from the recent-popular list where short."""
+        product_id, score, p, reason), filled from the recent-popular list where short; no
+        product of ``exclude`` (out of stock)."""
         if protocol not in self.lists:
             raise BadParameter(f"unknown protocol {protocol!r}; use {' or '.join(self.lists)}")
         f = self.lists[protocol][["customer_id", "product_id", "score", "p", "reason"]]
+        if exclude:
+            f = f[~f.product_id.isin(list(exclude))]
         f = _without(f, self.returned)
         f = self._diverse(f, per_category).groupby("customer_id", sort=False).head(k)
         have = f.groupby("customer_id").size()
         short = have[have < k]
         if len(short):
-            pop = self.popular.product_id.head(3 * k).to_numpy()
+            pop = self.popular.product_id[~self.popular.product_id.isin(list(exclude))].head(3 * k).to_numpy()
             fill = pd.DataFrame({"customer_id": np.repeat(short.index.to_numpy(), len(pop)),
                                  "product_id": np.tile(pop, len(short)), "score": np.nan, "p": np.nan,
                                  "reason": "popular in the last 30 days"})

@@ -132,6 +132,7 @@ def next_best_offers(ws, model=None, *, offers: str | Path | pd.DataFrame | None
     past test of a similar offer says better. People without consent to ``purpose`` or in
     ``suppress_segments`` get no offer (the one targeting filter), and are counted."""
     from mercator.govern import eligible_frame
+    from mercator.recommend._analysis import out_of_stock
 
     if not 0 <= incrementality <= 1:
         raise BadParameter(f"incrementality must be from 0 to 1; got {incrementality}")
@@ -144,11 +145,13 @@ def next_best_offers(ws, model=None, *, offers: str | Path | pd.DataFrame | None
                                    suppress_segments=suppress_segments)
     feats = kept.merge(feats, on="customer_id", how="left")
     status = _status(table, day)
+    unavailable = out_of_stock(ws)
+    status[(status == "valid") & table.product_id.isin(list(unavailable))] = "out of stock"
     if known.model is None:  # an untested offer is valued from the recommender's probabilities
         status[(status == "valid") & table.experiment_id.isna() & table.propensity_model.isna()] = UNSCORED
     estimates, notes, evidence = [], [], {}
     for _, offer in table[status == "valid"].iterrows() if len(feats) else ():
-        est, note = _estimate(ws, known, offer, feats, incrementality, learner, seed, evidence)
+        est, note = _estimate(ws, known, offer, feats, incrementality, learner, seed, evidence, unavailable)
         estimates.append(est)
         notes += note
     long = pd.concat(estimates, ignore_index=True) if estimates else pd.DataFrame(
@@ -215,7 +218,7 @@ def _features(ws, known: _Known, day: dt.date) -> pd.DataFrame:
 
 
 def _estimate(ws, known: _Known, offer: pd.Series, feats: pd.DataFrame, incrementality: float, learner: str,
-              seed: int, evidence: dict) -> tuple[pd.DataFrame, list[Finding]]:
+              seed: int, evidence: dict, unavailable: frozenset[str]) -> tuple[pd.DataFrame, list[Finding]]:
     """Per customer: eligible or why not, and p, tau and the expected value of making ``offer``."""
     oid = offer.offer_id
     out = pd.DataFrame({"customer_id": feats.customer_id, "offer_id": oid})
@@ -238,7 +241,7 @@ def _estimate(ws, known: _Known, offer: pd.Series, feats: pd.DataFrame, incremen
         value = _order_value(ws) if value is None else value
         gain = tau * value * margin - p * value * offer.discount
     else:
-        p, gain = _from_recommender(known.model, offer, feats, incrementality)
+        p, gain = _from_recommender(known.model, offer, feats, incrementality, unavailable)
         tau, basis = incrementality * p, "recommender"
     out["basis"] = basis
     out["eligible"] = ok
@@ -315,13 +318,14 @@ def _propensity(offer: pd.Series, feats: pd.DataFrame) -> np.ndarray:
                        source=f"offer {offer.offer_id!r}, column propensity_model (scored on customer features)")
 
 
-def _from_recommender(model, offer: pd.Series, feats: pd.DataFrame, incrementality: float
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Per customer: the probability of buying the offer's product (any of its category's), and
-    the expected value of the purchases, from the customer's ranked candidates (a product not
-    among them is taken as not bought: it ranked below 100): per product,
+def _from_recommender(model, offer: pd.Series, feats: pd.DataFrame, incrementality: float,
+                      unavailable: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: the probability of buying the offer's product (any of its category's in
+    stock), and the expected value of the purchases, from the customer's ranked candidates (a
+    product not among them is taken as not bought: it ranked below 100): per product,
     ``p x price x (incrementality x margin - discount)``."""
     cands = model.lists["repeat"][["customer_id", "product_id", "p"]]
+    cands = cands[~cands.product_id.isin(list(unavailable))]
     info = model.products.set_index("product_id")
     if pd.notna(offer.product_id):
         cands = cands[cands.product_id == offer.product_id]
@@ -414,6 +418,8 @@ def _result(table, summary, choices, people, kept, removed, notes, day, purpose,
             findings.append(Finding(f"Offer {o.offer_id} is not scored: no experiment or propensity model tested "
                                     "it, and no recommender is fitted to value it (`mercator recommend fit`).",
                                     impact=0.4))
+        elif o.status == "out of stock":
+            findings.append(Finding(f"Offer {o.offer_id} is not made: {o.product_id} is out of stock.", impact=0.3))
         elif o.status != "valid":
             findings.append(Finding(f"Offer {o.offer_id} is not made: on {day} it has {o.status} (valid from "
                                     f"{_when(o.valid_from)} to {_when(o.valid_to)}).", impact=0.2))

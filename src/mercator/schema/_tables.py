@@ -166,6 +166,8 @@ PRODUCTS = TableSpec(
         C("category", "string", "Category path."),
         C("price", "float64", "List price.", unit="currency", min=0),
         C("margin", "float64", "Gross margin as a share of price.", unit="ratio", min=-1, max=1),
+        C("stock", "int64", "Units in stock now (empty: not tracked; 0 or less: out of stock, never recommended "
+                            "or offered).", unit="count"),
     ),
     key=("product_id",),
 )

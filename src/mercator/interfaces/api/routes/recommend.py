@@ -96,6 +96,19 @@ def _consenting(request: Request) -> frozenset[str]:
     return srv.keep(("consent", "personalization"), compute)
 
 
+def _out_of_stock(request: Request) -> frozenset[str]:
+    """The products out of stock, kept until the workspace changes."""
+    from mercator.recommend import out_of_stock
+
+    srv = server(request)
+
+    def compute() -> frozenset[str]:
+        with srv.open() as ws:
+            return out_of_stock(ws)
+
+    return srv.keep(("out_of_stock",), compute)
+
+
 @router.get("/recommendations/{customer_id}")
 def for_customer(request: Request, customer_id: str, protocol: str = "repeat",
                  k: Annotated[int, Query(ge=1, le=1000)] = 10,
@@ -108,7 +121,8 @@ def for_customer(request: Request, customer_id: str, protocol: str = "repeat",
     fitted = _fitted(request, model)
     personalized = customer_id in _consenting(request)
     return answer(recommend_for(fitted, customer_id, protocol=protocol, k=k, per_category=per_category,
-                                margin_aware=margin_aware, consented=personalized))
+                                margin_aware=margin_aware, consented=personalized,
+                                unavailable=_out_of_stock(request)))
 
 
 @router.get("/recommend/bundles")
