@@ -30,7 +30,7 @@ MIN_BUYERS = 10  # customers whose purchases the ranker learns from, at the leas
 @dataclass(frozen=True)
 class RankerConfig:
     horizon_days: int = 30
-    cuts: int = 3
+    cuts: int = 2
     negatives: float = 0.3
     min_child_samples: int = 50
     seed: int = 0

@@ -312,8 +312,48 @@ DECISIONS = TableSpec(
         C("expected_impact", "string", "Expected impact with its interval, as JSON."),
         C("evidence", "string", "Evidence as JSON."),
         C("model_versions", "string", "Models and versions behind it, as JSON."),
+        C("person_id", "string", "The person decided for (a customer or user id; pseudonymous)."),
+        C("policy", "string", "The decision policy (mercator.decide)."),
+        C("policy_version", "int64", "Its version."),
+        C("context", "string", "The request's context as JSON (the keys the policy declares)."),
+        C("context_hash", "string", "A digest of the context."),
+        C("eligible", "string", "The arms that were eligible, comma-separated."),
+        C("arm", "string", "The arm chosen."),
+        C("propensity", "float64", "The probability the policy chose that arm with.", unit="ratio", min=0, max=1),
+        C("fallback_reason", "string", "Why the default was served instead of the policy's choice (empty if not)."),
+        C("latency_ms", "float64", "Time to decide, in milliseconds.", unit="ms", min=0),
     ),
     key=("decision_id",),
+    time_column="ts",
+)
+
+POLICIES = TableSpec(
+    name="policies",
+    description="Decision policies of mercator.decide, every version kept: the YAML, its status, who changed it and "
+                "why (the registry and its change log).",
+    columns=(
+        C("policy", "string", "Policy name.", nullable=False),
+        C("version", "int64", "Version, from 1.", nullable=False, min=1),
+        C("spec", "string", "The policy as YAML (arms, eligibility, caps, bandit, floor, default).", nullable=False),
+        C("status", "string", "draft, live, paused or retired.", nullable=False,
+          allowed=("draft", "live", "paused", "retired")),
+        C("author", "string", "Who made the change."),
+        C("reason", "string", "Why."),
+        C("created_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("policy", "version"),
+    time_column="created_at",
+)
+
+REWARDS = TableSpec(
+    name="rewards",
+    description="Feedback on decisions: the reward each earned, joined to the decision log by decision id.",
+    columns=(
+        C("decision_id", "string", "The decision rewarded.", nullable=False),
+        C("ts", "timestamp", "When the reward was recorded, UTC.", nullable=False),
+        C("reward", "float64", "The reward (1 for a click or a purchase, 0 for none, or a value)."),
+    ),
+    key=("decision_id", "ts"),
     time_column="ts",
 )
 
@@ -388,8 +428,8 @@ LOADS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
-              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, DECISIONS, SEGMENTS,
-              SEGMENT_MEMBERS, QUARANTINE, LOADS)
+              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, POLICIES, DECISIONS, REWARDS,
+              SEGMENTS, SEGMENT_MEMBERS, QUARANTINE, LOADS)
 }
 
 

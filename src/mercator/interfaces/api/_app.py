@@ -13,11 +13,12 @@ from mercator import __version__
 from mercator.errors import MercatorError
 from mercator.interfaces._served import announced
 from mercator.interfaces.api import _problems
-from mercator.interfaces.api._jobs import Jobs, jobs_folder
+from mercator.interfaces.api._jobs import Jobs, beside, jobs_folder
 from mercator.interfaces.api._server import Server
 from mercator.interfaces.api.routes import (
     attribution,
     clv,
+    decide,
     diagnose,
     experiment,
     explore,
@@ -31,8 +32,8 @@ from mercator.interfaces.api.routes import (
     workspace,
 )
 
-ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, attribution, mmm, experiment,
-           report, jobs)
+ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, decide, attribution, mmm,
+           experiment, report, jobs)
 
 #: Seconds a health check's reading of the workspace is reused.
 HEALTH_TTL = 2.0
@@ -61,22 +62,33 @@ class _BodyLimit:
 
 
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
-               ingest_root: str | Path | None = None, url: str | None = None) -> FastAPI:
+               ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0) -> FastAPI:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
     inside ``ingest_root`` only (default: the current folder). ``url``: the address it is
-    served at, announced while it runs so that ``mercator ingest`` loads through it."""
+    served at, announced while it runs so that ``mercator ingest`` loads through it. Decisions
+    (``POST /v1/decide``) reach the workspace's decisions table every ``sync_interval`` seconds."""
     from mercator.config import default_location
+    from mercator.decide import DecisionService
+    from mercator.interfaces.api.routes._common import consenting
 
     location = str(workspace or default_location())
     srv = Server(location, wait=wait, ingest_root=Path(ingest_root or Path.cwd()).resolve())
     job_queue = Jobs(jobs_folder(location), location, max_running=max_jobs, writing=srv.writing)
+    decisions = DecisionService(beside(location, "decide"), reading=srv.open, writing=srv.writing,
+                                consenting=lambda purpose: consenting(srv, purpose), sync_interval=sync_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
         with announced(location, url) if url else contextlib.nullcontext():
+            try:
+                decisions.load()
+            except MercatorError as exc:  # the other routes serve on; /v1/decide says no policy is live
+                _problems.log.warning("decision policies not loaded: %s", _problems.message(exc))
+            decisions.start()
             yield
+            decisions.close()
             job_queue.shutdown()
 
     app = FastAPI(title="Mercator", version=__version__, lifespan=lifespan,
@@ -85,6 +97,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
                               "documents.")
     app.state.server = srv
     app.state.jobs = job_queue
+    app.state.decide = decisions
     app.add_middleware(_BodyLimit)
     _problems.install(app)
 

@@ -245,8 +245,14 @@ class Jobs:
 
 
 def jobs_folder(workspace: str) -> Path:
-    """``<workspace file>.jobs`` beside a DuckDB workspace; ``./mercator-jobs`` for Spark."""
+    """``<workspace file>.jobs`` beside a DuckDB workspace; ``./mercator-spark/jobs`` for Spark."""
+    return beside(workspace, "jobs")
+
+
+def beside(workspace: str, name: str) -> Path:
+    """The server's folder ``name`` for ``workspace``: ``<workspace file>.<name>`` beside a DuckDB
+    workspace, ``$MERCATOR_SPARK_HOME/<name>`` (default ``./mercator-spark``) for Spark."""
     if workspace.startswith("spark"):
-        return Path(os.environ.get("MERCATOR_SPARK_HOME", "mercator-spark")) / "jobs"
+        return Path(os.environ.get("MERCATOR_SPARK_HOME", "mercator-spark")) / name
     path = Path(workspace.removeprefix("duckdb://"))
-    return path.with_name(path.name + ".jobs")
+    return path.with_name(f"{path.name}.{name}")

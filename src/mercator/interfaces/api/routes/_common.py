@@ -69,3 +69,17 @@ def submit(request: Request, kind: str, target: Callable, params: BaseModel | di
     job = jobs(request).submit(kind, f"{target.__module__}:{target.__name__}", values, read_only=read_only,
                                in_server=in_server)
     return JSONResponse(job, status_code=202, headers={"Location": f"/v1/jobs/{job['id']}"})
+
+
+def consenting(srv: Server, purpose: str) -> frozenset[str]:
+    """Who consented to ``purpose``, through the one targeting filter, kept until the workspace
+    changes (a request then costs a set lookup, not a query)."""
+    from mercator.govern import eligible
+
+    def compute() -> frozenset[str]:
+        with srv.open() as ws:
+            c = ws.table("customers")
+            people = eligible(ws, c.select(customer_id=c.customer_id.cast("string")), purpose=purpose).people
+            return frozenset(people.to_pyarrow().column("customer_id").to_pylist())
+
+    return srv.keep(("consent", purpose), compute)

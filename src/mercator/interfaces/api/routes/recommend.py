@@ -11,7 +11,7 @@ from pydantic import Field
 
 from mercator.errors import BadParameter
 from mercator.interfaces._params import csv_list
-from mercator.interfaces.api.routes._common import Body, answer, read, server, submit
+from mercator.interfaces.api.routes._common import Body, answer, consenting, read, server, submit
 
 router = APIRouter(prefix="/v1", tags=["recommend"])
 
@@ -80,22 +80,6 @@ def _fitted(request: Request, model: str | None):
                     also=(path.stat().st_mtime_ns,))
 
 
-def _consenting(request: Request) -> frozenset[str]:
-    """Who consented to personalization, through the one targeting filter, kept until the
-    workspace changes (a request then costs a set lookup, not a query)."""
-    from mercator.govern import eligible
-
-    srv = server(request)
-
-    def compute() -> frozenset[str]:
-        with srv.open() as ws:
-            c = ws.table("customers")
-            people = eligible(ws, c.select(customer_id=c.customer_id.cast("string")), purpose="personalization").people
-            return frozenset(people.to_pyarrow().column("customer_id").to_pylist())
-
-    return srv.keep(("consent", "personalization"), compute)
-
-
 def _out_of_stock(request: Request) -> frozenset[str]:
     """The products out of stock, kept until the workspace changes."""
     from mercator.recommend import out_of_stock
@@ -119,7 +103,7 @@ def for_customer(request: Request, customer_id: str, protocol: str = "repeat",
     from mercator.recommend import recommend_for
 
     fitted = _fitted(request, model)
-    personalized = customer_id in _consenting(request)
+    personalized = customer_id in consenting(server(request), "personalization")
     return answer(recommend_for(fitted, customer_id, protocol=protocol, k=k, per_category=per_category,
                                 margin_aware=margin_aware, consented=personalized,
                                 unavailable=_out_of_stock(request)))

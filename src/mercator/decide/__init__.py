@@ -1,0 +1,30 @@
+"""Decide: choose content, offers and bids in real time under rules, caps and consent, learn from
+the feedback with bandits, log every decision durably, and judge a candidate policy on the log
+before it ships (docs/decide.md)."""
+
+from mercator.decide._bandits import POLICIES, Bandit
+from mercator.decide._policy import ContextError, Decider, Policy, parse_policy
+from mercator.decide._registry import (
+           PolicyVersions,
+           list_policies,
+           live_policies,
+           load_policy,
+           save_policy,
+)
+from mercator.decide._service import DecisionService, learn_from_log
+
+__all__ = [
+           "POLICIES",
+           "Bandit",
+           "ContextError",
+           "Decider",
+           "DecisionService",
+           "Policy",
+           "PolicyVersions",
+           "learn_from_log",
+           "list_policies",
+           "live_policies",
+           "load_policy",
+           "parse_policy",
+           "save_policy",
+]

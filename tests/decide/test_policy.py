@@ -1,0 +1,99 @@
+"""A policy's rules hold for every decision: eligibility, caps per person and scope, consent,
+the default with its reason, exact propensities, and learning only within the attribution
+window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mercator.decide._policy import ContextError, Decider, parse_policy
+from mercator.errors import BadParameter
+
+SPEC = """
+policy: hero
+bandit: thompson
+floor: 0.05
+context: [device, country, hour]
+default: generic
+caps:
+  - {scope: arm, max: 2, window: 1d}
+  - {scope: campaign, max: 3, window: 7d}
+arms:
+  - {id: summer, campaign: sale, when: {device: [mobile], hour: [8, 22]}}
+  - {id: winter, campaign: sale, when: {country: [US, GB]}}
+  - {id: loyalty, campaign: club}
+  - {id: generic}
+"""
+
+
+def test_eligibility_caps_and_the_default_with_its_reason():
+    decider = Decider(parse_policy(SPEC), seed=0)
+    night = decider.decide("p1", {"device": "mobile", "country": "DE", "hour": 23})
+    assert night["eligible"] == "loyalty,generic"  # summer is for 8-22, winter for US and GB
+    day = 86400.0
+    out = [decider.decide("p2", {"device": "mobile", "country": "US", "hour": 12}, now=day + i) for i in range(9)]
+    served = [o["arm"] for o in out if o["fallback_reason"] is None]
+    # each arm at most 2 a day; campaign "sale" 3 a week: summer + winter together at most 3 times
+    assert len(served) == 7 and sum(a in ("summer", "winter") for a in served) == 3
+    assert all(served.count(a) <= 2 for a in set(served))
+    assert out[-1]["fallback_reason"] == "every eligible arm is capped for this person: the default"
+    assert out[-1]["arm"] == "generic" and out[-1]["propensity"] == 1.0
+    later = decider.decide("p2", {"device": "mobile", "country": "US", "hour": 12}, now=day * 9)
+    assert later["fallback_reason"] is None  # the windows have passed
+
+
+def test_without_consent_the_default_and_no_learning():
+    logged = []
+    decider = Decider(parse_policy(SPEC), consenting=frozenset({"yes"}), log=logged.append, seed=0)
+    no = decider.decide("no", {"device": "mobile"})
+    assert no["arm"] == "generic" and no["fallback_reason"] == "no consent to personalization: the default"
+    assert decider.decide(None, {})["fallback_reason"].startswith("no consent")
+    assert decider.feedback(no["decision_id"], 1.0).startswith("not learned")
+    assert len(logged) == 2 and logged[0]["decision_id"] == no["decision_id"]
+
+
+def test_propensities_are_the_probabilities_the_arms_are_drawn_with():
+    """Over 40,000 decisions in one context, each arm's share is within 0.01 of the propensity
+    logged with it (Thompson sampling after some learning, floor 0.05)."""
+    decider = Decider(parse_policy(SPEC.replace("caps:", "old_caps:").replace("  - {scope", "  # {scope")), seed=1)
+    decider.learn(np.array([0, 0, 1, 2, 3, 1]), np.array([1, 1, 0, 1, 0, 1]))
+    ctx = {"device": "mobile", "country": "US", "hour": 12}
+    out = [decider.decide(None, ctx) for _ in range(40_000)]
+    arms = np.array([o["arm"] for o in out])
+    for arm in ("summer", "winter", "loyalty", "generic"):
+        props = {o["propensity"] for o in out if o["arm"] == arm}
+        assert len(props) == 1 and min(props) >= 0.05
+        assert abs((arms == arm).mean() - props.pop()) <= 0.01
+
+
+def test_rewards_are_learned_within_the_attribution_window_only():
+    decider = Decider(parse_policy(SPEC.replace("default: generic", "default: generic\nattribution_window: 1h")),
+                      seed=0)
+    d = decider.decide("p", {"device": "mobile", "country": "US", "hour": 9}, now=0.0)
+    late = decider.decide("q", {"device": "mobile", "country": "US", "hour": 9}, now=0.0)
+    assert decider.feedback(d["decision_id"], 1.0, now=1800.0) == "learned"
+    assert decider.feedback(d["decision_id"], 1.0, now=1801.0).startswith("not learned: unknown")
+    assert decider.feedback(late["decision_id"], 1.0, now=7200.0) == "not learned: after the attribution window"
+    assert decider.bandit.pulls.sum() == 1
+
+
+@pytest.mark.parametrize(("context", "field"), [({"colour": "red"}, "colour"), ({"device": ["a"]}, "device"),
+                                                ({"hour": "noon"}, "hour")])
+def test_a_malformed_context_names_the_field(context, field):
+    decider = Decider(parse_policy(SPEC), seed=0)
+    with pytest.raises(ContextError) as err:
+        decider.decide("p", context)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("bandit: thompson", "bandit: greedy"), "bandit 'greedy' is not one of"),
+    (("default: generic", "default: nothing"), "default 'nothing' is not one of its arms"),
+    (("window: 1d", "window: daily"), r"caps\[0\]: window 'daily' is not a duration"),
+    (("when: {country", "when: {colour"), r"arms\[1\], when.colour: not a context key"),
+    (("floor: 0.05", "floor: 0.5"), "floor 0.5 is impossible with 4 arms"),
+])
+def test_a_bad_policy_says_where(change, message):
+    with pytest.raises(BadParameter, match=message):
+        parse_policy(SPEC.replace(*change))
