@@ -20,6 +20,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@# Microsoft Recommenders: only the reference the ranking metrics are tested against; its pins
 	@# (an older pandas, numpy < 2...) clash with ours, and its evaluation module needs none of them
 	$(BIN)/python -m pip install --quiet --no-deps 'recommenders==1.2.1'
+	@# Open Bandit Pipeline: only the reference the off-policy estimators are tested against; it
+	@# needs torch (the local CPU wheel: an unpinned torch pulls gigabytes of CUDA), and its own
+	@# pins are old, so it goes in without them
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0' 'matplotlib>=3.8' 'seaborn>=0.13' 'mypy_extensions>=1.0' 'tqdm>=4.66'
+	$(BIN)/python -m pip install --quiet --no-deps 'obp==0.4.1'
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for the Spark tests: installing openjdk-17-jre-headless"; \
 	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) || echo "could not install Java; Spark tests will be skipped"; }
 	@touch $(STAMP)

@@ -2,6 +2,13 @@
 the feedback with bandits, log every decision durably, and judge a candidate policy on the log
 before it ships (docs/decide.md)."""
 
+from mercator.decide._analysis import (
+    PolicyEvaluation,
+    SimulationResult,
+    evaluate_policy,
+    logged_decisions,
+    simulate,
+)
 from mercator.decide._bandits import POLICIES, Bandit
 from mercator.decide._policy import ContextError, Decider, Policy, parse_policy
 from mercator.decide._registry import (
@@ -14,17 +21,22 @@ from mercator.decide._registry import (
 from mercator.decide._service import DecisionService, learn_from_log
 
 __all__ = [
-           "POLICIES",
-           "Bandit",
-           "ContextError",
-           "Decider",
-           "DecisionService",
-           "Policy",
-           "PolicyVersions",
-           "learn_from_log",
-           "list_policies",
-           "live_policies",
-           "load_policy",
-           "parse_policy",
-           "save_policy",
+    "POLICIES",
+    "Bandit",
+    "ContextError",
+    "Decider",
+    "DecisionService",
+    "Policy",
+    "PolicyEvaluation",
+    "PolicyVersions",
+    "SimulationResult",
+    "evaluate_policy",
+    "learn_from_log",
+    "list_policies",
+    "live_policies",
+    "load_policy",
+    "logged_decisions",
+    "parse_policy",
+    "save_policy",
+    "simulate",
 ]

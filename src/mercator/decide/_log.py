@@ -184,3 +184,23 @@ def into(ws, table: str = "decisions") -> Callable[[pa.Table], None]:
         ws.replace(table, rows.to_pandas(), on=key)
 
     return load
+
+
+def outcomes(ws, policy: str, *, window_s: float, now: float | None = None):
+    """The policy's logged choices (fallbacks left out) with the reward each earned within the
+    attribution window (rewards joined to decisions in the engine, summed per decision); only
+    decisions whose window has closed or that have a reward. An Ibis table."""
+    import time
+
+    import ibis
+
+    now = time.time() if now is None else now
+    d, r = ws.table("decisions"), ws.table("rewards")
+    d = d.filter((d.policy == policy) & d.fallback_reason.isnull())
+    earned = d.select("decision_id", "ts").join(r, "decision_id") \
+        .filter(lambda t: t.ts_right <= t.ts + ibis.interval(seconds=int(window_s))) \
+        .group_by("decision_id").aggregate(reward=lambda t: t.reward.sum())
+    closed = ibis.timestamp(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - window_s)))
+    rows = d.left_join(earned, "decision_id")
+    rows = rows.filter(rows.reward.notnull() | (rows.ts <= closed))
+    return rows.mutate(reward=rows.reward.fill_null(0))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mercator.decide._features import hashed
-from mercator.decide._log import REWARDS, DecisionLog, into
+from mercator.decide._log import REWARDS, DecisionLog, into, outcomes
 from mercator.decide._policy import Decider, Policy
 from mercator.decide._registry import live_policies
 from mercator.errors import BadParameter, NotFoundError
@@ -32,21 +32,11 @@ def learn_from_log(ws, decider: Decider, now: float | None = None) -> int:
     with a reward within the attribution window, and decisions whose window has closed (no
     reward: zero). Fallbacks are not the policy's choices and are left out. Returns the number
     of decisions learned from."""
-    import ibis
-
     p = decider.policy
-    window = int(p.attribution_window_s)
-    now = time.time() if now is None else now
-    d, r = ws.table("decisions"), ws.table("rewards")
-    d = d.filter((d.policy == p.name) & d.fallback_reason.isnull() & d.arm.isin(p.arm_ids))
-    earned = d.select("decision_id", "ts").join(r, "decision_id") \
-        .filter(lambda t: t.ts_right <= t.ts + ibis.interval(seconds=window)) \
-        .group_by("decision_id").aggregate(reward=lambda t: t.reward.sum())
-    closed = ibis.timestamp(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - window)))
-    rows = d.left_join(earned, "decision_id")
-    rows = rows.filter(rows.reward.notnull() | (rows.ts <= closed))
+    rows = outcomes(ws, p.name, window_s=p.attribution_window_s, now=now)
+    rows = rows.filter(rows.arm.isin(p.arm_ids))
     keys = ["arm", "context"] if decider.bandit.contextual else ["arm"]
-    agg = rows.group_by(keys).aggregate(n=rows.count(), reward=rows.reward.fill_null(0).sum()).to_pandas()
+    agg = rows.group_by(keys).aggregate(n=rows.count(), reward=rows.reward.sum()).to_pandas()
     if agg.empty:
         return 0
     index = {a: i for i, a in enumerate(p.arm_ids)}
