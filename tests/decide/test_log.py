@@ -15,8 +15,9 @@ from mercator.decide._log import DecisionLog, into
 
 
 def _record(i: int) -> dict:
-    return {"decision_id": f"d{i}", "ts": 1_700_000_000.0 + i, "person_id": f"p{i % 7}", "policy": "hero",
-            "policy_version": 1, "context": {"device": "mobile"}, "context_hash": "abc", "eligible": "a,b",
+    return {"decision_id": f"d{i}", "ts": (1_700_000_000 + i) * 1_000_000, "person_id": f"p{i % 7}",
+            "policy": "hero", "policy_version": 1, "context": '{"device":"mobile"}', "context_hash": "abc",
+            "eligible": "a,b",
             "arm": "a", "propensity": 0.5, "fallback_reason": None, "latency_ms": 0.1}
 
 
@@ -35,7 +36,8 @@ def test_every_decision_reaches_the_table_once(tmp_path):
     assert log.sync(into(ws)) == 1
     rows = ws.table("decisions").to_pandas()
     assert len(rows) == 250 and rows.decision_id.is_unique
-    assert rows.set_index("decision_id").loc["d7", "context"] == '{"device": "mobile"}'
+    assert rows.set_index("decision_id").loc["d7", "context"] == '{"device":"mobile"}'
+    assert str(rows.set_index("decision_id").loc["d7", "ts"]) == "2023-11-14 22:13:27"
     assert not list(log.folder.iterdir())
     ws.close()
 

@@ -33,6 +33,17 @@ def hashed(context: dict, dim: int = DIM) -> np.ndarray:
     return x
 
 
-def context_hash(context: dict) -> str:
-    """A short, stable digest of a context (what the decision log keeps instead of the context)."""
-    return hashlib.sha256(json.dumps(context, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def json_text(context: dict) -> str:
+    """A context as compact JSON with sorted keys (what the decision log keeps)."""
+    try:
+        import orjson
+
+        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
+    except ImportError:  # pragma: no cover - orjson comes with mercator
+        return json.dumps(context, sort_keys=True, separators=(",", ":"))
+
+
+def context_hash(context: dict | str) -> str:
+    """A short, stable digest of a context (or of its :func:`json_text`)."""
+    text = context if isinstance(context, str) else json_text(context)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 
 from mercator.decide._bandits import POLICIES, Bandit
-from mercator.decide._features import DIM, context_hash, hashed
+from mercator.decide._features import DIM, context_hash, hashed, json_text
 from mercator.errors import BadParameter
 
 SCOPES = ("arm", "campaign", "channel")
@@ -195,6 +195,7 @@ class Decider:
     bandit: Bandit = field(init=False)
     _seen: dict = field(default_factory=dict)  # person -> deque of (time, arm index)
     _pending: dict = field(default_factory=dict)  # decision id -> (time, arm index, context vector)
+    _order: deque = field(default_factory=deque)  # (time, decision id), oldest first
     _cache: dict = field(default_factory=dict)  # (state version, eligible mask) -> probabilities
     _version: int = 0
 
@@ -258,8 +259,9 @@ class Decider:
             self._seen.setdefault(person_id, deque()).append((now, chosen))
         if fallback is None:
             self._remember(decision_id, now, chosen, x)
-        record = {"decision_id": decision_id, "ts": now, "person_id": person_id, "policy": p.name,
-                  "policy_version": p.version, "context": context, "context_hash": context_hash(context),
+        text = json_text(context)
+        record = {"decision_id": decision_id, "ts": int(now * 1e6), "person_id": person_id, "policy": p.name,
+                  "policy_version": p.version, "context": text, "context_hash": context_hash(text),
                   "eligible": ",".join(a.id for a, e in zip(p.arms, eligible, strict=True) if e),
                   "arm": p.arms[chosen].id, "propensity": propensity, "fallback_reason": fallback,
                   "latency_ms": (time.perf_counter() - started) * 1000}
@@ -268,38 +270,39 @@ class Decider:
         return record
 
     def _remember(self, decision_id: str, now: float, arm: int, x) -> None:
-        """Keep what a reward needs until the attribution window closes (oldest dropped first)."""
-        pending = self._pending
-        pending[decision_id] = (now, arm, x)
-        if len(pending) % 4096 == 0:
-            horizon = now - self.policy.attribution_window_s
-            for key in [key for key, (ts, _a, _x) in pending.items() if ts < horizon]:
-                del pending[key]
+        """Keep what a reward needs until the attribution window closes (oldest dropped first:
+        decisions arrive in time order, so the queue's head is the oldest)."""
+        self._pending[decision_id] = (now, arm, x)
+        order = self._order
+        order.append((now, decision_id))
+        horizon = now - self.policy.attribution_window_s
+        while order[0][0] < horizon:
+            self._pending.pop(order.popleft()[1], None)
 
     def _default_or_first(self) -> int:
         return self._default if self._default is not None else 0
 
     def _capped(self, person: str, now: float) -> np.ndarray:
-        seen = self._seen.get(person)
+        """Which arms ``person`` may not see now: an arm, campaign or channel at its cap within
+        its window (plain Python: ten arms and a few past decisions cost less than NumPy's calls)."""
         k = len(self.policy.arms)
-        capped = np.zeros(k, bool)
-        if not seen:
-            return capped
-        while seen and seen[0][0] < now - self._longest:
-            seen.popleft()
-        for cap in self.policy.caps:
-            recent = [a for t, a in seen if t >= now - cap.window_s]
-            if cap.scope == "arm":
-                counts = np.bincount(recent, minlength=k)
-                capped |= counts >= cap.max
-            else:
-                label = self._campaign if cap.scope == "campaign" else self._channel
+        seen = self._seen.get(person)
+        capped = [False] * k
+        if seen:
+            while seen and seen[0][0] < now - self._longest:
+                seen.popleft()
+            for cap in self.policy.caps:
+                since = now - cap.window_s
+                label = range(k) if cap.scope == "arm" else self._campaign if cap.scope == "campaign" \
+                    else self._channel
                 tally: dict = {}
-                for a in recent:
-                    if label[a] is not None:
+                for t, a in seen:
+                    if t >= since and label[a] is not None:
                         tally[label[a]] = tally.get(label[a], 0) + 1
-                capped |= np.array([label[i] is not None and tally.get(label[i], 0) >= cap.max for i in range(k)])
-        return capped
+                for i in range(k):
+                    if label[i] is not None and tally.get(label[i], 0) >= cap.max:
+                        capped[i] = True
+        return np.array(capped)
 
     def _probabilities(self, x: np.ndarray | None, eligible: np.ndarray) -> np.ndarray:
         if x is not None:

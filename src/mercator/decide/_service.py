@@ -108,7 +108,7 @@ class DecisionService:
         if not isinstance(reward, int | float) or isinstance(reward, bool) or not np.isfinite(reward):
             raise BadParameter("reward must be a number")
         now = time.time()
-        self.rewards.append({"decision_id": decision_id, "ts": now, "reward": float(reward)})
+        self.rewards.append({"decision_id": decision_id, "ts": int(now * 1e6), "reward": float(reward)})
         status = "not learned: unknown decision, or a fallback, or its reward was already given"
         with self._lock:
             for decider in self.deciders.values():

@@ -21,6 +21,7 @@ Results of read routes are cached by route, parameters and the state of the work
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -105,12 +106,22 @@ class Server:
 
     def state(self) -> tuple:
         """What changes when the workspace does: the DuckDB file's and its WAL's size and
-        modification time (Spark: nothing to stat, so no caching)."""
+        modification time (Spark: nothing to stat, so no caching). One ``stat`` call per file:
+        the decision route asks on every request."""
         if not self.is_duckdb:
             return ()
-        path = Path(self.workspace.removeprefix("duckdb://"))
-        return tuple((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else None
-                     for p in (path, path.with_name(path.name + ".wal")))
+        files = self.__dict__.get("_files")
+        if files is None:
+            path = Path(self.workspace.removeprefix("duckdb://"))
+            files = self.__dict__["_files"] = (str(path), str(path.with_name(path.name + ".wal")))
+        out = []
+        for f in files:
+            try:
+                st = os.stat(f)
+                out.append((st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
 
     @contextlib.contextmanager
     def open(self, *, read_only: bool = True, sandbox: bool = False) -> Iterator[Workspace]:

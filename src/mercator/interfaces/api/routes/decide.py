@@ -100,8 +100,8 @@ async def feedback(request: Request) -> Response:
     return Response(orjson.dumps({"decision_id": data["decision_id"], "status": status}), media_type=_JSON)
 
 
-router.add_route("/v1/decide", decide, methods=["POST"])  # a Starlette route: the router prefix is not added
-router.add_route("/v1/feedback", feedback, methods=["POST"])
+#: The hot routes, answered by ``_app.Front`` ahead of FastAPI's routing and middleware.
+HOT = {("POST", "/v1/decide"): decide, ("POST", "/v1/feedback"): feedback}
 
 
 class PolicyBody(Body):
