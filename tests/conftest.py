@@ -21,9 +21,9 @@ SHARED_DATA = Path(os.environ.get("MERCATOR_SHARED_DATA", Path(__file__).resolve
 #: Files that take minutes, queued first: ``make test`` runs files on two workers (xdist
 #: ``--dist loadfile``) in collection order, and one of these queued last leaves the other worker
 #: idle for minutes (a run measured 42.5 min of CPU in 29.5 min of wall time).
-SLOW_FIRST = ("mmm/test_mmm.py", "real/test_mmm_real.py", "demo/test_demo.py", "interfaces/test_api.py",
-              "real/test_recommend_real.py", "contracts/test_results.py", "docs/test_readme_tour.py",
-              "test_spark_workspace.py", "ingest/test_accounting.py", "forecast/test_forecast.py")
+SLOW_FIRST = ("mmm/test_mmm.py", "real/test_mmm_real.py", "contracts/test_results.py", "interfaces/test_api.py",
+              "real/test_recommend_real.py", "docs/test_readme_tour.py", "test_spark_workspace.py",
+              "forecast/test_forecast.py", "ingest/test_accounting.py", "decide/test_demo_decide.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,6 +19,7 @@ import inspect
 import json
 import math
 import pkgutil
+import re
 import typing
 from pathlib import Path
 
@@ -95,32 +96,71 @@ def test_interfaces_do_not_merge_or_mutate_results():
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> list[Result]:
-    """One of every kind the demo supports: the pipeline's results and the other commands'."""
+def demo_run(tmp_path_factory):
+    """The small demo company, built and run through the whole pipeline once for this module:
+    the results every contract is checked on, and the report (`make demo`'s path) rendered from
+    the same run. ``(workspace path, load result, pipeline result, truth)``; the workspace is
+    closed."""
     from mercator.demo import build_demo_workspace
-    from mercator.experiment import design
-    from mercator.ingest import list_mappers
-    from mercator.mmm import plan, scenario
     from mercator.pipeline import run_pipeline
-    from mercator.quality import quarantine_report
-    from mercator.schema import describe_table
-    from mercator.workspace import doctor
 
     path = tmp_path_factory.mktemp("contract") / "demo.duckdb"
     ws, loaded = build_demo_workspace(path, size="small")
     try:
         run = run_pipeline(ws)
-        found = [loaded, run, ws.inventory(), ws.query("SELECT 1 AS one"), quarantine_report(ws), list_mappers(),
-                 describe_table("orders"), design(baseline=0.05, mde_relative=0.1)]
-        found += [r for s in run.sections for r in s.results]
-        budget = next(s for s in run.sections if s.id == "budget").results
-        fit = next(r for r in budget if r.kind == "mmm")
-        channel = fit.params["channels"][0]
-        found += [scenario(fit.model, {channel: 0.1}), plan(fit.model, {channel: 1000.0}, 4)]
     finally:
         ws.close()
+    return path, loaded, run, json.loads((path.parent / "demo-data" / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def results(demo_run) -> list[Result]:
+    """One of every kind the demo supports: the pipeline's results and the other commands'."""
+    from mercator import Workspace
+    from mercator.experiment import design
+    from mercator.ingest import list_mappers
+    from mercator.mmm import plan, scenario
+    from mercator.quality import quarantine_report
+    from mercator.schema import describe_table
+    from mercator.workspace import doctor
+
+    path, loaded, run, _truth = demo_run
+    with Workspace(str(path), read_only=True) as ws:
+        found = [loaded, run, ws.inventory(), ws.query("SELECT 1 AS one"), quarantine_report(ws), list_mappers(),
+                 describe_table("orders"), design(baseline=0.05, mde_relative=0.1)]
+    found += [r for s in run.sections for r in s.results]
+    budget = next(s for s in run.sections if s.id == "budget").results
+    fit = next(r for r in budget if r.kind == "mmm")
+    channel = fit.params["channels"][0]
+    found += [scenario(fit.model, {channel: 0.1}), plan(fit.model, {channel: 1000.0}, 4)]
     found.append(doctor(str(path)))
     return found
+
+
+def test_demo_workspace_and_report(demo_run):
+    """`make demo`'s path on the small company: every generated row loaded, e-mails hashed, and
+    the report rendered from the pipeline run: self-contained, decisions first, data quality
+    last, every section the demo supports present."""
+    from mercator import Workspace
+    from mercator.interfaces.report import render_pipeline
+
+    path, loaded, run, truth = demo_run
+    assert loaded.to_frame("loads")["rows_quarantined"].sum() == 0
+    with Workspace(str(path), read_only=True) as ws:
+        for table, n in truth["rows"].items():
+            assert ws.count(table) == n, table
+        assert "@example.com" not in ws.table("customers").email.to_pandas().str.cat()
+    html = render_pipeline(run)
+    assert "<script src" not in html and "Plotly.newPlot" in html
+    assert "Data quality" in html and "KPI overview" in html
+    assert "What should we do: budget" in html and "Reallocate the" in html
+    assert "Did it work: experiments" in html and "Verdict for treatment" in html
+    assert "What could happen" in html and "What we decided and what it earned" in html
+    # issue 18 item 7: decisions first, data quality last
+    sections = re.findall(r'<section id="([^"]+)"', html)
+    assert sections[0] == "what-to-do-now" and sections[-1] == "data-quality"
+    first = html[html.index('id="what-to-do-now"'):html.index('id="kpis"')]
+    assert 'href="#budget"' in first and 'href="#experiments"' in first
 
 
 def test_the_demo_yields_many_kinds(results):

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from mercator.demo import build_demo_workspace, generate, geometric_adstock, hill
-from mercator.interfaces.report import write_report
+from mercator.demo import generate, geometric_adstock, hill
 
 
 def test_seeded_and_reproducible():
@@ -53,28 +48,6 @@ def test_experiment_truth_and_journey_truth():
     shares = t["journeys"]["true_credit_share"]
     assert abs(sum(shares.values()) - 1) < 1e-12 and shares["display"] == 0
     assert t["rows"]["events"] == d.tables["events"].num_rows
-
-
-def test_demo_workspace_and_report(tmp_path):
-    ws, res = build_demo_workspace(tmp_path / "demo.duckdb", size="small", seed=5)
-    assert res.to_frame("loads")["rows_quarantined"].sum() == 0
-    truth = json.loads((tmp_path / "demo-data" / "truth.json").read_text())
-    for table, n in truth["rows"].items():
-        assert ws.count(table) == n, table
-    assert "@example.com" not in ws.table("customers").email.to_pandas().str.cat()
-    path = write_report(ws, tmp_path / "report.html").params["report"]
-    html = Path(path).read_text()
-    assert "<script src" not in html and "Plotly.newPlot" in html
-    assert "Data quality" in html and "KPI overview" in html
-    assert "What should we do: budget" in html and "Reallocate the" in html
-    assert "Did it work: experiments" in html and "Verdict for treatment" in html
-    assert "What could happen" in html
-    # issue 18 item 7: decisions first, data quality last
-    sections = re.findall(r'<section id="([^"]+)"', html)
-    assert sections[0] == "what-to-do-now" and sections[-1] == "data-quality"
-    first = html[html.index('id="what-to-do-now"'):html.index('id="kpis"')]
-    assert 'href="#budget"' in first and 'href="#experiments"' in first
-    ws.close()
 
 
 def test_what_to_do_now_ranks_every_sections_recommendations():

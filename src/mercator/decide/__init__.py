@@ -3,11 +3,13 @@ the feedback with bandits, log every decision durably, and judge a candidate pol
 before it ships (docs/decide.md)."""
 
 from mercator.decide._analysis import (
+    DecisionSummary,
     PolicyEvaluation,
     SimulationResult,
     evaluate_policy,
     logged_decisions,
     simulate,
+    summarize_decisions,
 )
 from mercator.decide._bandits import POLICIES, Bandit
 from mercator.decide._policy import ContextError, Decider, Policy, parse_policy
@@ -26,6 +28,7 @@ __all__ = [
     "ContextError",
     "Decider",
     "DecisionService",
+    "DecisionSummary",
     "Policy",
     "PolicyEvaluation",
     "PolicyVersions",
@@ -39,4 +42,5 @@ __all__ = [
     "parse_policy",
     "save_policy",
     "simulate",
+    "summarize_decisions",
 ]

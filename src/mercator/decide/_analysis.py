@@ -183,3 +183,91 @@ def evaluate_policy(ws, candidate, *, current: str | None = None, train_share: f
                 "current_value": cur_value, "promote": promote, "train_decisions": int(cut),
                 "test_decisions": len(test), "max_weight": float(w.max()),
                 "effective_sample_size": float(w.sum() ** 2 / (w ** 2).sum())})
+
+
+@dataclass(frozen=True)
+class DecisionSummary(Result):
+    """What a policy decided and what it earned: per arm, per fallback reason, and per day."""
+
+    kind = "decide_summary"
+    title = "What we decided and what it earned"
+    headline = ("arms",)
+    display: ClassVar[dict[str, tuple[str, ...]]] = {
+        "arms": ("arm", "decisions", "share", "reward_rate", "low", "high"),
+        "fallbacks": ("fallback_reason", "decisions"),
+        "days": ("day", "decisions", "reward_rate", "best_arm_share")}
+
+    def figures(self) -> list:
+        arms, days = self.to_frame("arms"), self.to_frame("days")
+        if arms.empty:
+            return []
+        rate = go.Figure(go.Bar(x=arms["arm"], y=arms["reward_rate"], error_y={
+            "type": "data", "symmetric": False, "array": arms["high"] - arms["reward_rate"],
+            "arrayminus": arms["reward_rate"] - arms["low"]}, text=[f"{n:,}" for n in arms["decisions"]],
+            textposition="outside"))
+        rate.update_layout(title=f"Reward rate by arm (95% Wilson intervals; bars labelled with decisions): "
+                                 f"{self.params['policy']}", yaxis_tickformat=".1%", height=380)
+        learn = go.Figure(go.Scatter(x=days["day"], y=days["best_arm_share"], mode="lines+markers",
+                                     name=f"share of {self.params['best_arm']}"))
+        learn.update_layout(title=f"Learning: the share of decisions going to the best arm ({self.params['best_arm']})",
+                            yaxis_tickformat=".0%", yaxis_range=[0, 1], height=340)
+        return [rate, learn]
+
+
+def summarize_decisions(ws, policy: str | None = None, *, now: float | None = None) -> DecisionSummary:
+    """Decisions and rewards of ``policy`` (default: the one with the most decisions), aggregated
+    in the engine: per arm (decisions, share, reward rate with its Wilson interval, counting
+    rewards within the policy's attribution window), per fallback reason, and per day (the share
+    going to the arm with the best rate: the learning curve)."""
+    import ibis
+    from statsmodels.stats.proportion import proportion_confint
+
+    from mercator.decide._registry import load_policy
+
+    d = ws.table("decisions")
+    if policy is None:
+        named = d.filter(d.policy.notnull())
+        top = named.group_by("policy").aggregate(n=named.count()).order_by(ibis.desc("n")).limit(1).to_pandas()
+        if top.empty:
+            raise MercatorError("no decisions logged yet: serve a policy (`mercator serve`, POST /v1/decide)")
+        policy = str(top.policy.iloc[0])
+    try:
+        window = load_policy(ws, policy)[0].attribution_window_s
+    except MercatorError:
+        window = 7 * 86400.0
+    rows = outcomes(ws, policy, window_s=window, now=now)
+    by_arm = rows.group_by("arm").aggregate(decisions=rows.count(), rewards=(rows.reward > 0).sum()) \
+        .order_by("arm").to_pandas()
+    if by_arm.empty:
+        raise MercatorError(f"policy {policy!r} has no logged decisions with a known outcome yet")
+    low, high = proportion_confint(by_arm.rewards, by_arm.decisions, method="wilson")
+    by_arm = by_arm.assign(share=by_arm.decisions / by_arm.decisions.sum(),
+                           reward_rate=by_arm.rewards / by_arm.decisions, low=low, high=high) \
+        .sort_values("reward_rate", ascending=False, ignore_index=True)
+    best = str(by_arm.arm.iloc[0])
+    all_d = d.filter(d.policy == policy)
+    fallbacks = all_d.filter(all_d.fallback_reason.notnull()).group_by("fallback_reason") \
+        .aggregate(decisions=lambda t: t.count()).to_pandas()
+    day = rows.ts.date()
+    days = rows.group_by(day.name("day")).aggregate(
+        decisions=rows.count(), reward_rate=(rows.reward > 0).mean(),
+        best_arm_share=(rows.arm == best).mean()).order_by("day").to_pandas()
+    total = int(by_arm.decisions.sum())
+    top = by_arm.iloc[0]
+    findings = [Finding(
+        f"{policy}: {total:,} decisions with a known outcome over {len(days)} days; {best} earns the most, "
+        f"{top.reward_rate:.2%} ({top.low:.2%} to {top.high:.2%}), on {top.share:.0%} of the decisions.",
+        metric="reward_rate", value=float(top.reward_rate), interval=(float(top.low), float(top.high)), impact=1.0)]
+    if len(days) >= 14:
+        first, last = days.best_arm_share.iloc[:7].mean(), days.best_arm_share.iloc[-7:].mean()
+        findings.append(Finding(f"Learning: the share of decisions going to {best} moved from {first:.0%} in the "
+                                f"first week to {last:.0%} in the last.", metric="best_arm_share", value=float(last),
+                                impact=0.7))
+    if len(fallbacks):
+        findings.append(Finding("Defaults served instead of the policy's choice: " + "; ".join(
+            f"{r.decisions:,} ({r.fallback_reason})" for r in fallbacks.itertuples()) + ".",
+            metric="fallbacks", value=float(fallbacks.decisions.sum()), impact=0.4))
+    return DecisionSummary(tables={"arms": by_arm, "fallbacks": fallbacks, "days": days},
+                           findings=tuple(findings),
+                           params={"policy": policy, "best_arm": best, "decisions": total,
+                                   "attribution_window_s": window})

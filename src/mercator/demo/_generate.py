@@ -17,6 +17,7 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - products / order_items: what is in every order, with planted tastes, repeat cycles and
   bundles (``_baskets``).
 - offers: what the company can offer, one of them tested by the e-mail experiment.
+- policies / decisions / rewards: a homepage banner policy's decision log (``_decisions``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from mercator.demo._baskets import catalogue, offers, order_items
+from mercator.demo._decisions import decision_log
 from mercator.experiment import criteria_hash
 
 SIZES = {
@@ -424,11 +426,18 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     products = catalogue(basket_rng)
     items, t_baskets, tastes = order_items(basket_rng, orders, products)
     offer_table, t_offers = offers(START, t_exp["experiment_id"])
+    # the banner policy's decision log: its own stream too (issue 21)
+    cust = people["customers"]
+    log, t_decide = decision_log(np.random.default_rng([seed, 3]), ids,
+                                 people["_truth_customers"]["device"].to_numpy(zero_copy_only=False),
+                                 cust["consent_personalization"].to_numpy(zero_copy_only=False).astype(bool),
+                                 START + dt.timedelta(days=cfg["days"]), days=min(42, cfg["days"] // 2),
+                                 per_day=max(100, cfg["customers"] // 20))
     tables = {"ad_performance": ads, **people, "orders": orders, **media, **exp, "content": content, **store,
-              "products": products, "order_items": items, "offers": offer_table, "_truth_tastes": tastes}
+              "products": products, "order_items": items, "offers": offer_table, **log, "_truth_tastes": tastes}
     truth = {"size": size, "seed": seed, "start": START.isoformat(), "ad_performance": t_ads, **t_people,
              "mmm": t_media, "experiment": t_exp, "content": t_content, "store_segments": t_store,
-             "baskets": t_baskets, "offers": t_offers,
+             "baskets": t_baskets, "offers": t_offers, "decide": t_decide,
              "rows": {k: v.num_rows for k, v in tables.items() if not k.startswith("_")}}
     return DemoData(tables=tables, truth=truth)
 

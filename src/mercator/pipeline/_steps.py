@@ -199,6 +199,25 @@ def _offer(ws, _done):
     return found
 
 
+def _decided(ws, _done):
+    """What we decided and what it earned: the policy with the most logged decisions, by arm and
+    by day, and the same policy seeing its whole context (LinUCB) judged on its log."""
+    import yaml
+
+    from mercator.decide import evaluate_policy, load_policy, summarize_decisions
+
+    missing = _needs(ws, "decisions", "no decisions are logged (serve a policy: POST /v1/decide)")
+    if missing:
+        return missing
+    summary = summarize_decisions(ws)
+    policy, _status = load_policy(ws, summary.params["policy"])
+    if policy.bandit in ("linucb", "lin_thompson") or not policy.context:
+        return summary
+    # LinUCB's width scaled to rewards of a few percent (alpha 1 suits rates near one half)
+    candidate = yaml.safe_load(yaml.safe_dump(policy.to_dict())) | {"bandit": "linucb", "alpha": 0.1}
+    return summary, evaluate_policy(ws, candidate, resamples=300)
+
+
 #: The steps in order; later capabilities append theirs.
 STEPS: list[Step] = [
     Step("kpis", "KPI overview", _kpis),
@@ -216,6 +235,7 @@ STEPS: list[Step] = [
     Step("drivers", "What could happen: what moves CPC (driver regression)", _drivers),
     Step("experiments", "Did it work: experiments (verdicts against the locked criteria)", _experiments),
     Step("offer", "What to offer: next best product, offer and bundles (recommendations)", _offer),
+    Step("decided", "What we decided and what it earned (decision policies)", _decided),
     Step("attribution", "Which channels earn the conversions (attribution)", _attribution),
     Step("budget", "What should we do: budget (media-mix model)", _budget),
     Step("data-quality", "Data quality", _quality),
