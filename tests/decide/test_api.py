@@ -69,3 +69,25 @@ def test_decisions_are_served_logged_once_and_learned(served):
     assert sorted(logged.decision_id) == sorted(a["decision_id"] for a in answered)
     assert ws.count("rewards") == 2
     ws.close()
+
+
+def test_the_summary_route_equals_the_command_line(served):
+    """After a server hands its log over, `GET /v1/decide/summary` serves what `mercator decide
+    summary --json` prints."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mercator.interfaces.cli import app
+
+    client, path = served
+    client.post("/v1/policies", json={"spec": POLICY})
+    for i in range(50):
+        d = client.post("/v1/decide", json={"policy": "hero", "context": {"device": "mobile"}}).json()
+        client.post("/v1/feedback", json={"decision_id": d["decision_id"], "reward": i % 2})
+    client.__exit__(None, None, None)
+    cli = CliRunner().invoke(app, ["decide", "summary", "--workspace", path, "--json"])
+    assert cli.exit_code == 0, cli.output
+    with TestClient(create_app(path, sync_interval=3600)) as again:
+        api = again.get("/v1/decide/summary").json()
+    assert api == json.loads(cli.stdout) and api["params"]["decisions"] == 50

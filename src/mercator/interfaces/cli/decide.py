@@ -1,4 +1,4 @@
-"""Decide: decide simulate, evaluate, policy set|list|show."""
+"""Decide: decide summary, simulate, evaluate, policy set|list."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ app.add_typer(decide_app, name="decide")
 policy_app = typer.Typer(help="The policy registry: every version, its status, who changed it and why.",
                          no_args_is_help=True)
 decide_app.add_typer(policy_app, name="policy")
+
+
+@decide_app.command("summary")
+def decide_summary(policy: Annotated[str | None, typer.Option(help="The policy (default: the one with the most "
+                                                                  "decisions).")] = None,
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """What a policy decided and what it earned: per arm with intervals, defaults served, learning."""
+    from mercator.decide import summarize_decisions
+
+    _analysis(workspace, lambda ws: summarize_decisions(ws, policy), as_json)
 
 
 @decide_app.command("simulate")

@@ -21,7 +21,7 @@ from pydantic import Field
 
 from mercator.errors import MercatorError
 from mercator.interfaces.api import _problems
-from mercator.interfaces.api.routes._common import Body, answer, server, write
+from mercator.interfaces.api.routes._common import Body, answer, read, server, write
 
 router = APIRouter(prefix="/v1", tags=["decide"])
 
@@ -131,3 +131,12 @@ async def save(request: Request, body: PolicyBody) -> Response:
                                                            reason=body.reason))
     await run_in_threadpool(_service(request).load)
     return response
+
+
+@router.get("/decide/summary")
+async def summary(request: Request, policy: str | None = None) -> Response:
+    """What a policy decided and what it earned (`mercator decide summary`); cached. Decisions
+    reach the workspace at each sync of the log."""
+    from mercator.decide import summarize_decisions
+
+    return await read(request, lambda ws: summarize_decisions(ws, policy), {"policy": policy})
