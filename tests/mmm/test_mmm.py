@@ -48,7 +48,7 @@ def test_demo_company_adstock_and_saturation_recovered(demo_company):
     true ROAS, lies inside its 95% interval."""
     ws, truth, _ = demo_company
     t = truth["mmm"]
-    res = fit_mmm(ws=ws, saturation="hill", lmax=12, holdout=0, save=False, warmup=600, samples=600)
+    res = fit_mmm(ws=ws, saturation="hill", lmax=12, holdout=0, save=False, warmup=400, samples=400)
     p = res.to_frame("parameters").set_index(["channel", "parameter"])
     r = res.to_frame("roas").set_index("channel")
     for ch in t["channels"]:
