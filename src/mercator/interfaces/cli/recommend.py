@@ -137,6 +137,9 @@ def recommend_offers(customer: Annotated[str | None, typer.Option(help="One cust
                      suppress: Annotated[str | None, typer.Option(help="Saved segments to leave out.")] = None,
                      learner: Annotated[str, typer.Option(help="Uplift learner for offers with an experiment: "
                                                               "x_learner or t_learner.")] = "x_learner",
+                     incrementality: Annotated[float, typer.Option(
+                         help="Share of an untested offer's purchases (propensity or recommender) taken as caused "
+                              "by it: 1 counts them all (an upper bound).", min=0, max=1)] = 1.0,
                      seed: int = 0, model: ModelOpt = None, workspace: WorkspaceOpt = None,
                      as_json: JsonOpt = False) -> None:
     """The next best offer per customer: the eligible offer with the highest expected incremental
@@ -148,7 +151,7 @@ def recommend_offers(customer: Annotated[str | None, typer.Option(help="One cust
         fitted = find_recommender(models_location(workspace), model, required=False)
         res = next_best_offers(ws, fitted, offers=offers,
                                customer_id=customer, as_of=as_of, suppress_segments=tuple(csv_list(suppress)),
-                               learner=learner, seed=seed)
+                               incrementality=incrementality, learner=learner, seed=seed)
         if output is not None:
             write_export(res.all_choices, output, "offers")
         return res

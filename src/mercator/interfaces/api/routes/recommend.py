@@ -127,7 +127,7 @@ async def bundles(request: Request, products: str | None = None, min_orders: Ann
 @router.get("/recommend/offers")
 async def offers(request: Request, customer_id: str | None = None, as_of: str | None = None,
                  suppress: str | None = None, learner: str = "x_learner", seed: int = 0,
-                 model: str | None = None) -> Response:
+                 incrementality: Annotated[float, Query(ge=0, le=1)] = 1.0, model: str | None = None) -> Response:
     """The next best offer per customer, or for ``customer_id`` with every offer weighed
     (`mercator recommend offers`): from the workspace's offers table, valued by their
     experiments, propensity models or the fitted recommender."""
@@ -142,7 +142,8 @@ async def offers(request: Request, customer_id: str | None = None, as_of: str | 
     fitted = find_recommender(location, model, required=False)
     version = recommender_path(location, model).stat().st_mtime_ns if fitted is not None else None
     params = {"customer_id": customer_id, "as_of": as_of, "suppress": suppress, "learner": learner, "seed": seed,
-              "model": model, "model_version": version}
+              "incrementality": incrementality, "model": model, "model_version": version}
     return await read(request, lambda ws: next_best_offers(ws, fitted, customer_id=customer_id, as_of=as_of,
                                                            suppress_segments=tuple(csv_list(suppress)),
-                                                           learner=learner, seed=seed), params)
+                                                           incrementality=incrementality, learner=learner,
+                                                           seed=seed), params)
