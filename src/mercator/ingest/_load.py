@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mercator._engines import same_key
+from mercator._keys import same_key
 from mercator.errors import IngestInvariantError, MappingError
 from mercator.ingest._mapping import ColumnSource, TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pii_kind_of_header, pseudonymize, redact_text

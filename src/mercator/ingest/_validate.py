@@ -15,7 +15,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from mercator._engines import Engine, Key
+from mercator._engines import Engine
+from mercator._keys import Key
 from mercator.errors import SourceError
 from mercator.ingest._mapping import ColumnSource, TableMapping
 from mercator.ingest._pii import pseudonymize_expr

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
-from mercator._engines import Key
+from mercator._keys import Key
 from mercator.errors import SchemaError
 
 #: Label of a null dimension (one the source does not report) in breakdowns and reports.

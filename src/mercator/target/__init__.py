@@ -4,30 +4,34 @@
 >>> res.to_frame("metrics"), res.to_frame("gains"), res.params["model_path"]
 >>> score_table(res.params["model_path"], ws, "new_leads.csv", "scores.csv")
 
-Pure modelling lives in ``_model``; this module reads the data, guards against leakage,
-saves models with their configuration hash and library versions, and scores in batches.
+Pure modelling lives in ``_model`` and ``_uplift``; ``_analysis`` reads the data, guards
+against leakage, saves models with their configuration hash and library versions, and scores
+in batches; ``_uplift_analysis`` holds the uplift learners' analyses and target lists.
 """
 
 from mercator.modelstore import ModelMismatch
 from mercator.target._analysis import (
-    ListSpec,
     ScoreResult,
-    TargetList,
     TargetResult,
+    load_model,
+    read_table,
+    score_frame,
+    score_table,
+    train_model,
+)
+from mercator.target._uplift_analysis import (
+    ListSpec,
+    TargetList,
     UpliftFit,
     UpliftResult,
     customer_frame,
     experiment_frame,
     experiment_rows,
     fit_uplift,
-    load_model,
-    read_table,
-    score_frame,
-    score_table,
     target_list,
-    train_model,
     uplift,
 )
 
 __all__ = ["ListSpec", "ModelMismatch", "ScoreResult", "TargetList", "TargetResult", "UpliftFit", "UpliftResult",
-           "customer_frame", "experiment_frame", "experiment_rows", "fit_uplift", "load_model", "read_table", "score_frame", "score_table", "target_list", "train_model", "uplift"]
+           "customer_frame", "experiment_frame", "experiment_rows", "fit_uplift", "load_model", "read_table",
+           "score_frame", "score_table", "target_list", "train_model", "uplift"]
