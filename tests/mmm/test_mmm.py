@@ -136,6 +136,19 @@ def test_cli_fit_optimize_scenario_json(tmp_path):
     assert parts["within_horizon"] > parts["carryover_from_past"] > 0
     r = runner.invoke(app, ["mmm", "scenario", "--shift", "zz:+5%", "--model", str(model), "--json"])
     assert r.exit_code == 2 and "not a channel" in r.output
+    # the fitted curves drive the budget allocator (decide budget), with no workspace at all
+    bids = tmp_path / "bids.csv"
+    r = runner.invoke(app, ["decide", "budget", "--model", str(model), "--days", "20", "--bids-csv", str(bids),
+                            "--workspace", str(tmp_path / "absent.duckdb"), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "decide_budget" and {row["channel"] for row in doc["tables"]["plan"]} == {"a", "b"}
+    assert all(abs(sum(r["spend"] for r in doc["tables"]["plan"] if r["day"] == d) - doc["params"]["budget"]) < 1e-6
+               for d in range(20))
+    assert bids.read_text().startswith("Campaign,Audience segment,Device,Ad schedule,Bid adjustment")
+    r = runner.invoke(app, ["decide", "budget", "--model", str(model), "--cap", "zz:5", "--json",
+                            "--workspace", str(tmp_path / "absent.duckdb")])
+    assert r.exit_code == 2 and "caps name channels the model does not have: zz" in r.output
 
 
 def test_scenario_and_optimizer_agree_with_the_response_curves():

@@ -12,6 +12,8 @@ from mercator.decide._analysis import (
     summarize_decisions,
 )
 from mercator.decide._bandits import POLICIES, Bandit
+from mercator.decide._budget import BudgetAllocator, Guardrails, parse_caps
+from mercator.decide._budget_analysis import BudgetSimulation, simulate_budget
 from mercator.decide._policy import ContextError, Decider, Policy, parse_policy
 from mercator.decide._registry import (
            PolicyVersions,
@@ -25,10 +27,13 @@ from mercator.decide._service import DecisionService, learn_from_log
 __all__ = [
     "POLICIES",
     "Bandit",
+    "BudgetAllocator",
+    "BudgetSimulation",
     "ContextError",
     "Decider",
     "DecisionService",
     "DecisionSummary",
+    "Guardrails",
     "Policy",
     "PolicyEvaluation",
     "PolicyVersions",
@@ -39,8 +44,10 @@ __all__ = [
     "live_policies",
     "load_policy",
     "logged_decisions",
+    "parse_caps",
     "parse_policy",
     "save_policy",
     "simulate",
+    "simulate_budget",
     "summarize_decisions",
 ]

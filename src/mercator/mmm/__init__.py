@@ -13,7 +13,7 @@ comes with an interval over the posterior.
 """
 
 from mercator.mmm._analysis import MMMResult, fit_mmm
-from mercator.mmm._budget import brute_force
+from mercator.mmm._budget import Response, brute_force, optimize
 from mercator.mmm._data import holiday_counts, media_frame, read_lift_tests
 from mercator.mmm._fitted import INTERVAL, MMModel, find_model, latest_model, load_mmm
 from mercator.mmm._model import PRIORS, LiftTest
@@ -30,6 +30,6 @@ from mercator.mmm._plans import (
 from mercator.mmm._transforms import ADSTOCKS, SATURATIONS
 
 __all__ = ["ADSTOCKS", "INTERVAL", "PRIORS", "SATURATIONS", "BudgetResult", "LiftTest", "MMMResult", "MMModel",
-           "PlanResult", "ScenarioResult", "brute_force", "find_model", "fit_mmm",
-           "holiday_counts", "latest_model", "load_mmm", "media_frame", "optimize_budget", "parse_bounds",
+           "PlanResult", "Response", "ScenarioResult", "brute_force", "find_model", "fit_mmm",
+           "holiday_counts", "latest_model", "load_mmm", "media_frame", "optimize", "optimize_budget", "parse_bounds",
            "parse_shift", "plan", "read_lift_tests", "scenario"]

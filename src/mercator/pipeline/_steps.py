@@ -218,6 +218,16 @@ def _decided(ws, _done):
     return summary, evaluate_policy(ws, candidate, resamples=300)
 
 
+def _pacing(ws, done):
+    """Budgets and bids that learn: 90 simulated days on the budget step's media-mix curves."""
+    from mercator.decide import simulate_budget
+
+    fit = next((r for r in done.get("budget", ()) if r.kind == "mmm"), None)
+    if fit is None:
+        return Unavailable.because("no media-mix model was fitted (the budget step needs media spend)")
+    return simulate_budget(fit.model, ws=ws, days=90)
+
+
 #: The steps in order; later capabilities append theirs.
 STEPS: list[Step] = [
     Step("kpis", "KPI overview", _kpis),
@@ -238,6 +248,7 @@ STEPS: list[Step] = [
     Step("decided", "What we decided and what it earned (decision policies)", _decided),
     Step("attribution", "Which channels earn the conversions (attribution)", _attribution),
     Step("budget", "What should we do: budget (media-mix model)", _budget),
+    Step("pacing", "What we decided and what it earned: budget pacing and bids that learn (simulated)", _pacing),
     Step("data-quality", "Data quality", _quality),
 ]
 

@@ -1,4 +1,4 @@
-"""Decide: decide summary, simulate, evaluate, policy set|list."""
+"""Decide: decide summary, simulate, evaluate, budget, policy set|list."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from mercator.interfaces._params import csv_list
-from mercator.interfaces.cli._common import JsonOpt, WorkspaceOpt, _analysis, _result, app
+from mercator.interfaces.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    _analysis,
+    _result,
+    _workspace_exists,
+    app,
+)
 
 decide_app = typer.Typer(help="Decisions in real time: policies, bandits, off-policy evaluation.",
                          no_args_is_help=True)
@@ -64,6 +71,60 @@ def decide_evaluate(policy: Annotated[Path, typer.Option("--policy", help="The c
         return res
 
     _analysis(workspace, run, as_json, read_only=not promote)
+
+
+@decide_app.command("budget")
+def decide_budget(days: Annotated[int, typer.Option(help="Days to simulate.", min=7)] = 90,
+                  budget: Annotated[float | None, typer.Option(help="Budget per day (default: the model's recent "
+                                                                   "spend, per day).")] = None,
+                  drift: Annotated[float, typer.Option(help="How far each channel's effect drifts over the "
+                                                           "days (0.5: up to 50%).", min=0)] = 0.5,
+                  max_change: Annotated[float, typer.Option(help="Largest move of a channel's spend or a bid "
+                                                                 "in a day (share).")] = 0.2,
+                  min_share: Annotated[float, typer.Option(help="Least share of the budget each channel "
+                                                                "keeps.")] = 0.02,
+                  cap: Annotated[str | None, typer.Option(help="CHANNEL:MAX spend per day, comma-separated.")]
+                  = None,
+                  approval_above: Annotated[float | None, typer.Option(help="A channel's move larger than this "
+                                                                           "a day waits for approval.")] = None,
+                  approve: Annotated[bool, typer.Option(help="Approve the moves above --approval-above.")]
+                  = False,
+                  kill: Annotated[bool, typer.Option(help="The kill switch: hold the approved plan.")] = False,
+                  campaign: Annotated[str, typer.Option(help="Campaign name in the bulk-upload file.")]
+                  = "All campaigns",
+                  bids_csv: Annotated[Path | None, typer.Option(help="Write the bid adjustments in the "
+                                                                     "platforms' bulk-upload shape.")] = None,
+                  plan_csv: Annotated[Path | None, typer.Option(help="Write the daily budget plan.")] = None,
+                  model: Annotated[Path | None, typer.Option("--model", help="A model saved by `mercator mmm "
+                                                                             "fit` (default: the newest one of "
+                                                                             "the workspace).")] = None,
+                  seed: int = 0, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Budgets and bids that learn, run day by day on the media-mix model's curves against the
+    static media-mix optimum and an oracle, under guardrails: the daily budget plan, bid
+    adjustments by segment, device and hour, and every change with its evidence."""
+    from mercator.decide import Guardrails, simulate_budget
+    from mercator.exports import write_csv
+    from mercator.interfaces.cli.mmm import _mmm_model
+
+    def run(ws):
+        from mercator.decide import parse_caps
+
+        rails = Guardrails(max_change=max_change, min_share=min_share, caps=parse_caps(cap or ""), approval_above=approval_above,
+                           auto_approve=approve, kill=kill)
+        res = simulate_budget(_mmm_model(model, workspace), ws=ws, days=days, budget=budget, drift=drift,
+                              guardrails=rails, campaign=campaign, seed=seed)
+        if bids_csv is not None:
+            write_csv(res.to_frame("bulk_upload"), bids_csv)
+        if plan_csv is not None:
+            write_csv(res.to_frame("plan"), plan_csv)
+        return res
+
+    from mercator.config import default_location
+
+    if model is not None and not _workspace_exists(str(workspace or default_location())):
+        _result(lambda: run(None), as_json)  # a saved model is enough; the auctions use planted figures
+    else:
+        _analysis(workspace, run, as_json)
 
 
 @policy_app.command("set")
