@@ -90,7 +90,7 @@ def test_the_kill_switch_throws_itself_when_results_collapse():
     base = budget_world(curves, BUDGET, days=30)
     drift = np.ones((30, 4))
     drift[10:] = 0.2  # tracking breaks on day 10: every channel reports a fifth
-    frame, log = run_budget(BudgetWorld(base.truth, drift, 0.05), a)
+    _frame, log = run_budget(BudgetWorld(base.truth, drift, 0.05), a)
     assert a.killed
     first = log[log.status == "kill switch: the approved plan"].day.min()
     # the 7-day mean falls under half of what the plan was expected to earn after 4-5 broken days
