@@ -44,7 +44,7 @@ def test_decisions_are_served_logged_once_and_learned(served):
         assert r.status_code == 200, r.text
         answered.append(r.json())
     first = answered[0]
-    assert set(first) == {"decision_id", "policy", "version", "arm", "propensity", "reason", "eligible"}
+    assert set(first) == {"decision_id", "policy", "version", "arm", "content", "propensity", "reason", "eligible"}
     assert first["eligible"] == ["winter", "generic"] and 0.02 <= first["propensity"] <= 1
     learned = client.post("/v1/feedback", json={"decision_id": first["decision_id"], "reward": 1})
     assert learned.json()["status"] == "learned"

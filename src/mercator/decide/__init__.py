@@ -16,11 +16,14 @@ from mercator.decide._budget import BudgetAllocator, Guardrails, parse_caps
 from mercator.decide._budget_analysis import BudgetSimulation, simulate_budget
 from mercator.decide._policy import ContextError, Decider, Policy, parse_policy
 from mercator.decide._registry import (
-           PolicyVersions,
-           list_policies,
-           live_policies,
-           load_policy,
-           save_policy,
+    CreativeVersions,
+    PolicyVersions,
+    list_creatives,
+    list_policies,
+    live_policies,
+    load_policy,
+    save_creative,
+    save_policy,
 )
 from mercator.decide._service import DecisionService, learn_from_log
 
@@ -30,6 +33,7 @@ __all__ = [
     "BudgetAllocator",
     "BudgetSimulation",
     "ContextError",
+    "CreativeVersions",
     "Decider",
     "DecisionService",
     "DecisionSummary",
@@ -40,12 +44,14 @@ __all__ = [
     "SimulationResult",
     "evaluate_policy",
     "learn_from_log",
+    "list_creatives",
     "list_policies",
     "live_policies",
     "load_policy",
     "logged_decisions",
     "parse_caps",
     "parse_policy",
+    "save_creative",
     "save_policy",
     "simulate",
     "simulate_budget",

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from mercator.decide._bandits import POLICIES, Bandit
@@ -192,6 +193,10 @@ class Decider:
     consenting: frozenset[str] | None = None  # None: consent not checked (a policy without a purpose)
     log: object = None
     seed: int | None = None
+    #: the creative registry's latest versions (creative_id, status, content, start, end): an arm
+    #: with a registered creative runs only while it is live and within its dates, and serves its
+    #: content; an arm without one always runs
+    creatives: object = None
     bandit: Bandit = field(init=False)
     _seen: dict = field(default_factory=dict)  # person -> deque of (time, arm index)
     _pending: dict = field(default_factory=dict)  # decision id -> (time, arm index, context vector)
@@ -209,6 +214,31 @@ class Decider:
         self._longest = max((c.window_s for c in p.caps), default=0.0)
         self._campaign = [a.campaign for a in p.arms]
         self._channel = [a.channel for a in p.arms]
+        self.content: dict[str, str | None] = {}
+        k = len(p.arms)
+        self._runs_from, self._runs_to = np.full(k, -np.inf), np.full(k, np.inf)
+        if self.creatives is not None:
+            for r in self.creatives.itertuples():
+                i = self._index.get(r.creative_id)
+                if i is None:
+                    continue
+                self.content[r.creative_id] = r.content
+                if r.status != "live":
+                    self._runs_from[i] = np.inf
+                else:  # dates are whole UTC days: from the start's midnight to the end's last second
+                    if r.start is not None and not pd.isna(r.start):
+                        self._runs_from[i] = pd.Timestamp(r.start).timestamp()
+                    if r.end is not None and not pd.isna(r.end):
+                        self._runs_to[i] = pd.Timestamp(r.end).timestamp() + 86_400
+        self._always = bool(np.isneginf(self._runs_from).all() and np.isposinf(self._runs_to).all())
+
+    def remember(self, seen: pd.DataFrame) -> None:
+        """What each person was shown within the longest cap window (person_id, ts in seconds,
+        arm), from the log, so that caps hold across a restart."""
+        for person, ts, arm in seen[["person_id", "ts", "arm"]].itertuples(index=False):
+            i = self._index.get(arm)
+            if i is not None:
+                self._seen.setdefault(person, deque()).append((float(ts), i))
 
     # -- the request path ------------------------------------------------------------------
     def check(self, context: dict) -> dict:
@@ -239,6 +269,8 @@ class Decider:
             eligible = np.zeros(k, bool)
         else:
             eligible = np.fromiter((a.eligible(context) for a in p.arms), bool, k)
+            if not self._always:
+                eligible &= (self._runs_from <= now) & (now < self._runs_to)
             if not eligible.any():
                 fallback = "no arm is eligible in this context: the default"
             elif p.caps and person_id is not None:

@@ -8,6 +8,7 @@ The service knows nothing of HTTP; ``mercator serve`` calls it from its routes.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import threading
@@ -16,11 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mercator.decide._features import hashed
 from mercator.decide._log import REWARDS, DecisionLog, into, outcomes
 from mercator.decide._policy import Decider, Policy
-from mercator.decide._registry import live_policies
+from mercator.decide._registry import live_creatives, live_policies
 from mercator.errors import BadParameter, NotFoundError
 
 log = logging.getLogger("mercator.decide")
@@ -47,6 +49,19 @@ def learn_from_log(ws, decider: Decider, now: float | None = None) -> int:
     decider.bandit.absorb(agg.arm.map(index).to_numpy(), agg.n.to_numpy(float), reward, x)
     decider._version += 1
     return int(agg.n.sum())
+
+
+def recently_shown(ws, decider: Decider, now: float | None = None):
+    """Who was shown which arm of the decider's policy within its longest cap window (person_id,
+    ts in seconds, arm), oldest first: the caps' memory after a restart."""
+    window = decider._longest
+    if not window:
+        return pd.DataFrame(columns=["person_id", "ts", "arm"])
+    now = time.time() if now is None else now
+    t = ws.table("decisions")
+    since = dt.datetime.fromtimestamp(now - window, dt.UTC).replace(tzinfo=None)
+    t = t.filter((t.policy == decider.policy.name) & t.person_id.notnull() & (t.ts >= since))
+    return t.select("person_id", ts=t.ts.epoch_seconds(), arm=t.arm).order_by("ts").to_pandas()
 
 
 class DecisionService:
@@ -76,9 +91,11 @@ class DecisionService:
         learned = {}
         with self.reading() as ws:
             deciders = {}
+            creatives = live_creatives(ws)
             for policy in live_policies(ws):
-                decider = Decider(policy, log=self.decisions.append, seed=self.seed)
+                decider = Decider(policy, log=self.decisions.append, seed=self.seed, creatives=creatives)
                 learned[policy.name] = learn_from_log(ws, decider)
+                decider.remember(recently_shown(ws, decider))
                 deciders[policy.name] = decider
         with self._lock:
             self.deciders = deciders
@@ -93,6 +110,10 @@ class DecisionService:
             raise NotFoundError(f"no live policy {name!r}" + (f" (live: {', '.join(sorted(self.deciders))})"
                                                                if self.deciders else " (none is live)"))
         return decider
+
+    def content(self, policy: str, arm: str) -> str | None:
+        """What the arm shows: its live creative's content (None without a registered one)."""
+        return self._decider(policy).content.get(arm)
 
     def decide(self, policy: str, person_id: str | None, context: dict) -> dict:
         """A decision (the record logged), consent checked against the current set."""

@@ -345,6 +345,35 @@ POLICIES = TableSpec(
     time_column="created_at",
 )
 
+CREATIVES = TableSpec(
+    name="creatives",
+    description="The creative registry of mercator.decide: every version of every creative or offer that can be "
+                "shown (its content, where and to whom, its status and test cycle, who changed it and why). A "
+                "policy's arm with the same id serves the live version's content, and only while it is live and "
+                "within its dates.",
+    columns=(
+        C("creative_id", "string", "Creative id (an arm of a policy, or an offer id of the offers table).",
+          nullable=False),
+        C("version", "int64", "Version, from 1.", nullable=False, min=1),
+        C("kind", "string", "creative or offer.", nullable=False, allowed=("creative", "offer")),
+        C("name", "string", "Name."),
+        C("content", "string", "What is shown: text, a URL or JSON; returned by POST /v1/decide."),
+        C("channel", "string", "Channel it runs on (web, email, app, display...)."),
+        C("market", "string", "Market (country or region)."),
+        C("segment", "string", "Segment it is made for."),
+        C("status", "string", "draft, live, paused or retired.", nullable=False,
+          allowed=("draft", "live", "paused", "retired")),
+        C("test_cycle", "string", "The test it belongs to (an experiment id or a test name)."),
+        C("start", "date", "First day it may run (empty: no start)."),
+        C("end", "date", "Last day it may run (empty: no end)."),
+        C("author", "string", "Who made the change."),
+        C("reason", "string", "Why."),
+        C("created_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("creative_id", "version"),
+    time_column="created_at",
+)
+
 REWARDS = TableSpec(
     name="rewards",
     description="Feedback on decisions: the reward each earned, joined to the decision log by decision id.",
@@ -428,8 +457,8 @@ LOADS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
-              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, POLICIES, DECISIONS, REWARDS,
-              SEGMENTS, SEGMENT_MEMBERS, QUARANTINE, LOADS)
+              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, POLICIES, CREATIVES, DECISIONS,
+              REWARDS, SEGMENTS, SEGMENT_MEMBERS, QUARANTINE, LOADS)
 }
 
 

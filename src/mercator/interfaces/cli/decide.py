@@ -1,4 +1,4 @@
-"""Decide: decide summary, simulate, evaluate, budget, policy set|list."""
+"""Decide: decide summary, simulate, evaluate, budget, policy set|list, creative set|list."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ app.add_typer(decide_app, name="decide")
 policy_app = typer.Typer(help="The policy registry: every version, its status, who changed it and why.",
                          no_args_is_help=True)
 decide_app.add_typer(policy_app, name="policy")
+creative_app = typer.Typer(help="The creative registry: creatives and offers, every version, who changed it and why.",
+                           no_args_is_help=True)
+decide_app.add_typer(creative_app, name="creative")
 
 
 @decide_app.command("summary")
@@ -148,3 +151,42 @@ def policy_list(policy: Annotated[str | None, typer.Argument(help="One policy's 
     from mercator.decide import list_policies
 
     _analysis(workspace, lambda ws: list_policies(ws, policy), as_json)
+
+
+@creative_app.command("set")
+def creative_set(creative_id: Annotated[str, typer.Argument(help="The creative's id (an arm of a policy, or an "
+                                                                  "offer id).")],
+                 kind: Annotated[str | None, typer.Option(help="creative or offer.")] = None,
+                 name: Annotated[str | None, typer.Option(help="Name.")] = None,
+                 content: Annotated[str | None, typer.Option(help="What is shown: text, a URL or JSON.")] = None,
+                 channel: Annotated[str | None, typer.Option(help="Channel it runs on.")] = None,
+                 market: Annotated[str | None, typer.Option(help="Market (country or region).")] = None,
+                 segment: Annotated[str | None, typer.Option(help="Segment it is made for.")] = None,
+                 status: Annotated[str | None, typer.Option(help="draft, live, paused or retired.")] = None,
+                 test_cycle: Annotated[str | None, typer.Option(help="The test it belongs to.")] = None,
+                 start: Annotated[str | None, typer.Option(help="First day it may run (YYYY-MM-DD).")] = None,
+                 end: Annotated[str | None, typer.Option(help="Last day it may run (YYYY-MM-DD).")] = None,
+                 author: Annotated[str | None, typer.Option(help="Who makes the change.")] = None,
+                 reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+                 workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Save a creative's next version: the options given change the last version's (`--status
+    paused --reason ...` pauses it). A running server serves it after `POST /v1/creatives`, or
+    at its next start."""
+    from mercator.decide import save_creative
+
+    fields = {"kind": kind, "name": name, "content": content, "channel": channel, "market": market,
+              "segment": segment, "status": status, "test_cycle": test_cycle, "start": start, "end": end}
+    _analysis(workspace, lambda ws: save_creative(ws, creative_id, author=author, reason=reason, **fields), as_json,
+              read_only=False)
+
+
+@creative_app.command("list")
+def creative_list(creative_id: Annotated[str | None, typer.Argument(help="One creative's versions.")] = None,
+                  status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+                  channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+                  workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The latest version of every creative and offer, or every version of one, with who changed
+    it and why."""
+    from mercator.decide import list_creatives
+
+    _analysis(workspace, lambda ws: list_creatives(ws, creative_id, status=status, channel=channel), as_json)

@@ -77,12 +77,14 @@ async def decide(request: Request) -> Response:
     data = await _body(request, {"policy": (str,), "person_id": (str, type(None)), "context": (dict, type(None))})
     if isinstance(data, Response):
         return data
+    service = _service(request)
     try:
-        record = _service(request).decide(data["policy"], data.get("person_id"), data.get("context") or {})
+        record = service.decide(data["policy"], data.get("person_id"), data.get("context") or {})
     except MercatorError as exc:
         return _error(request, exc)
     out = {"decision_id": record["decision_id"], "policy": record["policy"], "version": record["policy_version"],
-           "arm": record["arm"], "propensity": record["propensity"],
+           "arm": record["arm"], "content": service.content(record["policy"], record["arm"]),
+           "propensity": record["propensity"],
            "reason": record["fallback_reason"] or "chosen by the policy among the eligible arms",
            "eligible": record["eligible"].split(",") if record["eligible"] else []}
     return Response(orjson.dumps(out), media_type=_JSON)
@@ -129,6 +131,47 @@ async def save(request: Request, body: PolicyBody) -> Response:
 
     response = await write(request, lambda ws: save_policy(ws, body.spec, status=body.status, author=body.author,
                                                            reason=body.reason))
+    await run_in_threadpool(_service(request).load)
+    return response
+
+
+class CreativeBody(Body):
+    creative_id: str = Field(description="The creative's id (an arm of a policy, or an offer id).")
+    kind: str | None = Field(None, description="creative or offer (first version: creative).")
+    name: str | None = None
+    content: str | None = Field(None, description="What is shown: text, a URL or JSON.")
+    channel: str | None = None
+    market: str | None = None
+    segment: str | None = None
+    status: str | None = Field(None, description="draft, live, paused or retired (first version: draft).")
+    test_cycle: str | None = None
+    start: str | None = Field(None, description="First day it may run (YYYY-MM-DD).")
+    end: str | None = Field(None, description="Last day it may run (YYYY-MM-DD).")
+    author: str | None = None
+    reason: str | None = None
+
+
+@router.get("/creatives")
+async def creatives(request: Request, creative_id: str | None = None, status: str | None = None,
+                    channel: str | None = None) -> Response:
+    """The latest version of every creative and offer (filtered by status and channel), or every
+    version of ``creative_id`` (`mercator decide creative list`)."""
+    from mercator.decide import list_creatives
+
+    result, _ = await run_in_threadpool(server(request).run, None,
+                                        lambda ws: list_creatives(ws, creative_id, status=status, channel=channel))
+    return answer(result)
+
+
+@router.post("/creatives")
+async def save_creative(request: Request, body: CreativeBody) -> Response:
+    """Save a creative's next version (`mercator decide creative set`): the fields given change
+    the last version's. Live policies serve the change at once."""
+    from mercator.decide import save_creative as save
+
+    fields = body.model_dump(exclude={"creative_id", "author", "reason"})
+    response = await write(request, lambda ws: save(ws, body.creative_id, author=body.author, reason=body.reason,
+                                                    **fields))
     await run_in_threadpool(_service(request).load)
     return response
 
