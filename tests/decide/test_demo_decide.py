@@ -32,3 +32,39 @@ def test_a_policy_that_sees_the_device_is_estimated_to_earn_more(demo_company):
     dr = res.to_frame("estimates").set_index("estimator").loc["dr"]
     assert res.params["promote"], (dr.to_dict(), res.params["current_value"])
     assert dr.value > res.params["current_value"] * 1.1
+
+
+def test_score_and_p_alive_triggers_fire_for_the_consenting_people_the_models_name(demo_company, tmp_path):
+    """On the demo company (a dry run: the shared workspace is only read): the P(alive) trigger
+    fires for exactly the customers whose BG/NBD P(alive) (mercator.clv, equal to lifetimes in
+    tests/clv) is below 0.3 and who consented to marketing e-mail; the score trigger for exactly
+    those a saved propensity model scores above 0.5."""
+    import datetime as dt
+
+    from mercator.clv import fit_clv
+    from mercator.decide import run_triggers
+    from mercator.target import customer_frame, score_frame, train_model
+
+    ws, _truth, _folder = demo_company
+    now = dt.datetime.combine(ws.table("orders").ts.max().to_pyarrow().as_py().date(), dt.time())
+    feats = customer_frame(ws, now.date())
+    frame = feats.drop(columns=["customer_id"]).assign(active=(feats.recency_days < feats.recency_days.median()))
+    model = tmp_path / "active.mercator-target"
+    train_model(None, frame.drop(columns=["recency_days"]), "active", save_to=model, save=True)
+    rules = {"triggers": [
+        {"name": "lapsing", "when": {"p_alive_below": 0.3}, "purpose": "marketing_email",
+         "action": {"audience": str(tmp_path / "a.csv")}},
+        {"name": "likely", "when": {"score": str(model), "above": 0.5}, "purpose": "marketing_email",
+         "action": {"audience": str(tmp_path / "b.csv")}}]}
+    run = run_triggers(ws, rules, now=now, dry_run=True)
+    fired = run.to_frame("fired")
+    consented = set(ws.table("customers").filter(lambda c: c.consent_marketing_email).customer_id.to_pandas())
+    clv = fit_clv(ws, now.date()).to_frame("customers")
+    lapsing = set(clv.customer_id[clv.p_alive < 0.3].astype(str)) & consented
+    assert set(fired.person_id[fired.trigger == "lapsing"]) == lapsing and lapsing
+    p = score_frame(model, feats)
+    likely = set(feats.customer_id[p > 0.5].astype(str)) & consented
+    assert set(fired.person_id[fired.trigger == "likely"]) == likely and likely
+    t = run.to_frame("triggers").set_index("trigger")
+    assert t.loc["likely", "no_consent"] == int((p > 0.5).sum()) - len(likely)
+    assert not (tmp_path / "a.csv").exists()  # a dry run writes nothing

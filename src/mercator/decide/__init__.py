@@ -26,6 +26,7 @@ from mercator.decide._registry import (
     save_policy,
 )
 from mercator.decide._service import DecisionService, learn_from_log
+from mercator.decide._triggers import TriggerRun, parse_triggers, run_triggers
 
 __all__ = [
     "POLICIES",
@@ -42,6 +43,7 @@ __all__ = [
     "PolicyEvaluation",
     "PolicyVersions",
     "SimulationResult",
+    "TriggerRun",
     "evaluate_policy",
     "learn_from_log",
     "list_creatives",
@@ -51,6 +53,8 @@ __all__ = [
     "logged_decisions",
     "parse_caps",
     "parse_policy",
+    "parse_triggers",
+    "run_triggers",
     "save_creative",
     "save_policy",
     "simulate",

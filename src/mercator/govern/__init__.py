@@ -5,8 +5,9 @@ from mercator.govern._targeting import (
     PURPOSES,
     Eligibility,
     consent_column,
+    consenting,
     eligible,
     eligible_frame,
 )
 
-__all__ = ["PURPOSES", "Eligibility", "consent_column", "eligible", "eligible_frame"]
+__all__ = ["PURPOSES", "Eligibility", "consent_column", "consenting", "eligible", "eligible_frame"]

@@ -83,6 +83,14 @@ def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None 
     return frame.iloc[sorted(keep)], result.removed
 
 
+def consenting(ws, purpose: str) -> frozenset[str]:
+    """The ids of everyone who consented to ``purpose`` (through :func:`eligible`): for the
+    in-memory lookups of a server or a batch of decisions."""
+    c = ws.table("customers")
+    people = eligible(ws, c.select(customer_id=c.customer_id.cast("string")), purpose=purpose).people
+    return frozenset(people.to_pyarrow().column("customer_id").to_pylist())
+
+
 def _count(t: ir.Table) -> int:
     return int(t.count().to_pyarrow().as_py())
 

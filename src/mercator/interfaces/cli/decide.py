@@ -130,6 +130,31 @@ def decide_budget(days: Annotated[int, typer.Option(help="Days to simulate.", mi
         _analysis(workspace, run, as_json)
 
 
+@decide_app.command("triggers")
+def decide_triggers(rules: Annotated[Path, typer.Argument(help="The triggers (YAML).", exists=True, dir_okay=False)],
+                    dry_run: Annotated[bool, typer.Option(help="Count and list who would get each action; act on "
+                                                               "nothing, log nothing.")] = False,
+                    now: Annotated[str | None, typer.Option(help="Evaluate as of this time (UTC, ISO; default: "
+                                                                 "now).")] = None,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Evaluate every trigger once (for cron) and fire its action (webhook, audience file or a
+    decision of a live policy) for the people who match, consent, have not had it within its
+    window and are under the cap; every firing is logged as a decision."""
+    import datetime as dt
+
+    from mercator.decide import run_triggers
+    from mercator.errors import BadParameter
+
+    def run(ws):
+        try:
+            at = dt.datetime.fromisoformat(now) if now else None
+        except ValueError:
+            raise BadParameter(f"--now {now!r} is not a time (YYYY-MM-DDTHH:MM)") from None
+        return run_triggers(ws, rules, now=at, dry_run=dry_run)
+
+    _analysis(workspace, run, as_json, read_only=dry_run)
+
+
 @policy_app.command("set")
 def policy_set(file: Annotated[Path, typer.Argument(help="The policy (YAML).", exists=True, dir_okay=False)],
                status: Annotated[str, typer.Option(help="draft, live, paused or retired.")] = "live",

@@ -74,12 +74,10 @@ def submit(request: Request, kind: str, target: Callable, params: BaseModel | di
 def consenting(srv: Server, purpose: str) -> frozenset[str]:
     """Who consented to ``purpose``, through the one targeting filter, kept until the workspace
     changes (a request then costs a set lookup, not a query)."""
-    from mercator.govern import eligible
+    from mercator.govern import consenting as ids
 
     def compute() -> frozenset[str]:
         with srv.open() as ws:
-            c = ws.table("customers")
-            people = eligible(ws, c.select(customer_id=c.customer_id.cast("string")), purpose=purpose).people
-            return frozenset(people.to_pyarrow().column("customer_id").to_pylist())
+            return ids(ws, purpose)
 
     return srv.keep(("consent", purpose), compute)
