@@ -36,19 +36,24 @@ def main() -> None:
     args = ap.parse_args()
     curves = planted()
     for drift in (0.0, 0.5, 0.8):
-        shares, seconds = {"learning": [], "static": []}, []
+        shares, seconds, floor_cost = {"learning": [], "static": []}, [], []
         for seed in range(args.seeds):
             t = time.perf_counter()
             world = budget_world(curves, BUDGET, drift=drift, seed=seed)
             frame, _ = run_budget(world, BudgetAllocator(curves, BUDGET, seed=seed), seed=seed)
             seconds.append(time.perf_counter() - t)
             tot = frame.groupby("allocator").kpi.sum()
+            # what the floor (every channel keeps min_share of the budget) costs the oracle itself
+            free = sum(world.expected(d, world.best(d, BUDGET, np.zeros(4), np.full(4, BUDGET)))
+                       for d in range(world.days))
+            floor_cost.append(1 - tot["oracle"] / free)
             for k, found in shares.items():
                 found.append(tot[k] / tot["oracle"])
         print(json.dumps({"what": "budget", "drift": drift, "seeds": args.seeds,
                           **{f"{k}_mean": round(float(np.mean(v)), 4) for k, v in shares.items()},
                           **{f"{k}_worst": round(float(np.min(v)), 4) for k, v in shares.items()},
                           "learning_beats_static": int(np.sum(np.array(shares["learning"]) > shares["static"])),
+                          "oracle_floor_cost": round(float(np.mean(floor_cost)), 4),
                           "seconds_per_run": round(float(np.mean(seconds)), 2)}), flush=True)
     shares, err = {"learning": [], "static": []}, []
     for seed in range(args.seeds):

@@ -66,7 +66,7 @@ class Guardrails:
     """
 
     max_change: float = 0.2
-    min_share: float = 0.02
+    min_share: float = 0.05
     caps: dict[str, float] = field(default_factory=dict)
     approval_above: float | None = None
     auto_approve: bool = False
@@ -145,7 +145,7 @@ class BudgetAllocator:
     _ANCHOR = 0.05
 
     def __init__(self, curves: Response, budget: float, *, period_days: float = 7.0,
-                 guardrails: Guardrails | None = None, discount: float = 0.95, prior_sd: float = 0.3,
+                 guardrails: Guardrails | None = None, discount: float = 0.9, prior_sd: float = 0.3,
                  seed: int = 0):
         if budget <= 0:
             raise BadParameter(f"the daily budget must be positive; got {budget}")
@@ -186,13 +186,12 @@ class BudgetAllocator:
         mean, cov = self.posterior()
         if self.killed:
             new, status = self.plan.copy(), ["kill switch: the approved plan"] * len(self.channels)
-            theta = mean
         else:
             theta = np.maximum(self.rng.multivariate_normal(mean, cov), 0.05)
             target = optimize(_scaled(self.search, theta), self.budget, self.lower, self.upper, start=self.current)
             new, status = self.rails.limit(self.current, target, self.budget)
         sd = np.sqrt(np.diag(cov))
-        slope = (self.curves.slope(new).mean(axis=0) * mean)
+        slope = self.curves.slope(new).mean(axis=0) * mean
         rows = [{"day": day, "channel": c, "spend_before": float(b), "spend": float(a),
                  "change": float(a / b - 1) if b > 0 else (np.inf if a > 0 else 0.0), "status": s,
                  "evidence": f"response {m:.2f} x the model's (sd {v:.2f}); marginal KPI per unit {g:.3g}"}
