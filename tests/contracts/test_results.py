@@ -117,6 +117,7 @@ def demo_run(tmp_path_factory):
 def results(demo_run) -> list[Result]:
     """One of every kind the demo supports: the pipeline's results and the other commands'."""
     from mercator import Workspace
+    from mercator.decide import list_creatives, run_triggers
     from mercator.experiment import design
     from mercator.ingest import list_mappers
     from mercator.mmm import plan, scenario
@@ -127,7 +128,10 @@ def results(demo_run) -> list[Result]:
     path, loaded, run, _truth = demo_run
     with Workspace(str(path), read_only=True) as ws:
         found = [loaded, run, ws.inventory(), ws.query("SELECT 1 AS one"), quarantine_report(ws), list_mappers(),
-                 describe_table("orders"), design(baseline=0.05, mde_relative=0.1)]
+                 describe_table("orders"), design(baseline=0.05, mde_relative=0.1), list_creatives(ws),
+                 run_triggers(ws, {"triggers": [{"name": "welcome", "when": {"first_purchase": "30d"},
+                                                 "purpose": "marketing_email", "action": {"audience": "x.csv"}}]},
+                              dry_run=True)]
     found += [r for s in run.sections for r in s.results]
     budget = next(s for s in run.sections if s.id == "budget").results
     fit = next(r for r in budget if r.kind == "mmm")
