@@ -55,6 +55,8 @@ bench: $(STAMP)
 	test -f demo/mercator-demo.duckdb || $(MAKE) demo
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/decide.py
+	$(BIN)/python benchmarks/decide_budget.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md
