@@ -94,3 +94,30 @@ def test_the_api_serves_content_and_caps_hold_after_a_restart(tmp_path):
         assert again["reason"] == "every eligible arm is capped for this person: the default"
         other = client.post("/v1/decide", json={"policy": "hero", "person_id": "p2"}).json()
         assert other["reason"] == "chosen by the policy among the eligible arms"
+
+
+def test_serving_state_reads_suppression_stock_and_scores_from_the_workspace(duckdb_ws, tmp_path):
+    import pandas as pd
+
+    from mercator.decide._policy import parse_policy
+    from mercator.decide._service import serving_state
+    from tests.conftest import ingest_text
+
+    ws = duckdb_ws
+    ws.replace("segment_members", pd.DataFrame({"segment_set": ["s1", "s1"], "customer_id": ["c1", "c2"],
+                                                "segment": ["churned", "loyal"]}), on=["segment_set", "customer_id"])
+    ingest_text(ws, tmp_path, "product_id,name,price,stock\nsku1,Mug,10,0\nsku2,Cup,8,5\n", "products")
+    recs = tmp_path / "recs.csv"
+    recs.write_text("customer_id,product_id,score\nc1,sku1,0.9\nc1,sku2,0.4\nc3,sku2,0.7\nc3,other,0.99\n")
+    policy = parse_policy({"policy": "p", "bandit": "scores", "purpose": None, "suppress": ["churned"],
+                           "scores": {"source": str(recs), "person": "customer_id", "arm": "product_id"},
+                           "arms": [{"id": "sku1", "product": "sku1"}, {"id": "sku2", "product": "sku2"}]})
+    state = serving_state(ws, policy)
+    assert state["suppressed"] == {"c1"} and state["out_of_stock"] == {"sku1"}
+    assert state["scores"] == {"c1": {"sku1": 0.9, "sku2": 0.4}, "c3": {"sku2": 0.7}}  # only the policy's arms
+    d = Decider(policy, seed=0, **state)
+    assert d.decide("c3", {})["arm"] == "sku2" and d.decide("c1", {})["fallback_reason"] == "suppressed: the default"
+    bad = parse_policy({"policy": "p", "bandit": "scores", "purpose": None,
+                        "scores": {"source": str(recs), "person": "who"}, "arms": [{"id": "sku1"}]})
+    with pytest.raises(BadParameter, match="has no column\\(s\\) who"):
+        serving_state(ws, bad)

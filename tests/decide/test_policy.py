@@ -97,3 +97,55 @@ def test_a_malformed_context_names_the_field(context, field):
 def test_a_bad_policy_says_where(change, message):
     with pytest.raises(BadParameter, match=message):
         parse_policy(SPEC.replace(*change))
+
+
+RANKED = """
+policy: ranked
+bandit: rules
+floor: 0.05
+context: [device]
+purpose: null
+default: c
+suppress: [churned]
+arms:
+  - {id: a, when: {device: [mobile]}}
+  - {id: b, product: sku1}
+  - {id: c}
+"""
+
+
+def _shares(decider, person, context, n=4000):
+    out = [decider.decide(person, context) for _ in range(n)]
+    arms = [o["arm"] for o in out]
+    return {a: arms.count(a) / n for a in set(arms)}, out
+
+
+def test_rules_rank_by_the_policy_order_with_the_floor_and_exact_propensities():
+    decider = Decider(parse_policy(RANKED), seed=3)
+    shares, out = _shares(decider, "p1", {"device": "mobile"})
+    assert shares["a"] == pytest.approx(0.90, abs=0.015) and shares["c"] == pytest.approx(0.05, abs=0.01)
+    assert {o["arm"]: o["propensity"] for o in out} == pytest.approx({"a": 0.90, "b": 0.05, "c": 0.05})
+    shares, _ = _shares(decider, "p1", {"device": "desktop"})
+    assert shares["b"] == pytest.approx(0.95, abs=0.012)  # a is for mobile: b comes first
+
+
+def test_scores_rank_each_person_and_thin_data_gets_the_default():
+    spec = RANKED.replace("bandit: rules", "bandit: scores\nscores: {source: recs.csv}").replace("floor: 0.05",
+                                                                                                 "floor: 0.1")
+    decider = Decider(parse_policy(spec), seed=4, scores={"p1": {"a": 0.2, "b": 0.9}, "p2": {"zz": 1.0}})
+    shares, out = _shares(decider, "p1", {"device": "mobile"})
+    assert shares["b"] == pytest.approx(0.8, abs=0.02)
+    assert {o["arm"]: o["propensity"] for o in out} == pytest.approx({"a": 0.1, "b": 0.8, "c": 0.1})
+    thin = decider.decide("p2", {"device": "mobile"})
+    reason = "no scores for this person among the eligible arms: the default"
+    assert (thin["arm"], thin["fallback_reason"]) == ("c", reason)
+    with pytest.raises(BadParameter, match="bandit scores needs scores"):
+        parse_policy(RANKED.replace("bandit: rules", "bandit: scores"))
+
+
+def test_suppressed_people_get_the_default_and_an_out_of_stock_arm_never_runs():
+    decider = Decider(parse_policy(RANKED), seed=5, suppressed=frozenset({"p9"}), out_of_stock=frozenset({"sku1"}))
+    gone = decider.decide("p9", {"device": "mobile"})
+    assert (gone["arm"], gone["fallback_reason"]) == ("c", "suppressed: the default")
+    shares, _ = _shares(decider, "p1", {"device": "desktop"}, n=500)
+    assert "b" not in shares and shares == {"c": 1.0}

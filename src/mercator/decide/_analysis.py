@@ -115,6 +115,9 @@ def evaluate_policy(ws, candidate, *, current: str | None = None, train_share: f
     candidate is worth promoting only when the doubly robust estimate's lower bound is above the
     current policy's value on the same decisions (its mean reward)."""
     cand = parse_policy(candidate)
+    if cand.bandit == "scores":
+        raise MercatorError(f"policy {cand.name}: a scores policy ranks each person by scores the log does not hold; "
+                            "off-policy evaluation covers the bandits and rules")
     current = current or cand.name
     window = cand.attribution_window_s
     log = logged_decisions(ws, current, now=now, window_s=window)

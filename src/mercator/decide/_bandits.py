@@ -13,6 +13,9 @@ from those probabilities, so the two agree by construction.
   v^2 x'A^-1 x), so the same integral applies.
 - epsilon-greedy: (1 - epsilon) on the best arm (shared between ties) and epsilon spread evenly.
 - UCB1 and LinUCB: deterministic; the best arm (ties shared).
+- rules: deterministic; the first eligible arm in the policy's order (its priority).
+- scores: per person (the decider ranks by each person's scores: a recommender's or a
+  propensity model's); the bandit only keeps the counts.
 - an exploration floor: every eligible arm keeps at least ``floor``; the policy's own
   probabilities scale the rest (``floor + (1 - k floor) p``).
 
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-POLICIES = ("thompson", "epsilon_greedy", "ucb1", "linucb", "lin_thompson", "uniform")
+POLICIES = ("thompson", "epsilon_greedy", "ucb1", "linucb", "lin_thompson", "uniform", "rules", "scores")
 
 
 def max_probabilities(dist: str, a: np.ndarray, b: np.ndarray, points: int = 121) -> np.ndarray:
@@ -132,6 +135,10 @@ class Bandit:
         p = self.policy
         if p == "uniform":
             return np.full(len(idx), 1 / len(idx))
+        if p == "rules":
+            return (np.arange(len(idx)) == 0).astype(float)  # idx is in the policy's order
+        if p == "scores":
+            raise ValueError("a scores policy ranks each person by their own scores (the decider's)")
         if p == "thompson":
             return max_probabilities("beta", self.prior[0] + self.successes[idx], self.prior[1] + self.failures[idx])
         if p in ("epsilon_greedy", "ucb1"):
@@ -169,7 +176,7 @@ class Bandit:
         if p == "thompson":
             draws = rng.beta(self.prior[0] + self.successes, self.prior[1] + self.failures, size=(n, k))
             arms = draws.argmax(axis=1)
-        elif p in ("uniform", "epsilon_greedy", "ucb1"):
+        elif p in ("uniform", "epsilon_greedy", "ucb1", "rules"):
             base = self._base(np.arange(k), None)
             arms = np.minimum(np.searchsorted(np.cumsum(base), rng.random(n) * base.sum(), side="right"), k - 1)
         else:

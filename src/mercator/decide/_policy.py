@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mercator.decide._bandits import POLICIES, Bandit
+from mercator.decide._bandits import POLICIES, Bandit, with_floor
 from mercator.decide._features import DIM, context_hash, hashed, json_text
 from mercator.errors import BadParameter
 
@@ -60,6 +60,7 @@ class Arm:
     campaign: str | None = None
     channel: str | None = None
     when: tuple = ()  # ((key, frozenset(values) or (low, high)), ...)
+    product: str | None = None  # not eligible while this product is out of stock
 
     def eligible(self, context: dict) -> bool:
         for key, allowed in self.when:
@@ -86,6 +87,8 @@ class Policy:
     caps: tuple[Cap, ...] = ()
     version: int = 1
     attribution_window_s: float = 7 * 86400
+    suppress: tuple[str, ...] = ()  # saved segments whose members get the default
+    scores: dict | None = None  # bandit "scores": {source, person, arm, score}
 
     @property
     def arm_ids(self) -> list[str]:
@@ -96,7 +99,8 @@ class Policy:
                 "epsilon": self.epsilon, "alpha": self.alpha, "context": list(self.context), "purpose": self.purpose,
                 "default": self.default, "attribution_window": f"{int(self.attribution_window_s)}s",
                 "caps": [{"scope": c.scope, "max": c.max, "window": f"{int(c.window_s)}s"} for c in self.caps],
-                "arms": [{"id": a.id, "campaign": a.campaign, "channel": a.channel,
+                "suppress": list(self.suppress), "scores": self.scores,
+                "arms": [{"id": a.id, "campaign": a.campaign, "channel": a.channel, "product": a.product,
                           "when": {k: (list(v) if isinstance(v, tuple) else sorted(v)) for k, v in a.when}}
                          for a in self.arms]}
 
@@ -150,7 +154,8 @@ def parse_policy(spec: dict | str | Path) -> Policy:
                 when.append((key, (float(allowed[0]), float(allowed[1]))))
             else:
                 when.append((key, frozenset(allowed if isinstance(allowed, list) else [allowed])))
-        arms.append(Arm(str(a["id"]), a.get("campaign"), a.get("channel"), tuple(when)))
+        arms.append(Arm(str(a["id"]), a.get("campaign"), a.get("channel"), tuple(when),
+                        None if a.get("product") is None else str(a["product"])))
     if len(arms) < 1:
         raise BadParameter(f"policy {name}: no arms")
     ids = [a.id for a in arms]
@@ -170,10 +175,23 @@ def parse_policy(spec: dict | str | Path) -> Policy:
     floor = float(spec.get("floor", 0.0))
     if floor * len(arms) > 1 or floor < 0:
         raise BadParameter(f"policy {name}: floor {floor} is impossible with {len(arms)} arms")
+    suppress = spec.get("suppress") or []
+    if not isinstance(suppress, list) or not all(isinstance(x, str) for x in suppress):
+        raise BadParameter(f"policy {name}: suppress is a list of saved segment names")
+    scores = spec.get("scores")
+    if bandit == "scores":
+        if not isinstance(scores, dict) or not scores.get("source"):
+            raise BadParameter(f"policy {name}: bandit scores needs scores: {{source: FILE or table, person: column, "
+                               f"arm: column, score: column}}")
+        scores = {"source": str(scores["source"]), "person": scores.get("person", "person_id"),
+                  "arm": scores.get("arm", "arm"), "score": scores.get("score", "score")}
+    elif scores is not None:
+        raise BadParameter(f"policy {name}: scores are read only by bandit: scores")
     return Policy(name=name, arms=tuple(arms), bandit=bandit, floor=floor, epsilon=float(spec.get("epsilon", 0.1)),
                   alpha=float(spec.get("alpha", 1.0)), context=context, purpose=spec.get("purpose", "personalization"),
                   default=default, caps=tuple(caps), version=int(spec.get("version", 1)),
-                  attribution_window_s=_window(spec.get("attribution_window", "7d"), f"policy {name}"))
+                  attribution_window_s=_window(spec.get("attribution_window", "7d"), f"policy {name}"),
+                  suppress=tuple(suppress), scores=scores)
 
 
 class ContextError(BadParameter):
@@ -197,6 +215,12 @@ class Decider:
     #: with a registered creative runs only while it is live and within its dates, and serves its
     #: content; an arm without one always runs
     creatives: object = None
+    #: people in the policy's suppressed segments (they get the default)
+    suppressed: frozenset[str] = frozenset()
+    #: products out of stock (an arm for one is not eligible)
+    out_of_stock: frozenset[str] = frozenset()
+    #: bandit "scores": person -> {arm: score}
+    scores: dict | None = None
     bandit: Bandit = field(init=False)
     _seen: dict = field(default_factory=dict)  # person -> deque of (time, arm index)
     _pending: dict = field(default_factory=dict)  # decision id -> (time, arm index, context vector)
@@ -230,6 +254,9 @@ class Decider:
                         self._runs_from[i] = pd.Timestamp(r.start).timestamp()
                     if r.end is not None and not pd.isna(r.end):
                         self._runs_to[i] = pd.Timestamp(r.end).timestamp() + 86_400
+        for i, a in enumerate(p.arms):
+            if a.product is not None and a.product in self.out_of_stock:
+                self._runs_from[i] = np.inf
         self._always = bool(np.isneginf(self._runs_from).all() and np.isposinf(self._runs_to).all())
 
     def remember(self, seen: pd.DataFrame) -> None:
@@ -267,7 +294,11 @@ class Decider:
         if p.purpose and self.consenting is not None and (person_id is None or person_id not in self.consenting):
             chosen, probs, fallback = self._default_or_first(), None, f"no consent to {p.purpose}: the default"
             eligible = np.zeros(k, bool)
+        elif person_id is not None and person_id in self.suppressed:
+            chosen, probs, fallback = self._default_or_first(), None, "suppressed: the default"
+            eligible = np.zeros(k, bool)
         else:
+            probs = None
             eligible = np.fromiter((a.eligible(context) for a in p.arms), bool, k)
             if not self._always:
                 eligible &= (self._runs_from <= now) & (now < self._runs_to)
@@ -279,9 +310,14 @@ class Decider:
                     eligible &= ~capped
                 else:
                     fallback = "every eligible arm is capped for this person: the default"
+            if fallback is None and p.bandit == "scores":
+                probs = self._ranked(person_id, eligible)
+                if probs is None:
+                    fallback = "no scores for this person among the eligible arms: the default"
             if fallback is None:
                 x = hashed(context) if self.bandit.contextual else None
-                probs = self._probabilities(x, eligible)
+                if probs is None:
+                    probs = self._probabilities(x, eligible)
                 chosen = int(np.minimum(np.searchsorted(np.cumsum(probs), self._rng.random(), side="right"), k - 1))
             else:
                 chosen, probs = self._default_or_first(), None
@@ -300,6 +336,23 @@ class Decider:
         if self.log is not None:
             self.log(record)
         return record
+
+    def _ranked(self, person: str | None, eligible: np.ndarray) -> np.ndarray | None:
+        """The person's best-scored eligible arm (ties shared) with the floor for the others;
+        None when the person has no score for an eligible arm."""
+        mine = (self.scores or {}).get(person) if person is not None else None
+        if not mine:
+            return None
+        s = np.array([mine.get(a.id, np.nan) if e else np.nan for a, e in zip(self.policy.arms, eligible,
+                                                                              strict=True)])
+        if np.isnan(s).all():
+            return None
+        best = np.nan_to_num(s, nan=-np.inf)
+        top = (best >= np.nanmax(s) - 1e-12).astype(float)
+        out = np.zeros(len(s))
+        idx = np.flatnonzero(eligible)
+        out[idx] = with_floor(top[idx] / top.sum(), self.policy.floor)
+        return out
 
     def _remember(self, decision_id: str, now: float, arm: int, x) -> None:
         """Keep what a reward needs until the attribution window closes (oldest dropped first:

@@ -51,6 +51,56 @@ def learn_from_log(ws, decider: Decider, now: float | None = None) -> int:
     return int(agg.n.sum())
 
 
+def serving_state(ws, policy: Policy, creatives=None) -> dict:
+    """What a decider needs from the workspace besides the policy: the creatives, the members of
+    its suppressed segments, the products out of stock its arms name, and (bandit scores) each
+    person's scores."""
+    from mercator.recommend import out_of_stock
+
+    state = {"creatives": creatives if creatives is not None else live_creatives(ws)}
+    if policy.suppress:
+        m = ws.table("segment_members")
+        ids = m.filter(m.segment.isin(list(policy.suppress))).customer_id.cast("string")
+        state["suppressed"] = frozenset(ids.to_pyarrow().to_pylist())
+    if any(a.product for a in policy.arms):
+        state["out_of_stock"] = out_of_stock(ws)
+    if policy.scores:
+        state["scores"] = read_scores(ws, policy)
+    return state
+
+
+def read_scores(ws, policy: Policy) -> dict[str, dict[str, float]]:
+    """person -> {arm: score} from the policy's scores source (a workspace table, or a CSV or
+    Parquet file such as `mercator recommend batch --output` writes), for its arms only (the
+    rows filtered in the engine)."""
+    src, cols = policy.scores["source"], policy.scores
+    staged = None
+    if src.lower().endswith((".csv", ".parquet", ".pq")):
+        if not Path(src).is_file():
+            raise BadParameter(f"policy {policy.name}: scores source {src} does not exist")
+        from pyarrow import csv, parquet
+
+        arrow = csv.read_csv(src) if src.lower().endswith(".csv") else parquet.read_table(src)
+        t = staged = ws.engine.stage(arrow)
+    else:
+        t = ws.table(src)
+    try:
+        missing = [c for c in (cols["person"], cols["arm"], cols["score"]) if c not in t.columns]
+        if missing:
+            raise BadParameter(f"policy {policy.name}: scores source {src} has no column(s) {', '.join(missing)} "
+                               f"(it has {', '.join(t.columns)})")
+        t = t.filter(t[cols["arm"]].cast("string").isin(policy.arm_ids))
+        rows = t.select(person=t[cols["person"]].cast("string"), arm=t[cols["arm"]].cast("string"),
+                        score=t[cols["score"]].cast("float64")).to_pyarrow()
+    finally:
+        if staged is not None:
+            ws.engine.release(staged)
+    out: dict[str, dict[str, float]] = {}
+    for person, arm, score in zip(*(rows.column(c).to_pylist() for c in ("person", "arm", "score")), strict=True):
+        out.setdefault(person, {})[arm] = score
+    return out
+
+
 def recently_shown(ws, decider: Decider, now: float | None = None):
     """Who was shown which arm of the decider's policy within its longest cap window (person_id,
     ts in seconds, arm), oldest first: the caps' memory after a restart."""
@@ -93,7 +143,8 @@ class DecisionService:
             deciders = {}
             creatives = live_creatives(ws)
             for policy in live_policies(ws):
-                decider = Decider(policy, log=self.decisions.append, seed=self.seed, creatives=creatives)
+                decider = Decider(policy, log=self.decisions.append, seed=self.seed, **serving_state(ws, policy,
+                                                                                                   creatives))
                 learned[policy.name] = learn_from_log(ws, decider)
                 decider.remember(recently_shown(ws, decider))
                 deciders[policy.name] = decider

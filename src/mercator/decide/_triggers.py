@@ -214,14 +214,14 @@ def _audience(path: str, t: Trigger, rows: pd.DataFrame, fired_at: str) -> None:
 
 def _decide(ws, policy: str, rows: pd.DataFrame, now: float) -> list[dict]:
     """A decision of the live policy for each person (consent, eligibility and caps as served)."""
-    from mercator.decide._registry import live_creatives, load_policy
-    from mercator.decide._service import recently_shown
+    from mercator.decide._registry import load_policy
+    from mercator.decide._service import recently_shown, serving_state
     from mercator.govern import consenting
 
     p, status = load_policy(ws, policy)
     if status != "live":
         raise MercatorError(f"policy {policy!r} is {status}, not live")
-    decider = Decider(p, creatives=live_creatives(ws), consenting=consenting(ws, p.purpose) if p.purpose else None)
+    decider = Decider(p, consenting=consenting(ws, p.purpose) if p.purpose else None, **serving_state(ws, p))
     decider.remember(recently_shown(ws, decider, now))
     return [decider.decide(person, {}, now=now) for person in rows.person_id]
 
