@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mercator.decide._policy import ContextError, Decider, parse_policy
 from mercator.errors import BadParameter
@@ -149,3 +151,25 @@ def test_suppressed_people_get_the_default_and_an_out_of_stock_arm_never_runs():
     assert (gone["arm"], gone["fallback_reason"]) == ("c", "suppressed: the default")
     shares, _ = _shares(decider, "p1", {"device": "desktop"}, n=500)
     assert "b" not in shares and shares == {"c": 1.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(consent=st.lists(st.booleans(), min_size=6, max_size=6),
+       bandit=st.sampled_from(["thompson", "epsilon_greedy", "ucb1", "linucb", "lin_thompson", "uniform", "rules"]),
+       device=st.sampled_from(["mobile", "desktop", None]), seed=st.integers(0, 2**16))
+def test_no_personalized_choice_without_consent(consent, bandit, device, seed):
+    """Property: over random consent states, bandits and contexts, every person without consent
+    to the purpose gets the non-personalized default (propensity 1, the reason, nothing
+    learned), and every person with it gets a choice of the policy."""
+    people = [f"p{i}" for i in range(6)]
+    spec = RANKED.replace("bandit: rules", f"bandit: {bandit}").replace("purpose: null", "purpose: personalization")
+    decider = Decider(parse_policy(spec), seed=seed,
+                      consenting=frozenset(p for p, ok in zip(people, consent, strict=True) if ok))
+    for p, ok in zip(people * 3, consent * 3, strict=True):
+        out = decider.decide(p, {"device": device} if device else {})
+        if ok:
+            assert out["fallback_reason"] is None and out["eligible"]
+        else:
+            assert (out["arm"], out["propensity"], out["eligible"]) == ("c", 1.0, "")
+            assert out["fallback_reason"] == "no consent to personalization: the default"
+            assert out["decision_id"] not in decider._pending
