@@ -35,18 +35,29 @@ class BudgetSimulation(Result):
 
     def figures(self) -> list:
         daily = self.to_frame("daily")
+        wide = daily.pivot(index="day", columns="allocator", values="kpi")
         fig = go.Figure()
-        for name, part in daily.groupby("allocator", sort=False):
-            fig.add_scatter(x=part.day, y=part.kpi.cumsum(), mode="lines", name=NAMES[name])
-        fig.update_layout(title=f"Cumulative {self.params['kpi']}: learning, static and oracle", height=380,
-                          xaxis_title="day", yaxis_title=self.params["kpi"])
+        for name in ("learning", "static"):
+            fig.add_scatter(x=wide.index, y=wide[name] / wide["oracle"], mode="lines", name=NAMES[name])
+        fig.add_hline(y=1.0, line_dash="dot", annotation_text="oracle")
+        fig.update_layout(title=f"Each day's {self.params['kpi']} as a share of the oracle's", height=380,
+                          xaxis_title="day", yaxis_title="share of the oracle", yaxis_tickformat=".0%")
         plan = self.to_frame("plan")
         pace = go.Figure()
         for channel, part in plan.groupby("channel", sort=False):
             pace.add_scatter(x=part.day, y=part.spend, mode="lines", stackgroup="spend", name=channel)
         pace.update_layout(title="Budget pacing: the learning allocator's spend per channel per day", height=380,
                            xaxis_title="day", yaxis_title="spend per day")
-        return [fig, pace]
+        bids = self.to_frame("bids")
+        learned = go.Figure()
+        for device, part in bids.groupby("device", sort=False):
+            learned.add_scatter(x=part.oracle_multiplier, y=part.multiplier, mode="markers", name=device,
+                                text=part.segment + ", " + part.hours)
+        top = float(max(bids.oracle_multiplier.max(), bids.multiplier.max()))
+        learned.add_scatter(x=[0, top], y=[0, top], mode="lines", name="learned = best", line={"dash": "dot"})
+        learned.update_layout(title="Bid multipliers per segment, device and hours: learned against the best",
+                              height=380, xaxis_title="best multiplier (oracle)", yaxis_title="learned multiplier")
+        return [fig, pace, learned]
 
 
 def _device_figures(ws) -> pd.DataFrame | None:
