@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -221,6 +222,28 @@ def _host_devices(n: int) -> None:
 _host_devices(max(4, os.cpu_count() or 1))
 
 
+def _compilation_cache() -> None:
+    """Keep JAX's compiled samplers on disk (``$MERCATOR_JAX_CACHE``, default
+    ``~/.cache/mercator/jax``), unless the caller set a cache of its own. Compiling NUTS for a
+    model is most of a short fit (a 1-chain, 100 + 100 draw fit on 130 weeks: 17 s cold, 5.5 s
+    with the cache; a second fit in the same process 2 s), and the same model on data of the
+    same shape compiles to the same programs, so a refit, the API's fit beside the command
+    line's, or the next session's fit skip it. JAX keys the cache on the program, its version
+    and flags, so a stale entry is never used; a cache it cannot read is compiled around."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    folder = Path(os.environ.get("MERCATOR_JAX_CACHE") or Path.home() / ".cache" / "mercator" / "jax")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: compile every time, as before
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # NUTS compiles many small programs
+    jax.config.update("jax_compilation_cache_max_size", 1 << 30)  # least recently used entries go past 1 GB
+
+
 @dataclass(frozen=True)
 class Posterior:
     """Posterior draws (chains flattened) and the per-parameter diagnostics."""
@@ -240,6 +263,7 @@ def fit(d: Design, spec: Spec, lift_tests: tuple[LiftTest, ...] = (), *, chains:
     cores, 4 chains this way took 10 s where vectorized chains took 22 s); vectorized when JAX
     started before it could be told about the devices."""
     _host_devices(max(chains, os.cpu_count() or 1))
+    _compilation_cache()
     import jax
     from numpyro.diagnostics import summary
     from numpyro.infer import MCMC, NUTS
