@@ -9,6 +9,7 @@ overrides it (for example from a secret manager in production).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -111,3 +112,42 @@ def read_private(path: Path) -> str:
 def default_location() -> str:
     """Where the workspace lives when none is given: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``."""
     return os.environ.get(ENV_WORKSPACE) or DEFAULT_WORKSPACE
+
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text, where: str) -> float:
+    """Seconds in a duration written like ``30s``, ``5m``, ``12h``, ``7d`` or ``2w`` (a number of
+    seconds is taken as is); a ``BadParameter`` naming ``where`` otherwise."""
+    from mercator.errors import BadParameter
+
+    if isinstance(text, (int, float)) and not isinstance(text, bool) and text >= 0:
+        return float(text)
+    m = _DURATION.match(str(text).strip())
+    if not m:
+        raise BadParameter(f"{where}: {text!r} is not a duration such as 30s, 5m, 12h or 7d")
+    return float(int(m[1]) * _UNIT_SECONDS[m[2]])
+
+
+def load_spec(spec, what: str) -> dict:
+    """A YAML specification (a policy, a set of rules) as a mapping, from a dict, YAML text or a
+    ``.yml``/``.yaml`` file; a ``BadParameter`` naming ``what`` otherwise."""
+    import yaml
+
+    from mercator.errors import BadParameter
+
+    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yml", ".yaml"))):
+        path = Path(spec)
+        if not path.is_file():
+            raise BadParameter(f"{path}: no such {what} file")
+        spec = path.read_text(encoding="utf-8")
+    if isinstance(spec, str):
+        try:
+            spec = yaml.safe_load(spec)
+        except yaml.YAMLError as exc:
+            raise BadParameter(f"{what}: not valid YAML ({exc})") from exc
+    if not isinstance(spec, dict):
+        raise BadParameter(f"{what}: expected a mapping")
+    return dict(spec)

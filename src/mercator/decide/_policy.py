@@ -26,7 +26,6 @@ a few dictionary operations before the bandit.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections import deque
@@ -35,15 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from mercator.config import load_spec, parse_duration
 from mercator.decide._bandits import POLICIES, Bandit, with_floor
 from mercator.decide._features import DIM, context_hash, hashed, json_text
 from mercator.errors import BadParameter
 
 SCOPES = ("arm", "campaign", "channel")
-_WINDOW = re.compile(r"^(\d+)\s*([smhd])$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RANGE_KEYS = ("hour",)
 
 
@@ -106,27 +103,12 @@ class Policy:
 
 
 def _window(text, where: str) -> float:
-    m = _WINDOW.match(str(text).strip())
-    if not m:
-        raise BadParameter(f"{where}: window {text!r} is not a duration such as 30m, 12h or 7d")
-    return int(m[1]) * _SECONDS[m[2]]
+    return parse_duration(text, where)
 
 
 def spec_dict(spec: dict | str | Path) -> dict:
     """A policy's mapping from a dict, YAML text or a YAML file."""
-    if isinstance(spec, Path) or (isinstance(spec, str) and "\n" not in spec and spec.endswith((".yml", ".yaml"))):
-        path = Path(spec)
-        if not path.is_file():
-            raise BadParameter(f"{path}: no such policy file")
-        spec = path.read_text(encoding="utf-8")
-    if isinstance(spec, str):
-        try:
-            spec = yaml.safe_load(spec)
-        except yaml.YAMLError as exc:
-            raise BadParameter(f"policy: not valid YAML ({exc})") from exc
-    if not isinstance(spec, dict):
-        raise BadParameter("policy: expected a mapping with policy, arms, ...")
-    return dict(spec)
+    return load_spec(spec, "policy")
 
 
 def parse_policy(spec: dict | str | Path) -> Policy:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,30 +173,14 @@ def _recent(ws, policies: list[str], since: dt.datetime) -> pd.DataFrame:
 # -- actions -------------------------------------------------------------------------------------
 def _webhook(url: str, t: Trigger, rows: pd.DataFrame, fired_at: str) -> str | None:
     """POST the firings in batches; None on success, the reason otherwise."""
-    import httpx
+    from mercator._http import post_json
 
     for start in range(0, len(rows), _BATCH):
         part = rows.iloc[start:start + _BATCH]
         body = {"trigger": t.name, "fired_at": fired_at,
                 "people": [{"person_id": p, "value": v, "decision_id": d}
                            for p, v, d in zip(part.person_id, part.value, part.decision_id, strict=True)]}
-        reason = None
-        for attempt in range(3):
-            try:
-                r = httpx.post(url, json=body, timeout=10)
-            except httpx.HTTPError as exc:
-                reason = f"webhook {url} unreachable ({type(exc).__name__})"
-            else:
-                if r.status_code < 300:
-                    reason = None
-                    break
-                reason = f"webhook {url} answered {r.status_code}"
-                if r.status_code not in (429,) and r.status_code < 500:
-                    break
-                wait = r.headers.get("retry-after")
-                time.sleep(min(float(wait), 5.0) if wait and wait.isdigit() else 0.2 * 2**attempt)
-                continue
-            time.sleep(0.2 * 2**attempt)
+        reason = post_json(url, body)
         if reason:
             return reason
     return None

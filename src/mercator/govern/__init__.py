@@ -1,6 +1,8 @@
 """Governance: who may be selected for what (consent per purpose, suppression lists), in the
-engine. Retention, subject requests, access roles and the audit trail come here next."""
+engine, and the hash-chained audit trail of governed changes. Retention, subject requests
+and access roles come here next."""
 
+from mercator.govern._audit import AuditTrail, audit_trail, entry_hash, record
 from mercator.govern._targeting import (
     PURPOSES,
     Eligibility,
@@ -10,4 +12,5 @@ from mercator.govern._targeting import (
     eligible_frame,
 )
 
-__all__ = ["PURPOSES", "Eligibility", "consent_column", "consenting", "eligible", "eligible_frame"]
+__all__ = ["PURPOSES", "AuditTrail", "Eligibility", "audit_trail", "consent_column", "consenting", "eligible",
+           "eligible_frame", "entry_hash", "record"]

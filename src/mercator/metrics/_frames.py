@@ -87,9 +87,10 @@ def _in_period(t, column: str, period: Period | None):
 
 def part_frame(ws: Workspace, kpis: list[str] | tuple[str, ...], *, by: list[str] | tuple[str, ...] = (),
                period: Period | None = None, grain: str | None = None, table: str = "ad_performance",
-               date_column: str = "date") -> pd.DataFrame:
+               date_column: str = "date", where=None) -> pd.DataFrame:
     """Part sums of ``kpis`` grouped by ``by`` (and by ``grain``: day, week or month), in the engine.
 
+    ``where``: a function of the table giving the rows to keep (an Ibis boolean expression).
     Dimension values that are null (not reported) are grouped as such; the caller labels them.
     """
     for n in kpis:
@@ -97,6 +98,8 @@ def part_frame(ws: Workspace, kpis: list[str] | tuple[str, ...], *, by: list[str
             raise MercatorError(f"KPI {n!r} is computed from {kpi(n).table}, not {table}")
     t = prepared(ws.table(table), table)
     t = _in_period(t, date_column, period)
+    if where is not None:
+        t = t.filter(where(t))
     keys = [t[b] for b in by]
     if grain is not None:
         d = t[date_column].cast("date")

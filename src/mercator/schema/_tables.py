@@ -38,6 +38,8 @@ AD_PERFORMANCE = TableSpec(
     description="Delivery and results of ads per day and dimension, as ad platforms export them.",
     columns=(
         C("date", "date", "Day of delivery (in the account's time zone).", nullable=False),
+        C("hour", "int64", "Hour of the day, for hourly exports (Google Ads segments.hour); empty for daily rows.",
+          min=0, max=23),
         *_AD_DIMENSIONS,
         C("impressions", "int64", "Times an ad was shown.", unit="count", min=0),
         C("clicks", "int64", "Clicks (interactions) on the ad.", unit="count", min=0),
@@ -56,7 +58,7 @@ AD_PERFORMANCE = TableSpec(
     ),
     # Every dimension a file reports identifies its rows; the campaign's name only where the
     # file has no campaign id (an id survives a rename, a name does not).
-    key=("date", *(c.name for c in _AD_DIMENSIONS)),
+    key=("date", "hour", *(c.name for c in _AD_DIMENSIONS)),
     key_guards={"campaign": "campaign_id"},
     checks=(
         RowCheck("clicks_le_impressions", "clicks", "clicks_gt_impressions", "clicks <= impressions",
@@ -287,18 +289,150 @@ CONTENT = TableSpec(
 
 OBJECTIVES = TableSpec(
     name="objectives",
-    description="Campaign goals and KPI targets, registered before launch and locked.",
+    description="Campaign goals (mercator.monitor), every version kept: the KPI, its target and acceptable "
+                "threshold, the dates, owner and guardrails, the baseline from history with its interval, the roles "
+                "that must sign off, and, once they all have, when it was locked and the hash of what was locked. A "
+                "locked version never changes; a later one is a proposal, and the review judges the locked one.",
     columns=(
         C("objective_id", "string", "Objective id.", nullable=False),
-        C("campaign", "string", "Campaign the goal belongs to."),
-        C("kpi", "string", "KPI name.", nullable=False),
-        C("target", "float64", "Target value."),
+        C("version", "int64", "Version, from 1.", min=1),
+        C("campaign", "string", "Campaign the goal belongs to (ad_performance's campaign or campaign_id)."),
+        C("kpi", "string", "Primary KPI (a KPI of mercator.metrics: cpa, roas, conversions, ...).", nullable=False),
+        C("target", "float64", "Target value of the KPI over the date range."),
+        C("threshold", "float64", "Acceptable value: worse than this is off track."),
         C("start", "date", "First day."),
         C("end", "date", "Last day."),
+        C("owner", "string", "Who answers for the goal."),
+        C("guardrails", "string", "Guardrail KPIs as JSON ({kpi: limit}); a guardrail breached is off track."),
+        C("budget", "float64", "Budget over the date range (spend pace is judged against it).", unit="currency",
+          min=0),
+        C("baseline", "float64", "The KPI over the same number of days before the start."),
+        C("baseline_low", "float64", "Lower end of the baseline's 95% interval (bootstrap over days)."),
+        C("baseline_high", "float64", "Upper end of the baseline's 95% interval."),
+        C("roles", "string", "Roles that must sign off, comma-separated (marketing, sales, finance)."),
+        C("status", "string", "draft (awaiting sign-off), locked, or proposed (a change to a locked goal).",
+          allowed=("draft", "locked", "proposed")),
+        C("spec_hash", "string", "SHA-256 of the goal's terms (what sign-off agrees to and the lock seals)."),
         C("locked_at", "timestamp", "When the goal was locked, UTC."),
+        C("author", "string", "Who wrote this version."),
+        C("reason", "string", "Why."),
+        C("created_at", "timestamp", "When, UTC."),
     ),
-    key=("objective_id",),
+    key=("objective_id", "version"),
     time_column="start",
+)
+
+SIGNOFFS = TableSpec(
+    name="signoffs",
+    description="Sign-offs of objectives: which role agreed to which version's terms, who and when.",
+    columns=(
+        C("objective_id", "string", "Objective id.", nullable=False),
+        C("version", "int64", "The version signed.", nullable=False),
+        C("role", "string", "The role signing (marketing, sales, finance...).", nullable=False),
+        C("person", "string", "Who signed."),
+        C("spec_hash", "string", "The hash of the terms signed."),
+        C("comment", "string", "Comment."),
+        C("signed_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("objective_id", "version", "role"),
+    time_column="signed_at",
+)
+
+MONITOR_CONFIG = TableSpec(
+    name="monitor_config",
+    description="Alert rules and contact points of mercator.monitor, every version kept (a change is a new "
+                "version; a deletion is a version with status deleted).",
+    columns=(
+        C("item", "string", "rule or contact.", nullable=False, allowed=("rule", "contact")),
+        C("name", "string", "Its name.", nullable=False),
+        C("version", "int64", "Version, from 1.", nullable=False, min=1),
+        C("spec", "string", "The rule or contact point as JSON.", nullable=False),
+        C("status", "string", "active, paused or deleted.", nullable=False, allowed=("active", "paused", "deleted")),
+        C("author", "string", "Who made the change."),
+        C("reason", "string", "Why."),
+        C("created_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("item", "name", "version"),
+    time_column="created_at",
+)
+
+ALERTS = TableSpec(
+    name="alerts",
+    description="The state of every alert (one per rule and label set): normal, pending or firing, since when, the "
+                "last value, acknowledgement and escalation. Kept so a restart neither re-fires nor forgets.",
+    columns=(
+        C("alert_id", "string", "Rule name and a digest of the labels.", nullable=False),
+        C("rule", "string", "The rule.", nullable=False),
+        C("labels", "string", "The alert's labels as JSON (the rule's, and the group it watches)."),
+        C("severity", "string", "critical, warning or info."),
+        C("state", "string", "normal, pending or firing.", nullable=False, allowed=("normal", "pending", "firing")),
+        C("value", "float64", "The value at the last evaluation."),
+        C("reason", "string", "The condition in words, with the values, at the last evaluation."),
+        C("active_since", "timestamp", "When the condition started to hold (pending from), UTC."),
+        C("fired_at", "timestamp", "When it started firing, UTC."),
+        C("last_true", "timestamp", "The last evaluation at which the condition held, UTC."),
+        C("resolved_at", "timestamp", "When it last stopped firing, UTC."),
+        C("evaluated_at", "timestamp", "The last evaluation, UTC."),
+        C("acked_by", "string", "Who acknowledged the firing alert."),
+        C("acked_at", "timestamp", "When, UTC."),
+        C("escalated_at", "timestamp", "When it was escalated to the second contact, UTC."),
+    ),
+    key=("alert_id",),
+    time_column="evaluated_at",
+)
+
+ALERT_EVENTS = TableSpec(
+    name="alert_events",
+    description="What happened to alerts and what was sent: firing, resolved, escalated, acknowledged, silenced; "
+                "per contact point, sent or failed (append-only).",
+    columns=(
+        C("ts", "timestamp", "When (the evaluation time), UTC.", nullable=False),
+        C("alert_id", "string", "The alert.", nullable=False),
+        C("rule", "string", "The rule."),
+        C("event", "string", "firing, resolved, escalated or acknowledged.", nullable=False),
+        C("contact", "string", "The contact point notified (empty: none)."),
+        C("status", "string", "sent, failed, silenced or recorded.", nullable=False),
+        C("detail", "string", "The message, or why sending failed."),
+    ),
+    key=("ts", "alert_id", "event", "contact"),
+    time_column="ts",
+)
+
+SILENCES = TableSpec(
+    name="silences",
+    description="Silences: alerts whose labels match are evaluated as usual but notify nobody between start and "
+                "end.",
+    columns=(
+        C("silence_id", "string", "Silence id.", nullable=False),
+        C("matchers", "string", "Labels to match as JSON ({label: value}; rule and severity are labels too).",
+          nullable=False),
+        C("starts_at", "timestamp", "From, UTC.", nullable=False),
+        C("ends_at", "timestamp", "Until, UTC.", nullable=False),
+        C("author", "string", "Who."),
+        C("comment", "string", "Why."),
+        C("created_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("silence_id",),
+    time_column="starts_at",
+)
+
+AUDIT = TableSpec(
+    name="audit",
+    description="The audit trail: every governed change (objectives signed and locked, rules changed, alerts "
+                "acknowledged...), append-only and hash-chained: each entry's hash covers the previous one's, so a "
+                "row edited or removed behind Mercator's back breaks the chain (`mercator audit verify`).",
+    columns=(
+        C("seq", "int64", "Position in the trail, from 1.", nullable=False, min=1),
+        C("ts", "timestamp", "When, UTC.", nullable=False),
+        C("actor", "string", "Who (a person, or the automated rule)."),
+        C("action", "string", "What was done (objective.lock, rule.save, alert.ack, ...).", nullable=False),
+        C("subject", "string", "What it was done to (an objective id, a rule name...)."),
+        C("detail", "string", "The evidence as JSON (hashes, values, reasons)."),
+        C("prev_hash", "string", "The previous entry's hash (empty for the first)."),
+        C("hash", "string", "SHA-256 of the previous hash and this entry's fields.", nullable=False),
+    ),
+    key=("seq",),
+    time_column="ts",
 )
 
 DECISIONS = TableSpec(
@@ -457,8 +591,9 @@ LOADS = TableSpec(
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
-              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, POLICIES, CREATIVES, DECISIONS,
-              REWARDS, SEGMENTS, SEGMENT_MEMBERS, QUARANTINE, LOADS)
+              MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, SIGNOFFS, POLICIES, CREATIVES,
+              DECISIONS, REWARDS, SEGMENTS, SEGMENT_MEMBERS, MONITOR_CONFIG, ALERTS, ALERT_EVENTS, SILENCES, QUARANTINE,
+              LOADS, AUDIT)
 }
 
 

@@ -1,0 +1,31 @@
+"""Monitor: a campaign's life around the analyses. Objectives agreed and locked before launch,
+alert rules evaluated on a schedule with their state kept in the workspace, notifications to
+webhooks, chat, e-mail and the log, and the health of the sources.
+
+docs/monitor.md describes the rules, contact points and objectives.
+"""
+
+from mercator.monitor._alerts import (
+    AlertRules,
+    MonitorRun,
+    Silences,
+    acknowledge,
+    add_silence,
+    list_alerts,
+    list_rules,
+    load_rules,
+    run_monitor,
+    save_rules,
+)
+from mercator.monitor._objectives import (
+    Objectives,
+    list_objectives,
+    locked_version,
+    set_objective,
+    sign_objective,
+)
+from mercator.monitor._rules import KINDS, Contact, Rule, RuleSet, parse_rules
+
+__all__ = ["KINDS", "AlertRules", "Contact", "MonitorRun", "Objectives", "Rule", "RuleSet", "Silences",
+           "acknowledge", "add_silence", "list_alerts", "list_objectives", "list_rules", "load_rules",
+           "locked_version", "parse_rules", "run_monitor", "save_rules", "set_objective", "sign_objective"]
