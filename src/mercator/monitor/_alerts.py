@@ -377,11 +377,13 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
     for rule in rules.rules:
         groups_of[(rule.source, rule.where, rule.by)].append(rule)
     for same in groups_of.values():
-        for rule in same:
-            ticks = _ticks(rule, now_s, start_s, end_s)
-            if not len(ticks):
-                continue
-            sums = window_sums(ws, rule, ticks)
+        ticks_of = [_ticks(rule, now_s, start_s, end_s) for rule in same]
+        same = [r for r, t in zip(same, ticks_of, strict=True) if len(t)]
+        ticks_of = [t for t in ticks_of if len(t)]
+        if not same:
+            continue
+        sums = window_sums(ws, same, ticks_of)
+        for rule, ticks in zip(same, ticks_of, strict=True):
             judged = judge(rule, sums, ticks)
             times = [at(t) for t in ticks]
             labels_base = {"rule": rule.name, "severity": rule.severity, **dict(rule.labels)}
