@@ -21,7 +21,14 @@ import pytest
 
 from mercator.demo._stream import stream
 from mercator.errors import BadParameter, ConflictError
-from mercator.monitor import acknowledge, add_silence, list_alerts, parse_rules, run_monitor, save_rules
+from mercator.monitor import (
+    acknowledge,
+    add_silence,
+    list_alerts,
+    parse_rules,
+    run_monitor,
+    save_rules,
+)
 from mercator.workspace import Workspace
 
 START = dt.date(2026, 1, 1)
@@ -40,7 +47,7 @@ class Receiver:
         posts = self.posts
 
         class Hook(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(204)
                 self.end_headers()
@@ -53,7 +60,7 @@ class Receiver:
         mails = self.mails
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):
                 mails.append(envelope.content.decode("utf-8", "replace"))
                 return "250 OK"
 

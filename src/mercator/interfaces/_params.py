@@ -23,6 +23,16 @@ def iso_date(text: str | None, name: str = "date") -> dt.date | None:
         raise BadParameter(f"{name} {text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def iso_time(text: str | None, name: str = "time") -> dt.datetime | None:
+    """``YYYY-MM-DDTHH:MM[:SS]`` (UTC) as a naive datetime (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise BadParameter(f"{name} {text!r} is not a time (YYYY-MM-DDTHH:MM, UTC)") from None
+
+
 def days(text: str, name: str = "duration") -> float:
     """``'30d'``, ``'2w'`` or ``'30'`` (days) as days."""
     t = text.strip().lower()

@@ -25,7 +25,8 @@ from mercator.monitor._objectives import (
     sign_objective,
 )
 from mercator.monitor._rules import KINDS, Contact, Rule, RuleSet, parse_rules
+from mercator.monitor._schedule import Scheduler
 
-__all__ = ["KINDS", "AlertRules", "Contact", "MonitorRun", "Objectives", "Rule", "RuleSet", "Silences",
+__all__ = ["KINDS", "AlertRules", "Contact", "MonitorRun", "Objectives", "Rule", "RuleSet", "Scheduler", "Silences",
            "acknowledge", "add_silence", "list_alerts", "list_objectives", "list_rules", "load_rules",
            "locked_version", "parse_rules", "run_monitor", "save_rules", "set_objective", "sign_objective"]

@@ -119,7 +119,7 @@ def baseline(ws, name: str, campaign: str | None, start: dt.date, days: int) -> 
         return {"baseline": None, "baseline_low": None, "baseline_high": None, "baseline_scope": "no data",
                 "baseline_period": str(period)}
     value, low, high = kpi_interval(daily, name)
-    clean = (lambda x: None if x is None or not np.isfinite(x) else round(float(x), 6))
+    clean = (lambda x: None if x is None or not np.isfinite(x) else float(x))
     return {"baseline": clean(value), "baseline_low": clean(low), "baseline_high": clean(high),
             "baseline_scope": scope, "baseline_period": str(period), "baseline_days": len(daily)}
 

@@ -27,6 +27,7 @@ from mercator.interfaces.api.routes import (
     forecast,
     jobs,
     mmm,
+    monitor,
     recommend,
     report,
     segment,
@@ -35,7 +36,7 @@ from mercator.interfaces.api.routes import (
 )
 
 ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, decide, attribution, mmm,
-           experiment, report, jobs)
+           experiment, monitor, report, jobs)
 
 #: Seconds a health check's reading of the workspace is reused.
 HEALTH_TTL = 2.0
@@ -87,22 +88,26 @@ class Front:
 
 
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
-               ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0) -> Front:
+               ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0,
+               monitor_interval: float = 60.0) -> Front:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
     inside ``ingest_root`` only (default: the current folder). ``url``: the address it is
     served at, announced while it runs so that ``mercator ingest`` loads through it. Decisions
-    (``POST /v1/decide``) reach the workspace's decisions table every ``sync_interval`` seconds."""
+    (``POST /v1/decide``) reach the workspace's decisions table every ``sync_interval`` seconds.
+    Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never)."""
     from mercator.config import default_location
     from mercator.decide import DecisionService
     from mercator.interfaces.api.routes._common import consenting
+    from mercator.monitor import Scheduler
 
     location = str(workspace or default_location())
     srv = Server(location, wait=wait, ingest_root=Path(ingest_root or Path.cwd()).resolve())
     job_queue = Jobs(jobs_folder(location), location, max_running=max_jobs, writing=srv.writing)
     decisions = DecisionService(beside(location, "decide"), reading=srv.open, writing=srv.writing,
                                 consenting=lambda purpose: consenting(srv, purpose), sync_interval=sync_interval)
+    monitor_schedule = Scheduler(srv.open, srv.writing, tick=monitor_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -112,10 +117,12 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
             except MercatorError as exc:  # the other routes serve on; /v1/decide says no policy is live
                 _problems.log.warning("decision policies not loaded: %s", _problems.message(exc))
             decisions.start()
+            monitor_schedule.start()
             # what start-up built (policies, models, imports) stays: the collector skips it from now
             # on, so a full collection under load scans only what requests create (fewer pauses)
             gc.freeze()
             yield
+            monitor_schedule.close()
             decisions.close()
             job_queue.shutdown()
 
@@ -126,6 +133,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     app.state.server = srv
     app.state.jobs = job_queue
     app.state.decide = decisions
+    app.state.monitor = monitor_schedule
     _problems.install(app)
 
     checked: dict = {}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mercator.interfaces._params import csv_list
+from mercator.interfaces._params import csv_list, iso_time
 from mercator.interfaces.cli._common import (
     JsonOpt,
     WorkspaceOpt,
@@ -140,19 +140,10 @@ def decide_triggers(rules: Annotated[Path, typer.Argument(help="The triggers (YA
     """Evaluate every trigger once (for cron) and fire its action (webhook, audience file or a
     decision of a live policy) for the people who match, consent, have not had it within its
     window and are under the cap; every firing is logged as a decision."""
-    import datetime as dt
-
     from mercator.decide import run_triggers
-    from mercator.errors import BadParameter
 
-    def run(ws):
-        try:
-            at = dt.datetime.fromisoformat(now) if now else None
-        except ValueError:
-            raise BadParameter(f"--now {now!r} is not a time (YYYY-MM-DDTHH:MM)") from None
-        return run_triggers(ws, rules, now=at, dry_run=dry_run)
-
-    _analysis(workspace, run, as_json, read_only=dry_run)
+    _analysis(workspace, lambda ws: run_triggers(ws, rules, now=iso_time(now, "--now"), dry_run=dry_run), as_json,
+              read_only=dry_run)
 
 
 @policy_app.command("set")

@@ -1,0 +1,174 @@
+"""Monitor: objective set|sign|list, monitor run|rules|alerts|ack|silence, audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mercator.interfaces._params import csv_list, iso_time, pairs
+from mercator.interfaces.cli._common import JsonOpt, WorkspaceOpt, _analysis, app
+
+objective_app = typer.Typer(help="Campaign objectives: set before launch, signed off, locked.", no_args_is_help=True)
+app.add_typer(objective_app, name="objective")
+monitor_app = typer.Typer(help="Alert rules, their evaluation, alerts, silences.", no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
+rules_app = typer.Typer(help="The alert rules and contact points in the workspace, every version kept.",
+                        no_args_is_help=True)
+monitor_app.add_typer(rules_app, name="rules")
+
+Author = Annotated[str | None, typer.Option(help="Who makes the change (for the audit trail).")]
+Reason = Annotated[str | None, typer.Option(help="Why.")]
+
+
+@objective_app.command("set")
+def objective_set(objective_id: Annotated[str, typer.Argument(help="The objective's id.")],
+                  kpi: Annotated[str, typer.Option(help="Primary KPI (cpa, roas, conversions, ctr, ...).")],
+                  target: Annotated[float, typer.Option(help="Target value over the date range.")],
+                  start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")],
+                  end: Annotated[str, typer.Option(help="Last day (YYYY-MM-DD).")],
+                  campaign: Annotated[str | None, typer.Option(help="The campaign (name or id).")] = None,
+                  threshold: Annotated[float | None, typer.Option(help="Acceptable value: worse is off "
+                                                                       "track.")] = None,
+                  owner: Annotated[str | None, typer.Option(help="Who answers for the goal.")] = None,
+                  guardrail: Annotated[list[str] | None, typer.Option(help="Guardrail KPI=limit (repeatable), "
+                                                                            "e.g. cpa=20.")] = None,
+                  budget: Annotated[float | None, typer.Option(help="Budget over the date range.")] = None,
+                  roles: Annotated[str, typer.Option(help="Roles that must sign off, comma-separated.")] =
+                  "marketing,finance",
+                  propose: Annotated[bool, typer.Option(help="Propose a new version of a locked objective (the "
+                                                             "locked one still decides the review).")] = False,
+                  author: Author = None, reason: Reason = None,
+                  workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Register a campaign's goal as the objective's next version, with its baseline from history.
+    A locked objective is not edited: this is refused unless --propose."""
+    from mercator.errors import BadParameter
+    from mercator.monitor import set_objective
+
+    def run(ws):
+        limits = pairs(guardrail, "--guardrail")
+        try:
+            rails = {k: float(v) for k, v in limits.items()}
+        except ValueError:
+            raise BadParameter("--guardrail: each limit must be a number, as in cpa=20") from None
+        return set_objective(ws, objective_id, kpi_name=kpi, target=target, start=start, end=end, campaign=campaign,
+                             threshold=threshold, owner=owner, guardrails=rails, budget=budget,
+                             roles=csv_list(roles), propose=propose, author=author, reason=reason)
+
+    _analysis(workspace, run, as_json, read_only=False)
+
+
+@objective_app.command("sign")
+def objective_sign(objective_id: Annotated[str, typer.Argument(help="The objective's id.")],
+                   role: Annotated[str, typer.Option(help="The role signing (marketing, sales, finance...).")],
+                   person: Annotated[str | None, typer.Option(help="Who signs.")] = None,
+                   version: Annotated[int | None, typer.Option(help="The version (default: the newest).")] = None,
+                   comment: Annotated[str | None, typer.Option(help="A comment.")] = None,
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Sign off an objective's terms for a role; the last role to sign locks it."""
+    from mercator.monitor import sign_objective
+
+    _analysis(workspace, lambda ws: sign_objective(ws, objective_id, role, person=person, version=version,
+                                                   comment=comment), as_json, read_only=False)
+
+
+@objective_app.command("list")
+def objective_list(objective_id: Annotated[str | None, typer.Argument(help="One objective's versions.")] = None,
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Objectives: the latest and the locked version of each (or every version of one), with sign-offs."""
+    from mercator.monitor import list_objectives
+
+    _analysis(workspace, lambda ws: list_objectives(ws, objective_id), as_json)
+
+
+@monitor_app.command("run")
+def monitor_run(rules: Annotated[Path | None, typer.Option(help="Rules and contact points (YAML) to evaluate "
+                                                                 "instead of the workspace's.", exists=True,
+                                                           dir_okay=False)] = None,
+                now: Annotated[str | None, typer.Option(help="Evaluate as of this time (UTC, ISO; default: "
+                                                             "now).")] = None,
+                start: Annotated[str | None, typer.Option("--from", help="Replay: evaluate every rule at each of "
+                                                                         "its intervals from this time...")] = None,
+                end: Annotated[str | None, typer.Option("--to", help="...to this time (UTC, ISO).")] = None,
+                dry_run: Annotated[bool, typer.Option(help="Record what would be sent; send nothing.")] = False,
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Evaluate every alert rule once (for cron), notify the contact points of what started or
+    stopped firing, and keep the alerts' state in the workspace."""
+    from mercator.monitor import parse_rules, run_monitor
+
+    _analysis(workspace, lambda ws: run_monitor(
+        ws, parse_rules(rules) if rules else None, now=iso_time(now, "--now"), start=iso_time(start, "--from"),
+        end=iso_time(end, "--to"), notify=not dry_run), as_json, read_only=False)
+
+
+@rules_app.command("set")
+def rules_set(file: Annotated[Path, typer.Argument(help="Rules and contact points (YAML).", exists=True,
+                                                   dir_okay=False)],
+              replace: Annotated[bool, typer.Option(help="Delete the rules and contacts the file does not "
+                                                         "name.")] = False,
+              author: Author = None, reason: Reason = None,
+              workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the file whole, then store each changed rule and contact point as its next version."""
+    from mercator.monitor import save_rules
+
+    _analysis(workspace, lambda ws: save_rules(ws, file, replace=replace, author=author, reason=reason), as_json,
+              read_only=False)
+
+
+@rules_app.command("list")
+def rules_list(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The alert rules and contact points, their versions and status."""
+    from mercator.monitor import list_rules
+
+    _analysis(workspace, list_rules, as_json)
+
+
+@monitor_app.command("alerts")
+def monitor_alerts(state: Annotated[str | None, typer.Option(help="normal, pending or firing.")] = None,
+                   rule: Annotated[str | None, typer.Option(help="One rule's alerts.")] = None,
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The alerts' state (firing first) and the latest events: what fired, resolved, escalated, was sent."""
+    from mercator.monitor import list_alerts
+
+    _analysis(workspace, lambda ws: list_alerts(ws, state=state, rule=rule), as_json)
+
+
+@monitor_app.command("ack")
+def monitor_ack(alert_id: Annotated[str, typer.Argument(help="The firing alert (from `monitor alerts`).")],
+                by: Annotated[str, typer.Option(help="Who acknowledges.")],
+                comment: Annotated[str | None, typer.Option(help="A comment.")] = None,
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Acknowledge a firing alert: it stops escalating."""
+    from mercator.monitor import acknowledge
+
+    _analysis(workspace, lambda ws: acknowledge(ws, alert_id, by=by, comment=comment), as_json, read_only=False)
+
+
+@monitor_app.command("silence")
+def monitor_silence(match: Annotated[list[str], typer.Option(help="Label=value to match (repeatable), e.g. "
+                                                                  "rule=spend_spike or campaign=alpha.")],
+                    duration: Annotated[str, typer.Option("--for", help="How long (30m, 2h, 1d).")] = "1h",
+                    start: Annotated[str | None, typer.Option("--from", help="From (UTC, ISO; default: "
+                                                                             "now).")] = None,
+                    by: Author = None, comment: Reason = None,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Silence the matching alerts: evaluated as usual, notifying nobody until the silence ends."""
+    from mercator.monitor import add_silence
+
+    _analysis(workspace, lambda ws: add_silence(ws, pairs(match, "--match"), duration=duration,
+                                                starts=iso_time(start, "--from"), author=by, comment=comment),
+              as_json, read_only=False)
+
+
+@app.command("audit")
+def audit(subject: Annotated[str | None, typer.Option(help="Entries about one subject (an objective id...).")]
+          = None,
+          action: Annotated[str | None, typer.Option(help="Entries whose action starts with this (objective, "
+                                                          "alert, monitor).")] = None,
+          limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 100,
+          workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The audit trail, with its hash chain checked end to end."""
+    from mercator.govern import audit_trail
+
+    _analysis(workspace, lambda ws: audit_trail(ws, subject=subject, action=action, limit=limit), as_json)
