@@ -14,6 +14,7 @@ mutates results.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import importlib
 import inspect
 import json
@@ -31,7 +32,7 @@ from mercator.results import Result
 
 SRC = Path(mercator.__file__).parent
 CAPABILITIES = ("attribution", "clv", "demo", "diagnose", "experiment", "explore", "forecast", "govern", "ingest",
-                "metrics", "mmm", "pipeline", "quality", "recommend", "schema", "segment", "target")
+                "metrics", "mmm", "monitor", "pipeline", "quality", "recommend", "schema", "segment", "target")
 
 
 def _all_result_classes() -> set[type]:
@@ -119,7 +120,10 @@ def results(demo_run) -> list[Result]:
     from mercator import Workspace
     from mercator.decide import list_creatives, run_triggers
     from mercator.experiment import design
+    from mercator.govern import audit_trail
     from mercator.ingest import list_mappers
+    from mercator.metrics import date_range
+    from mercator.monitor import list_alerts, list_objectives, list_rules, parse_rules, run_monitor
     from mercator.mmm import plan, scenario
     from mercator.quality import quarantine_report
     from mercator.schema import describe_table
@@ -131,7 +135,11 @@ def results(demo_run) -> list[Result]:
                  describe_table("orders"), design(baseline=0.05, mde_relative=0.1), list_creatives(ws),
                  run_triggers(ws, {"triggers": [{"name": "welcome", "when": {"first_purchase": "30d"},
                                                  "purpose": "marketing_email", "action": {"audience": "x.csv"}}]},
-                              dry_run=True)]
+                              dry_run=True),
+                 list_objectives(ws), list_rules(ws), list_alerts(ws), audit_trail(ws),
+                 run_monitor(ws, parse_rules({"rules": [{"name": "cost_up", "kind": "change", "metric": "cost",
+                                                         "by": ["channel"], "window": "7d", "above": 0.2}]}),
+                             now=dt.datetime.combine(date_range(ws)[1], dt.time()), save=False, notify=False)]
     found += [r for s in run.sections for r in s.results]
     budget = next(s for s in run.sections if s.id == "budget").results
     fit = next(r for r in budget if r.kind == "mmm")
