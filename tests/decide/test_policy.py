@@ -92,7 +92,7 @@ def test_a_malformed_context_names_the_field(context, field):
 @pytest.mark.parametrize(("change", "message"), [
     (("bandit: thompson", "bandit: greedy"), "bandit 'greedy' is not one of"),
     (("default: generic", "default: nothing"), "default 'nothing' is not one of its arms"),
-    (("window: 1d", "window: daily"), r"caps\[0\]: window 'daily' is not a duration"),
+    (("window: 1d", "window: daily"), r"caps\[0\]: 'daily' is not a duration"),
     (("when: {country", "when: {colour"), r"arms\[1\], when.colour: not a context key"),
     (("floor: 0.05", "floor: 0.5"), "floor 0.5 is impossible with 4 arms"),
 ])

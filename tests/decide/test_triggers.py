@@ -119,7 +119,7 @@ def test_a_failing_webhook_logs_nothing_and_is_tried_again(shop):
     ({"triggers": []}, "a list of triggers"),
     ({"triggers": [{"name": "x", "when": {"clicks": 3}, "action": {"webhook": "u"}}]}, "exactly one of score"),
     ({"triggers": [{"name": "x", "when": {"first_purchase": "soon"}, "action": {"webhook": "u"}}]},
-     r"trigger x.when.first_purchase: window 'soon'"),
+     r"trigger x.when.first_purchase: 'soon' is not a duration"),
     ({"triggers": [{"name": "x", "when": {"first_purchase": "7d"}, "action": {"email": "u"}}]},
      "action needs exactly one of webhook"),
     ({"triggers": [{"name": "x", "when": {"score": "m", "above": "high"}, "action": {"webhook": "u"}}]},
