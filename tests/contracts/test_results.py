@@ -123,8 +123,8 @@ def results(demo_run) -> list[Result]:
     from mercator.govern import audit_trail
     from mercator.ingest import list_mappers
     from mercator.metrics import date_range
-    from mercator.monitor import list_alerts, list_objectives, list_rules, parse_rules, run_monitor
     from mercator.mmm import plan, scenario
+    from mercator.monitor import list_alerts, list_objectives, list_rules, parse_rules, run_monitor
     from mercator.quality import quarantine_report
     from mercator.schema import describe_table
     from mercator.workspace import doctor

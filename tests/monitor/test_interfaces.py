@@ -113,7 +113,7 @@ def test_api_objectives_409_rules_alerts_ack_silence_and_problems(path):
 def test_the_server_scheduler_evaluates_due_rules_once_per_interval(path):
     from mercator.monitor import Scheduler
 
-    p, truth = path
+    p, _truth = path
     with TestClient(create_app(p, sync_interval=3600, monitor_interval=0)) as c:
         c.post("/v1/alert-rules", json=RULES)
         sched: Scheduler = c.app.state.monitor

@@ -349,12 +349,21 @@ def _findings(fc, bt, breaks, k: KPI, name: str, freq: str, horizon: int) -> lis
 
 
 def pace(ws, metric: str, *, target: float, end: dt.date | str, start: dt.date | str | None = None,
-         by: str | None = None, models: str | tuple[str, ...] = "auto", n_jobs: int = -1) -> ForecastResult:
+         by: str | None = None, models: str | tuple[str, ...] = "auto", n_jobs: int = -1,
+         until: dt.date | str | None = None, segment: str | None = None) -> ForecastResult:
     """Where ``metric`` lands by ``end`` for the period from ``start`` (default: the first of
     the last data month): what happened so far plus the forecast of the rest, against
     ``target``. The interval adds the forecast's daily bounds, the widest honest choice (daily
-    errors are correlated; adding variances would understate it)."""
+    errors are correlated; adding variances would understate it). ``until``: the last day seen
+    (the pace as it stood that day; default: the last day with data). ``segment``: only that
+    value of ``by``."""
     long, k = kpi_series(ws, metric, by=by, freq="D")
+    if until is not None:
+        long = long[long.ds <= pd.Timestamp(until)]
+    if segment is not None:
+        long = long[long.unique_id == segment]
+        if long.empty:
+            raise MercatorError(f"no {by} {segment!r} in the data to pace {metric} for")
     last = long.ds.max()
     end = pd.Timestamp(end)
     start = pd.Timestamp(start) if start else last.replace(day=1)

@@ -26,7 +26,8 @@ from mercator.monitor._objectives import (
 )
 from mercator.monitor._rules import KINDS, Contact, Rule, RuleSet, parse_rules
 from mercator.monitor._schedule import Scheduler
+from mercator.monitor._warnings import EarlyWarnings, early_warnings
 
-__all__ = ["KINDS", "AlertRules", "Contact", "MonitorRun", "Objectives", "Rule", "RuleSet", "Scheduler", "Silences",
-           "acknowledge", "add_silence", "list_alerts", "list_objectives", "list_rules", "load_rules",
+__all__ = ["KINDS", "AlertRules", "Contact", "EarlyWarnings", "MonitorRun", "Objectives", "Rule", "RuleSet", "Scheduler", "Silences",
+           "acknowledge", "add_silence", "early_warnings", "list_alerts", "list_objectives", "list_rules", "load_rules",
            "locked_version", "parse_rules", "run_monitor", "save_rules", "set_objective", "sign_objective"]

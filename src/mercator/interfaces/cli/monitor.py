@@ -1,4 +1,4 @@
-"""Monitor: objective set|sign|list, monitor run|rules|alerts|ack|silence, audit."""
+"""Monitor: objective set|sign|list|status, monitor run|rules|alerts|ack|silence, audit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mercator.interfaces._params import csv_list, iso_time, pairs
+from mercator.interfaces._params import csv_list, iso_date, iso_time, pairs
 from mercator.interfaces.cli._common import JsonOpt, WorkspaceOpt, _analysis, app
 
 objective_app = typer.Typer(help="Campaign objectives: set before launch, signed off, locked.", no_args_is_help=True)
@@ -80,6 +80,22 @@ def objective_list(objective_id: Annotated[str | None, typer.Argument(help="One 
     from mercator.monitor import list_objectives
 
     _analysis(workspace, lambda ws: list_objectives(ws, objective_id), as_json)
+
+
+@objective_app.command("status")
+def objective_status(objective_id: Annotated[str | None, typer.Argument(help="One locked objective (default: "
+                                                                             "every one live today).")] = None,
+                     today: Annotated[str | None, typer.Option(help="The day to judge as of (YYYY-MM-DD; default: "
+                                                                    "the last day with data).")] = None,
+                     recent: Annotated[int, typer.Option(help="Days the leading indicators look back.", min=1)] = 7,
+                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Early warnings: where each live objective lands (forecast pace with its interval) and its
+    leading indicators (spend pace, CTR, CVR, delivery, frequency, guardrails), each on track,
+    at risk or off track with the reason."""
+    from mercator.monitor import early_warnings
+
+    _analysis(workspace, lambda ws: early_warnings(ws, objective_id, today=iso_date(today, "--today"),
+                                                   recent_days=recent), as_json)
 
 
 @monitor_app.command("run")

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
 
-from mercator.interfaces._params import iso_time
+from mercator.interfaces._params import iso_date, iso_time
 from mercator.interfaces.api.routes._common import Body, answer, read, server, write
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
@@ -46,6 +46,17 @@ async def objectives(request: Request, objective_id: str | None = None) -> Respo
     from mercator.monitor import list_objectives
 
     return await read(request, lambda ws: list_objectives(ws, objective_id), {"objective_id": objective_id})
+
+
+@router.get("/objectives/status")
+async def status(request: Request, objective_id: str | None = None, today: str | None = None, recent: int = 7
+                 ) -> Response:
+    """Early warnings for the live objectives (`mercator objective status`)."""
+    from mercator.monitor import early_warnings
+
+    return await read(request, lambda ws: early_warnings(ws, objective_id, today=iso_date(today, "today"),
+                                                         recent_days=recent),
+                      {"objective_id": objective_id, "today": today, "recent": recent})
 
 
 @router.post("/objectives")
