@@ -124,7 +124,15 @@ def results(demo_run) -> list[Result]:
     from mercator.ingest import list_mappers
     from mercator.metrics import date_range
     from mercator.mmm import plan, scenario
-    from mercator.monitor import list_alerts, list_objectives, list_rules, parse_rules, run_monitor
+    from mercator.monitor import (
+        early_warnings,
+        list_alerts,
+        list_changes,
+        list_objectives,
+        list_rules,
+        parse_rules,
+        run_monitor,
+    )
     from mercator.quality import quarantine_report
     from mercator.schema import describe_table
     from mercator.workspace import doctor
@@ -136,7 +144,8 @@ def results(demo_run) -> list[Result]:
                  run_triggers(ws, {"triggers": [{"name": "welcome", "when": {"first_purchase": "30d"},
                                                  "purpose": "marketing_email", "action": {"audience": "x.csv"}}]},
                               dry_run=True),
-                 list_objectives(ws), list_rules(ws), list_alerts(ws), audit_trail(ws),
+                 list_objectives(ws), list_rules(ws), list_alerts(ws), audit_trail(ws), list_changes(ws),
+                 early_warnings(ws),
                  run_monitor(ws, parse_rules({"rules": [{"name": "cost_up", "kind": "change", "metric": "cost",
                                                          "by": ["channel"], "window": "7d", "above": 0.2}]}),
                              now=dt.datetime.combine(date_range(ws)[1], dt.time()), save=False, notify=False)]

@@ -107,6 +107,17 @@ def test_api_objectives_409_rules_alerts_ack_silence_and_problems(path):
         assert r.status_code == 200
         assert len(c.get("/v1/silences").json()["tables"]["silences"]) == 1
         assert c.post("/v1/silences", json={"matchers": {}, "duration": "2h"}).status_code == 422
+        # the optimization log: an automated change above its limit waits; approval is its own entry
+        r = c.post("/v1/changes", json={"campaign": "beta", "kind": "budget", "actor": "rule:pacing",
+                                        "reason": "reallocate", "before": 100, "after": 150, "automated": True})
+        change = r.json()["params"]
+        assert change["status"] == "pending"
+        assert c.post(f"/v1/changes/{change['change_id']}/approve", json={"by": "fred"}).json()["params"][
+            "status"] == "approved"
+        assert c.post(f"/v1/changes/{change['change_id']}/approve", json={"by": "fred"}).status_code == 409
+        assert c.post("/v1/changes", json={"campaign": "beta", "kind": "price", "actor": "a",
+                                           "reason": "b"}).status_code == 400
+        assert len(c.get("/v1/changes", params={"campaign": "beta"}).json()["tables"]["changes"]) == 2
         assert c.get("/v1/audit").json()["params"]["intact"]
 
 

@@ -1,6 +1,7 @@
 """Monitor: a campaign's life around the analyses. Objectives agreed and locked before launch,
-alert rules evaluated on a schedule with their state kept in the workspace, notifications to
-webhooks, chat, e-mail and the log, and the health of the sources.
+early warnings, alert rules evaluated on a schedule with their state kept in the workspace,
+notifications to webhooks, chat, e-mail and the log, and the optimization log of every change
+to a live campaign.
 
 docs/monitor.md describes the rules, contact points and objectives.
 """
@@ -17,6 +18,13 @@ from mercator.monitor._alerts import (
     run_monitor,
     save_rules,
 )
+from mercator.monitor._changes import (
+    LIMITS,
+    OptimizationLog,
+    decide_change,
+    list_changes,
+    log_change,
+)
 from mercator.monitor._objectives import (
     Objectives,
     list_objectives,
@@ -28,6 +36,10 @@ from mercator.monitor._rules import KINDS, Contact, Rule, RuleSet, parse_rules
 from mercator.monitor._schedule import Scheduler
 from mercator.monitor._warnings import EarlyWarnings, early_warnings
 
-__all__ = ["KINDS", "AlertRules", "Contact", "EarlyWarnings", "MonitorRun", "Objectives", "Rule", "RuleSet", "Scheduler", "Silences",
-           "acknowledge", "add_silence", "early_warnings", "list_alerts", "list_objectives", "list_rules", "load_rules",
-           "locked_version", "parse_rules", "run_monitor", "save_rules", "set_objective", "sign_objective"]
+__all__ = [
+    "KINDS", "LIMITS", "AlertRules", "Contact", "EarlyWarnings", "MonitorRun", "Objectives",
+    "OptimizationLog", "Rule", "RuleSet", "Scheduler", "Silences", "acknowledge", "add_silence",
+    "decide_change", "early_warnings", "list_alerts", "list_changes", "list_objectives",
+    "list_rules", "load_rules", "locked_version", "log_change", "parse_rules", "run_monitor",
+    "save_rules", "set_objective", "sign_objective",
+]

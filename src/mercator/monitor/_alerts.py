@@ -203,37 +203,33 @@ def alert_id(rule: str, group: dict) -> str:
 
 
 def load_state(ws) -> dict[str, Alert]:
-    rows = ws.table("alerts").to_pandas()
+    names = [f.name for f in fields(Alert)]
+    rows = ws.table("alerts").select(*names).to_pyarrow().to_pylist()  # nulls as None, times as datetimes
     out = {}
-    for r in rows.to_dict("records"):
-        r = {k: (None if (not isinstance(v, (str, dict)) and pd.isna(v)) else v) for k, v in r.items()
-             if k in {f.name for f in fields(Alert)}}
-        r["labels"] = json.loads(r.get("labels") or "{}")
-        for k in _TIMES:
-            if r.get(k) is not None:
-                r[k] = pd.Timestamp(r[k]).to_pydatetime()
+    for r in rows:
+        r["labels"] = json.loads(r["labels"] or "{}")
         out[r["alert_id"]] = Alert(**r)
     return out
 
 
 def _state_frame(alerts: list[Alert]) -> pd.DataFrame:
     cols = [f.name for f in fields(Alert)]
-    df = pd.DataFrame([{c: getattr(a, c) for c in cols} for a in alerts], columns=cols)
+    df = pd.DataFrame({c: [getattr(a, c) for a in alerts] for c in cols}, columns=cols)
     df["labels"] = df["labels"].map(lambda d: json.dumps(d, sort_keys=True))
     return df.astype({c: "datetime64[us]" for c in _TIMES} | {"value": "float64"})
 
 
 # -- silences -------------------------------------------------------------------------------------
-def active_silences(ws) -> pd.DataFrame:
-    return ws.table("silences").to_pandas()
+def active_silences(ws) -> list[tuple[dt.datetime, dt.datetime, dict, str]]:
+    """Every silence as (start, end, matchers, id), parsed once per run."""
+    rows = ws.table("silences").select("starts_at", "ends_at", "matchers", "silence_id").to_pyarrow().to_pylist()
+    return [(r["starts_at"], r["ends_at"], json.loads(r["matchers"]), r["silence_id"]) for r in rows]
 
 
-def _silenced(silences: pd.DataFrame, labels: dict, t: dt.datetime) -> str | None:
-    for s in silences.itertuples():
-        if s.starts_at <= t < s.ends_at:
-            matchers = json.loads(s.matchers)
-            if all(str(labels.get(k)) == str(v) for k, v in matchers.items()):
-                return s.silence_id
+def _silenced(silences: list, labels: dict, t: dt.datetime) -> str | None:
+    for start, end, matchers, sid in silences:
+        if start <= t < end and all(str(labels.get(k)) == str(v) for k, v in matchers.items()):
+            return sid
     return None
 
 
@@ -373,6 +369,9 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
     silences = active_silences(ws)
     pending: list[tuple[dt.datetime, dict, Rule]] = []  # (time, the alert as it was then, its rule)
     touched: dict[str, Alert] = {}
+    of_rule: dict[str, set[str]] = defaultdict(set)
+    for aid, a in state.items():
+        of_rule[a.rule].add(aid)
     groups_of: dict[tuple, list[Rule]] = defaultdict(list)
     for rule in rules.rules:
         groups_of[(rule.source, rule.where, rule.by)].append(rule)
@@ -387,7 +386,7 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
             judged = judge(rule, sums, ticks)
             times = [at(t) for t in ticks]
             labels_base = {"rule": rule.name, "severity": rule.severity, **dict(rule.labels)}
-            known = {aid for aid, a in state.items() if a.rule == rule.name}
+            known = set(of_rule[rule.name])
             for g, group in enumerate(sums.groups):
                 glabels = dict(zip(rule.by, group, strict=True))
                 aid = alert_id(rule.name, glabels)
@@ -447,7 +446,7 @@ def _label_text(labels: str) -> str:
     return f"({', '.join(f'{k}={v}' for k, v in extra.items())}) " if extra else ""
 
 
-def _dispatch(pending, rules: RuleSet, silences: pd.DataFrame, notify: bool) -> list[dict]:
+def _dispatch(pending, rules: RuleSet, silences: list, notify: bool) -> list[dict]:
     """Send every notification in time order; one row per contact (or one when there is none)."""
     rows = []
     for t, note, rule in sorted(pending, key=lambda p: p[0]):

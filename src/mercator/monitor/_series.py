@@ -106,18 +106,20 @@ def window_sums(ws, rules: list[Rule], ticks: list[np.ndarray]) -> Sums:
     lo -= lo % step
     hi = int(max(t.max() for t in ticks))
     t = prepared(ws.table(rule.source), rule.source)
-    for col, value in rule.where:
-        t = t.filter(t[col].cast("string") == value)
     col = SOURCES[rule.source]
-    if rule.source == "ad_performance":  # the date filter first, so the engine prunes before it computes
-        t = t.filter((t.date >= (at(lo) - dt.timedelta(days=1)).date()) & (t.date <= at(hi).date()))
-    else:
-        t = t.filter((t[col] >= ibis.timestamp(at(lo))) & (t[col] < ibis.timestamp(at(hi))))
     sec = _time_seconds(t, rule.source)
-    t = t.mutate(_bucket=((sec - lo) // step).cast("int64"), _sec=sec)
-    t = t.filter((t._sec >= lo) & (t._sec < hi))
+    # one filter and one grouped aggregate: a flat expression compiles in a fraction of the time
+    # a chain of mutate and filter steps takes Ibis to rewrite
+    if rule.source == "ad_performance":  # the date test first, so the engine prunes before it computes
+        cond = (t.date >= (at(lo) - dt.timedelta(days=1)).date()) & (t.date <= at(hi).date())
+    else:
+        cond = (t[col] >= ibis.timestamp(at(lo))) & (t[col] < ibis.timestamp(at(hi)))
+    for c, value in rule.where:
+        cond &= t[c].cast("string") == value
+    t = t.filter(cond & (sec >= lo) & (sec < hi))
+    bucket = ((_time_seconds(t, rule.source) - lo) // step).cast("int64").name("_bucket")
     parts = _parts(t, rules)
-    df = t.group_by([*rule.by, "_bucket"]).aggregate(**parts).to_pandas()
+    df = t.group_by([*(t[b] for b in rule.by), bucket]).aggregate(**parts).to_pandas()
     n = max(0, (hi - lo) // step)
     if rule.by:
         keys = df[list(rule.by)].astype("string").fillna("(not set)")

@@ -416,6 +416,33 @@ SILENCES = TableSpec(
     time_column="starts_at",
 )
 
+OPTIMIZATIONS = TableSpec(
+    name="optimizations",
+    description="The optimization log: every change to a live campaign (budget, bid, creative, audience), by a person "
+                "or an automated rule, with who, when, why and the evidence, linked to its objective. Append-only: an "
+                "approval or a rejection is a row of its own.",
+    columns=(
+        C("change_id", "string", "Change id.", nullable=False),
+        C("status", "string", "applied, pending (an automated change above its limit, waiting for approval), "
+          "approved or rejected.", nullable=False, allowed=("applied", "pending", "approved", "rejected")),
+        C("ts", "timestamp", "When, UTC.", nullable=False),
+        C("campaign", "string", "The campaign changed.", nullable=False),
+        C("objective_id", "string", "The locked objective it serves (found by campaign and date when not given)."),
+        C("kind", "string", "budget, bid, creative, audience or other.", nullable=False,
+          allowed=("budget", "bid", "creative", "audience", "other")),
+        C("target", "string", "What was changed (a channel, a segment, a creative id)."),
+        C("before", "string", "The value before."),
+        C("after", "string", "The value after."),
+        C("size", "float64", "The relative size of the change (|after / before - 1|), where both are numbers."),
+        C("actor", "string", "Who: a person, or the automated rule's name."),
+        C("automated", "boolean", "Made by an automated rule."),
+        C("reason", "string", "Why."),
+        C("evidence", "string", "The evidence: an alert id, a finding, a decision id."),
+    ),
+    key=("change_id", "status"),
+    time_column="ts",
+)
+
 AUDIT = TableSpec(
     name="audit",
     description="The audit trail: every governed change (objectives signed and locked, rules changed, alerts "
@@ -593,7 +620,7 @@ TABLES: dict[str, TableSpec] = {
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
               MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, SIGNOFFS, POLICIES, CREATIVES,
               DECISIONS, REWARDS, SEGMENTS, SEGMENT_MEMBERS, MONITOR_CONFIG, ALERTS, ALERT_EVENTS, SILENCES, QUARANTINE,
-              LOADS, AUDIT)
+              LOADS, OPTIMIZATIONS, AUDIT)
 }
 
 

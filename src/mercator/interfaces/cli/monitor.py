@@ -1,4 +1,4 @@
-"""Monitor: objective set|sign|list|status, monitor run|rules|alerts|ack|silence, audit."""
+"""Monitor: objective set|sign|list|status, monitor run|rules|alerts|ack|silence|change|changes|approve, audit."""
 
 from __future__ import annotations
 
@@ -175,6 +175,55 @@ def monitor_silence(match: Annotated[list[str], typer.Option(help="Label=value t
     _analysis(workspace, lambda ws: add_silence(ws, pairs(match, "--match"), duration=duration,
                                                 starts=iso_time(start, "--from"), author=by, comment=comment),
               as_json, read_only=False)
+
+
+@monitor_app.command("change")
+def monitor_change(campaign: Annotated[str, typer.Argument(help="The campaign changed.")],
+                   kind: Annotated[str, typer.Option(help="budget, bid, creative, audience or other.")],
+                   by: Annotated[str, typer.Option(help="Who made it (a person, or the automated rule).")],
+                   reason: Annotated[str, typer.Option(help="Why.")],
+                   before: Annotated[str | None, typer.Option("--from", help="The value before.")] = None,
+                   after: Annotated[str | None, typer.Option("--to", help="The value after.")] = None,
+                   target: Annotated[str | None, typer.Option(help="What was changed (channel, segment, "
+                                                                  "creative).")] = None,
+                   evidence: Annotated[str | None, typer.Option(help="An alert id, a finding, a decision "
+                                                                    "id.")] = None,
+                   objective: Annotated[str | None, typer.Option(help="The objective (default: the campaign's "
+                                                                     "locked one live today).")] = None,
+                   automated: Annotated[bool, typer.Option(help="Made by an automated rule: above its limit it "
+                                                                "waits for approval.")] = False,
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Record a change to a live campaign in the optimization log (append-only)."""
+    from mercator.monitor import log_change
+
+    _analysis(workspace, lambda ws: log_change(ws, campaign, kind, actor=by, reason=reason, before=before,
+                                               after=after, target=target, evidence=evidence, objective_id=objective,
+                                               automated=automated), as_json, read_only=False)
+
+
+@monitor_app.command("changes")
+def monitor_changes(campaign: Annotated[str | None, typer.Option(help="One campaign's changes.")] = None,
+                    objective: Annotated[str | None, typer.Option(help="One objective's changes.")] = None,
+                    status: Annotated[str | None, typer.Option(help="applied, pending, approved or "
+                                                                   "rejected.")] = None,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The optimization log, newest first."""
+    from mercator.monitor import list_changes
+
+    _analysis(workspace, lambda ws: list_changes(ws, campaign=campaign, objective_id=objective, status=status),
+              as_json)
+
+
+@monitor_app.command("approve")
+def monitor_approve(change_id: Annotated[str, typer.Argument(help="A change waiting for approval.")],
+                    by: Annotated[str, typer.Option(help="Who decides.")],
+                    reject: Annotated[bool, typer.Option(help="Reject it instead.")] = False,
+                    reason: Reason = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Approve (or reject) an automated change that is above its limit."""
+    from mercator.monitor import decide_change
+
+    _analysis(workspace, lambda ws: decide_change(ws, change_id, by=by, approve=not reject, reason=reason), as_json,
+              read_only=False)
 
 
 @app.command("audit")

@@ -172,6 +172,56 @@ async def run_rules(request: Request, body: RunBody) -> Response:
     return answer(result)
 
 
+class ChangeBody(Body):
+    campaign: str = Field(min_length=1)
+    kind: str = Field(description="budget, bid, creative, audience or other.")
+    actor: str = Field(min_length=1, description="Who: a person, or the automated rule.")
+    reason: str = Field(min_length=1)
+    before: str | float | None = None
+    after: str | float | None = None
+    target: str | None = None
+    evidence: str | None = Field(None, description="An alert id, a finding, a decision id.")
+    objective_id: str | None = None
+    automated: bool = False
+
+
+class DecisionBody(Body):
+    by: str = Field(min_length=1)
+    approve: bool = True
+    reason: str | None = None
+
+
+@router.get("/changes")
+async def changes(request: Request, campaign: str | None = None, objective_id: str | None = None,
+                  status: str | None = None) -> Response:
+    """The optimization log (`mercator monitor changes`)."""
+    from mercator.monitor import list_changes
+
+    return await read(request, lambda ws: list_changes(ws, campaign=campaign, objective_id=objective_id,
+                                                       status=status),
+                      {"campaign": campaign, "objective_id": objective_id, "status": status})
+
+
+@router.post("/changes")
+async def log(request: Request, body: ChangeBody) -> Response:
+    """Record a change to a live campaign (`mercator monitor change`); an automated one above its
+    limit waits for approval."""
+    from mercator.monitor import log_change
+
+    return await write(request, lambda ws: log_change(
+        ws, body.campaign, body.kind, actor=body.actor, reason=body.reason, before=body.before, after=body.after,
+        target=body.target, evidence=body.evidence, objective_id=body.objective_id, automated=body.automated))
+
+
+@router.post("/changes/{change_id}/approve")
+async def approve(request: Request, change_id: str, body: DecisionBody) -> Response:
+    """Approve or reject a change waiting for approval (`mercator monitor approve`); 409 otherwise."""
+    from mercator.monitor import decide_change
+
+    return await write(request, lambda ws: decide_change(ws, change_id, by=body.by, approve=body.approve,
+                                                         reason=body.reason))
+
+
 @router.get("/audit")
 async def audit(request: Request, subject: str | None = None, action: str | None = None, limit: int = 100
                 ) -> Response:
