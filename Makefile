@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/decide.py
 	$(BIN)/python benchmarks/decide_budget.py
+	$(BIN)/python benchmarks/monitor.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md
