@@ -25,6 +25,7 @@ from mercator.monitor._changes import (
     list_changes,
     log_change,
 )
+from mercator.monitor._health import SystemHealth, system_health
 from mercator.monitor._objectives import (
     Objectives,
     list_objectives,
@@ -38,8 +39,8 @@ from mercator.monitor._warnings import EarlyWarnings, early_warnings
 
 __all__ = [
     "KINDS", "LIMITS", "AlertRules", "Contact", "EarlyWarnings", "MonitorRun", "Objectives",
-    "OptimizationLog", "Rule", "RuleSet", "Scheduler", "Silences", "acknowledge", "add_silence",
+    "OptimizationLog", "Rule", "RuleSet", "Scheduler", "Silences", "SystemHealth", "acknowledge", "add_silence",
     "decide_change", "early_warnings", "list_alerts", "list_changes", "list_objectives",
     "list_rules", "load_rules", "locked_version", "log_change", "parse_rules", "run_monitor",
-    "save_rules", "set_objective", "sign_objective",
+    "save_rules", "set_objective", "sign_objective", "system_health",
 ]

@@ -177,6 +177,27 @@ def monitor_silence(match: Annotated[list[str], typer.Option(help="Label=value t
               as_json, read_only=False)
 
 
+@monitor_app.command("health")
+def monitor_health(max_age: Annotated[str, typer.Option(help="How old a last load may be for a table without a "
+                                                              "rhythm of its own (2d, 12h).")] = "2d",
+                   workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """System health: freshness of every source against its own rhythm, quarantine growth, and the
+    server's failed jobs."""
+    import json
+
+    from mercator.config import parse_duration
+    from mercator.interfaces.api._jobs import jobs_folder
+    from mercator.monitor import system_health
+
+    def run(ws):
+        folder = jobs_folder(ws.location)
+        records = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")] \
+            if folder.is_dir() else None
+        return system_health(ws, max_age=parse_duration(max_age, "--max-age"), jobs=records)
+
+    _analysis(workspace, run, as_json)
+
+
 @monitor_app.command("change")
 def monitor_change(campaign: Annotated[str, typer.Argument(help="The campaign changed.")],
                    kind: Annotated[str, typer.Option(help="budget, bid, creative, audience or other.")],

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from mercator.interfaces._params import iso_date, iso_time
-from mercator.interfaces.api.routes._common import Body, answer, read, server, write
+from mercator.interfaces.api.routes._common import Body, answer, jobs, read, server, write
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 
@@ -220,6 +220,16 @@ async def approve(request: Request, change_id: str, body: DecisionBody) -> Respo
 
     return await write(request, lambda ws: decide_change(ws, change_id, by=body.by, approve=body.approve,
                                                          reason=body.reason))
+
+
+@router.get("/monitor/health")
+async def health(request: Request) -> Response:
+    """Freshness of every source, quarantine growth and the server's failed jobs (`mercator monitor health`)."""
+    from mercator.monitor import system_health
+
+    records = jobs(request).list()
+    result, _ = await run_in_threadpool(server(request).run, None, lambda ws: system_health(ws, jobs=records))
+    return answer(result)
 
 
 @router.get("/audit")
