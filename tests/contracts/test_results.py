@@ -132,6 +132,8 @@ def results(demo_run) -> list[Result]:
         list_rules,
         parse_rules,
         run_monitor,
+        search_playbook,
+        system_health,
     )
     from mercator.quality import quarantine_report
     from mercator.schema import describe_table
@@ -145,7 +147,7 @@ def results(demo_run) -> list[Result]:
                                                  "purpose": "marketing_email", "action": {"audience": "x.csv"}}]},
                               dry_run=True),
                  list_objectives(ws), list_rules(ws), list_alerts(ws), audit_trail(ws), list_changes(ws),
-                 early_warnings(ws),
+                 early_warnings(ws), search_playbook(ws), system_health(ws, jobs=[]),
                  run_monitor(ws, parse_rules({"rules": [{"name": "cost_up", "kind": "change", "metric": "cost",
                                                          "by": ["channel"], "window": "7d", "above": 0.2}]}),
                              now=dt.datetime.combine(date_range(ws)[1], dt.time()), save=False, notify=False)]

@@ -118,6 +118,15 @@ def test_api_objectives_409_rules_alerts_ack_silence_and_problems(path):
         assert c.post("/v1/changes", json={"campaign": "beta", "kind": "price", "actor": "a",
                                            "reason": "b"}).status_code == 400
         assert len(c.get("/v1/changes", params={"campaign": "beta"}).json()["tables"]["changes"]) == 2
+        # the review judges the locked version 1 (target 4.0), archived beside the workspace
+        r = c.post("/v1/reviews/beta")
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["tables"]["objectives"][0]["target"] == 4.0 and doc["params"]["archive"]
+        assert c.post("/v1/reviews/nobody").status_code == 404
+        assert c.post("/v1/playbook", json={"campaign": "beta", "what": "ROAS held at 4"}).status_code == 200
+        assert len(c.get("/v1/playbook", params={"text": "roas"}).json()["tables"]["lessons"]) == 1
+        assert c.get("/v1/monitor/health").json()["kind"] == "system_health"
         assert c.get("/v1/audit").json()["params"]["intact"]
 
 

@@ -33,14 +33,15 @@ from mercator.monitor._objectives import (
     set_objective,
     sign_objective,
 )
+from mercator.monitor._review import CampaignReview, Playbook, add_lesson, review, search_playbook
 from mercator.monitor._rules import KINDS, Contact, Rule, RuleSet, parse_rules
 from mercator.monitor._schedule import Scheduler
 from mercator.monitor._warnings import EarlyWarnings, early_warnings
 
 __all__ = [
-    "KINDS", "LIMITS", "AlertRules", "Contact", "EarlyWarnings", "MonitorRun", "Objectives",
-    "OptimizationLog", "Rule", "RuleSet", "Scheduler", "Silences", "SystemHealth", "acknowledge", "add_silence",
+    "KINDS", "LIMITS", "AlertRules", "CampaignReview", "Contact", "EarlyWarnings", "MonitorRun", "Objectives",
+    "OptimizationLog", "Playbook", "Rule", "RuleSet", "Scheduler", "Silences", "SystemHealth", "acknowledge", "add_lesson", "add_silence",
     "decide_change", "early_warnings", "list_alerts", "list_changes", "list_objectives",
-    "list_rules", "load_rules", "locked_version", "log_change", "parse_rules", "run_monitor",
-    "save_rules", "set_objective", "sign_objective", "system_health",
+    "list_rules", "load_rules", "locked_version", "log_change", "parse_rules", "review", "run_monitor",
+    "save_rules", "search_playbook", "set_objective", "sign_objective", "system_health",
 ]

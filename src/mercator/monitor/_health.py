@@ -27,7 +27,7 @@ from mercator.schema import TABLES
 
 #: Tables of Mercator's own records, not sources: their freshness is not a data problem.
 OWN = frozenset({"loads", "quarantine", "audit", "alerts", "alert_events", "silences", "monitor_config",
-                 "objectives", "signoffs", "optimizations", "policies", "creatives", "segments", "segment_members",
+                 "objectives", "signoffs", "optimizations", "playbook", "policies", "creatives", "segments", "segment_members",
                  "decisions", "rewards", "experiments"})
 
 

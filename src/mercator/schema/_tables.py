@@ -443,6 +443,25 @@ OPTIMIZATIONS = TableSpec(
     time_column="ts",
 )
 
+PLAYBOOK = TableSpec(
+    name="playbook",
+    description="Lessons from post-campaign reviews, as structured entries later objectives and reports can search: "
+                "what was learned, where it holds, the effect and the evidence.",
+    columns=(
+        C("lesson_id", "string", "Lesson id.", nullable=False),
+        C("campaign", "string", "The campaign reviewed."),
+        C("objective_id", "string", "The objective it was judged against."),
+        C("what", "string", "What was learned.", nullable=False),
+        C("where", "string", "Where it holds: a channel, segment, market or creative."),
+        C("effect", "string", "The effect measured, with its interval."),
+        C("evidence", "string", "The evidence: the review's archive, an experiment, a finding."),
+        C("author", "string", "Who recorded it."),
+        C("created_at", "timestamp", "When, UTC.", nullable=False),
+    ),
+    key=("lesson_id",),
+    time_column="created_at",
+)
+
 AUDIT = TableSpec(
     name="audit",
     description="The audit trail: every governed change (objectives signed and locked, rules changed, alerts "
@@ -620,7 +639,7 @@ TABLES: dict[str, TableSpec] = {
     for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
               MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, SIGNOFFS, POLICIES, CREATIVES,
               DECISIONS, REWARDS, SEGMENTS, SEGMENT_MEMBERS, MONITOR_CONFIG, ALERTS, ALERT_EVENTS, SILENCES, QUARANTINE,
-              LOADS, OPTIMIZATIONS, AUDIT)
+              LOADS, OPTIMIZATIONS, PLAYBOOK, AUDIT)
 }
 
 

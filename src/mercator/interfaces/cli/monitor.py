@@ -1,4 +1,4 @@
-"""Monitor: objective set|sign|list|status, monitor run|rules|alerts|ack|silence|change|changes|approve, audit."""
+"""Monitor: objective set|sign|list|status, review, playbook add|search, monitor run|rules|alerts|ack|silence|change|changes|approve, audit."""
 
 from __future__ import annotations
 
@@ -245,6 +245,59 @@ def monitor_approve(change_id: Annotated[str, typer.Argument(help="A change wait
 
     _analysis(workspace, lambda ws: decide_change(ws, change_id, by=by, approve=not reject, reason=reason), as_json,
               read_only=False)
+
+
+playbook_app = typer.Typer(help="Lessons from reviews: what, where, the effect and the evidence.", no_args_is_help=True)
+app.add_typer(playbook_app, name="playbook")
+
+
+@app.command("review")
+def review_campaign(campaign: Annotated[str, typer.Argument(help="The campaign (name or id, as its objectives "
+                                                                 "name it).")],
+                    archive: Annotated[Path | None, typer.Option(help="Folder for the archive (default: "
+                                                                      "<workspace>.reviews).")] = None,
+                    no_archive: Annotated[bool, typer.Option("--no-archive", help="Write no archive.")] = False,
+                    history: Annotated[int, typer.Option(help="Days before launch the counterfactual is "
+                                                              "learned from.", min=14)] = 56,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The post-campaign review: the locked objectives against actuals, the incremental impact
+    against the forecast made before launch, why, the platforms' conversions reconciled with
+    first-party data, the changes and alerts of the period, and the lessons; archived."""
+    from mercator.interfaces.api._jobs import beside
+    from mercator.monitor import review
+
+    def run(ws):
+        folder = None if no_archive else (archive or beside(ws.location, "reviews"))
+        return review(ws, campaign, archive=folder, history_days=history)
+
+    _analysis(workspace, run, as_json, read_only=no_archive)
+
+
+@playbook_app.command("add")
+def playbook_add(campaign: Annotated[str, typer.Argument(help="The campaign reviewed.")],
+                 what: Annotated[str, typer.Option(help="What was learned.")],
+                 where: Annotated[str | None, typer.Option(help="Where it holds (channel, segment, market).")] = None,
+                 effect: Annotated[str | None, typer.Option(help="The effect, with its interval.")] = None,
+                 evidence: Annotated[str | None, typer.Option(help="The review's archive, an experiment, a "
+                                                                  "finding.")] = None,
+                 objective: Annotated[str | None, typer.Option(help="The objective it was judged against.")] = None,
+                 by: Author = None, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Record a lesson as a structured playbook entry."""
+    from mercator.monitor import add_lesson
+
+    _analysis(workspace, lambda ws: add_lesson(ws, campaign, what, where=where, effect=effect, evidence=evidence,
+                                               objective_id=objective, author=by), as_json, read_only=False)
+
+
+@playbook_app.command("search")
+def playbook_search(text: Annotated[str | None, typer.Argument(help="Words to find in what, where, effect or "
+                                                                   "campaign.")] = None,
+                    where: Annotated[str | None, typer.Option(help="Only lessons that hold there.")] = None,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Lessons from earlier reviews, newest first."""
+    from mercator.monitor import search_playbook
+
+    _analysis(workspace, lambda ws: search_playbook(ws, text, where=where), as_json)
 
 
 @app.command("audit")

@@ -232,6 +232,44 @@ async def health(request: Request) -> Response:
     return answer(result)
 
 
+@router.post("/reviews/{campaign}")
+async def review_campaign(request: Request, campaign: str, history_days: int = 56) -> Response:
+    """The post-campaign review (`mercator review`), archived beside the workspace."""
+    from mercator.interfaces.api._jobs import beside
+    from mercator.monitor import review
+
+    folder = beside(server(request).workspace, "reviews")
+    return await write(request, lambda ws: review(ws, campaign, archive=folder, history_days=history_days))
+
+
+class LessonBody(Body):
+    campaign: str = Field(min_length=1)
+    what: str = Field(min_length=1)
+    where: str | None = None
+    effect: str | None = None
+    evidence: str | None = None
+    objective_id: str | None = None
+    author: str | None = None
+
+
+@router.get("/playbook")
+async def playbook(request: Request, text: str | None = None, where: str | None = None) -> Response:
+    """Lessons from reviews (`mercator playbook search`)."""
+    from mercator.monitor import search_playbook
+
+    return await read(request, lambda ws: search_playbook(ws, text, where=where), {"text": text, "where": where})
+
+
+@router.post("/playbook")
+async def add_lesson(request: Request, body: LessonBody) -> Response:
+    """Record a lesson (`mercator playbook add`)."""
+    from mercator.monitor import add_lesson as run
+
+    return await write(request, lambda ws: run(ws, body.campaign, body.what, where=body.where, effect=body.effect,
+                                               evidence=body.evidence, objective_id=body.objective_id,
+                                               author=body.author))
+
+
 @router.get("/audit")
 async def audit(request: Request, subject: str | None = None, action: str | None = None, limit: int = 100
                 ) -> Response:
