@@ -25,6 +25,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@# pins are old, so it goes in without them
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0' 'matplotlib>=3.8' 'seaborn>=0.13' 'mypy_extensions>=1.0' 'tqdm>=4.66'
 	$(BIN)/python -m pip install --quiet --no-deps 'obp==0.4.1'
+	@command -v chromium >/dev/null 2>&1 || { echo "Debian's chromium drives the dashboard's browser tests: installing it"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) || echo "could not install chromium; the browser test will be skipped"; }
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is needed for the Spark tests: installing openjdk-17-jre-headless"; \
 	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) || echo "could not install Java; Spark tests will be skipped"; }
 	@touch $(STAMP)

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.requests import Request
 
 from mercator import __version__
@@ -43,6 +43,15 @@ HEALTH_TTL = 2.0
 
 #: Largest request body accepted (bytes); larger ones get 413.
 MAX_BODY = 1_000_000
+
+
+def settings_path(location: str) -> Path:
+    """The workspace's settings file (where its access tokens are), as ``Workspace`` finds it."""
+    from mercator._engines import spark_home
+
+    if location.startswith("spark"):
+        return spark_home() / "settings.toml"
+    return Path(f"{location.removeprefix('duckdb://')}.toml")
 
 
 class Front:
@@ -99,7 +108,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never)."""
     from mercator.config import default_location
     from mercator.decide import DecisionService
-    from mercator.interfaces.api.routes._common import consenting
+    from mercator.govern import access_tokens
+    from mercator.interfaces.api.routes._common import by_method, consenting
     from mercator.monitor import Scheduler
 
     location = str(workspace or default_location())
@@ -158,6 +168,10 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
             body["detail"] = checked["detail"]
         return body
 
+    app.state.tokens = access_tokens(settings_path(location))
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(by_method)])
+    from mercator.interfaces import dashboard
+
+    app.include_router(dashboard.router)  # its pages check the role themselves (a login page, not a 401)
     return Front(app, decide.HOT)

@@ -7,7 +7,9 @@ from mercator.interfaces.report._render import (
     render_pipeline,
     render_report,
     result_page,
+    section_parts,
     write_report,
 )
 
-__all__ = ["ReportResult", "plotly_js", "render_pipeline", "render_report", "result_page", "write_report"]
+__all__ = ["ReportResult", "plotly_js", "render_pipeline", "render_report", "result_page", "section_parts",
+           "write_report"]

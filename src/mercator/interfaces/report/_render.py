@@ -37,7 +37,7 @@ def _recommendation(r) -> str:
     return f"{text} Evidence: {r.evidence}." if r.evidence else text
 
 
-def _section(sid: str, title: str, results: tuple[Result, ...], *, every_table: bool = False) -> dict:
+def section_parts(sid: str, title: str, results: tuple[Result, ...], *, every_table: bool = False) -> dict:
     """One section's parts for the template: its results' findings (ranked across them),
     recommendations, figures and tables (each result's ``headline`` ones, or all)."""
     findings = sorted((f for r in results for f in r.findings), key=lambda f: -abs(f.impact))
@@ -79,7 +79,7 @@ def _actions(sections: tuple[Section, ...]) -> dict:
 def render_pipeline(pipeline: Pipeline) -> str:
     """The report page of a pipeline run: "What to do now", then one section per step."""
     return _page("Mercator report", pipeline.params.get("workspace", ""), pipeline.params.get("engine", ""),
-                 [_actions(pipeline.sections), *(_section(s.id, s.title, s.results) for s in pipeline.sections)])
+                 [_actions(pipeline.sections), *(section_parts(s.id, s.title, s.results) for s in pipeline.sections)])
 
 
 def render_report(ws: Workspace, steps=None, progress=None) -> str:
@@ -93,7 +93,7 @@ def result_page(result: Result, path: str | Path, source: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_page(f"Mercator: {result.title}", source or "(in memory)", "", [
-        _section(result.kind, result.title, (result,), every_table=True)]), encoding="utf-8")
+        section_parts(result.kind, result.title, (result,), every_table=True)]), encoding="utf-8")
     return path
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,47 @@ class Body(BaseModel):
     """A request body: unknown fields are refused (422), not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+#: The cookie the dashboard keeps the caller's token in.
+TOKEN_COOKIE = "mercator_token"
+
+
+def caller_role(request: Request) -> str | None:
+    """The role of the token the request carries (``Authorization: Bearer``, or the dashboard's
+    cookie); admin when no token is configured (open access)."""
+    from mercator.govern import role_of
+
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
+    return role_of(token, request.app.state.tokens)
+
+
+def _check(request: Request, needed: str) -> str:
+    from mercator.govern import allows
+
+    role = caller_role(request)
+    if role is None:
+        raise HTTPException(401, "a token is needed: send Authorization: Bearer <token> (tokens are set in the "
+                                 "workspace settings' [access] section)", headers={"WWW-Authenticate": "Bearer"})
+    if not allows(role, needed):
+        raise HTTPException(403, f"this needs the {needed} role; the token given is a {role}'s")
+    return role
+
+
+def require(needed: str):
+    """A route dependency: the caller's role must allow ``needed`` (401 without a token, 403 with
+    too small a role)."""
+    def dependency(request: Request) -> str:
+        return _check(request, needed)
+
+    return Depends(dependency)
+
+
+def by_method(request: Request) -> str:
+    """Every route's floor: reading needs a viewer, anything else an analyst (routes that change
+    rules, objectives or approvals ask for admin on top)."""
+    return _check(request, "viewer" if request.method in ("GET", "HEAD") else "analyst")
 
 
 def server(request: Request) -> Server:

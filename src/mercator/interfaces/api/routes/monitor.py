@@ -1,5 +1,7 @@
 """Monitor: objectives (set, sign off; 409 when a locked one is edited), alert rules, alerts,
-acknowledgements, silences, an evaluation on demand, and the audit trail."""
+acknowledgements, silences, an evaluation on demand, the optimization log, reviews, the
+playbook and the audit trail. Reading needs a viewer, acting an analyst; objectives, rules and
+approvals need an admin (docs/monitor.md, "Access")."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from mercator.interfaces._params import iso_date, iso_time
-from mercator.interfaces.api.routes._common import Body, answer, jobs, read, server, write
+from mercator.interfaces.api.routes._common import Body, answer, jobs, read, require, server, write
 
 router = APIRouter(prefix="/v1", tags=["monitor"])
 
@@ -59,7 +61,7 @@ async def status(request: Request, objective_id: str | None = None, today: str |
                       {"objective_id": objective_id, "today": today, "recent": recent})
 
 
-@router.post("/objectives")
+@router.post("/objectives", dependencies=[require("admin")])
 async def set_objective(request: Request, body: ObjectiveBody) -> Response:
     """Register a campaign's goal (`mercator objective set`); 409 when the objective is locked and
     this is not a proposal."""
@@ -71,7 +73,7 @@ async def set_objective(request: Request, body: ObjectiveBody) -> Response:
         budget=body.budget, roles=body.roles, propose=body.propose, author=body.author, reason=body.reason))
 
 
-@router.post("/objectives/{objective_id}/signoff")
+@router.post("/objectives/{objective_id}/signoff", dependencies=[require("admin")])
 async def sign(request: Request, objective_id: str, body: SignBody) -> Response:
     """A role signs the objective's terms; the last one locks it (`mercator objective sign`)."""
     from mercator.monitor import sign_objective
@@ -96,7 +98,7 @@ async def rules(request: Request) -> Response:
     return await read(request, list_rules, {})
 
 
-@router.post("/alert-rules")
+@router.post("/alert-rules", dependencies=[require("admin")])
 async def save_rules(request: Request, body: RulesBody) -> Response:
     """Check and store rules and contact points, each change a new version (`mercator monitor rules set`)."""
     from mercator.monitor import save_rules as run
@@ -213,7 +215,7 @@ async def log(request: Request, body: ChangeBody) -> Response:
         target=body.target, evidence=body.evidence, objective_id=body.objective_id, automated=body.automated))
 
 
-@router.post("/changes/{change_id}/approve")
+@router.post("/changes/{change_id}/approve", dependencies=[require("admin")])
 async def approve(request: Request, change_id: str, body: DecisionBody) -> Response:
     """Approve or reject a change waiting for approval (`mercator monitor approve`); 409 otherwise."""
     from mercator.monitor import decide_change

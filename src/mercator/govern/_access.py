@@ -1,0 +1,78 @@
+"""Access roles: who may read, who may run analyses, who may change rules and objectives.
+
+Three roles, each allowed what the one before it is:
+
+- ``viewer``: reads results and pages;
+- ``analyst``: also runs analyses and evaluations, acknowledges and silences alerts;
+- ``admin``: also changes alert rules, objectives, approvals and settings.
+
+Tokens are kept in the workspace's settings file (private, mode 600), per role::
+
+    [access]
+    viewer = ["a-long-random-token"]
+    analyst = ["another-one"]
+    admin = ["the-admins-token"]
+
+or in ``MERCATOR_ACCESS_TOKENS`` (``role:token,role:token``), which wins. With no token
+configured, access is open: everyone is admin, as fits a server on 127.0.0.1 (the default
+of ``mercator serve``). Tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import tomllib
+from pathlib import Path
+
+from mercator.errors import ConfigError
+
+ROLES = ("viewer", "analyst", "admin")
+ENV_TOKENS = "MERCATOR_ACCESS_TOKENS"
+
+
+def access_tokens(settings: str | Path | None) -> dict[str, str]:
+    """token -> role, from ``MERCATOR_ACCESS_TOKENS`` or the settings file's ``[access]`` section
+    (empty: access is open)."""
+    env = os.environ.get(ENV_TOKENS)
+    out: dict[str, str] = {}
+    if env:
+        for item in env.split(","):
+            role, _, token = item.strip().partition(":")
+            if role not in ROLES or len(token) < 16:
+                raise ConfigError(f"{ENV_TOKENS}: each entry is role:token with a role among {', '.join(ROLES)} "
+                                  "and a token of at least 16 characters")
+            out[token] = role
+        return out
+    if settings is None or not Path(settings).exists():
+        return out
+    try:
+        data = tomllib.loads(Path(settings).read_text(encoding="utf-8")).get("access", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{settings}: not valid TOML ({exc})") from exc
+    for role, tokens in data.items():
+        if role not in ROLES:
+            raise ConfigError(f"{settings}: [access] names an unknown role {role!r} (roles: {', '.join(ROLES)})")
+        for token in [tokens] if isinstance(tokens, str) else tokens:
+            if len(str(token)) < 16:
+                raise ConfigError(f"{settings}: an access token for {role} is shorter than 16 characters")
+            out[str(token)] = role
+    return out
+
+
+def role_of(token: str | None, tokens: dict[str, str]) -> str | None:
+    """The role ``token`` grants (admin when access is open), or None."""
+    if not tokens:
+        return "admin"
+    if not token:
+        return None
+    found = None
+    for known, role in tokens.items():  # every comparison made, in constant time
+        if hmac.compare_digest(known.encode(), token.encode()):
+            found = role
+    return found
+
+
+def allows(role: str | None, needed: str) -> bool:
+    """Whether ``role`` may do what needs ``needed``."""
+    return role is not None and ROLES.index(role) >= ROLES.index(needed)
