@@ -23,7 +23,8 @@ SHARED_DATA = Path(os.environ.get("MERCATOR_SHARED_DATA", Path(__file__).resolve
 #: idle for minutes (a run measured 42.5 min of CPU in 29.5 min of wall time).
 SLOW_FIRST = ("mmm/test_mmm.py", "real/test_mmm_real.py", "contracts/test_results.py", "interfaces/test_api.py",
               "real/test_recommend_real.py", "docs/test_readme_tour.py", "test_spark_workspace.py",
-              "forecast/test_forecast.py", "ingest/test_accounting.py", "decide/test_demo_decide.py")
+              "forecast/test_forecast.py", "ingest/test_accounting.py", "decide/test_demo_decide.py",
+              "interfaces/test_dashboard.py", "monitor/test_warnings.py", "monitor/test_alerts.py")
 
 
 def pytest_collection_modifyitems(config, items):

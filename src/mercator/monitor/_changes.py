@@ -18,6 +18,7 @@ import pandas as pd
 
 from mercator.errors import BadParameter, ConflictError, NotFoundError
 from mercator.govern import record
+from mercator.monitor._objectives import locked_objectives
 from mercator.results import Finding, Result
 
 KINDS = ("budget", "bid", "creative", "audience", "other")
@@ -51,11 +52,7 @@ def _size(before, after) -> float | None:
 
 
 def _objective_for(ws, campaign: str, day: dt.date) -> str | None:
-    t = ws.table("objectives")
-    rows = t.filter((t.status == "locked") & (t.campaign == campaign)).select("objective_id", "start", "end") \
-        .to_pandas()
-    for c in ("start", "end"):
-        rows[c] = pd.to_datetime(rows[c]).dt.date
+    rows = locked_objectives(ws, campaign)
     live = rows[(rows.start <= day) & (rows.end >= day)]
     return None if live.empty else str(live.objective_id.iloc[0])
 

@@ -129,6 +129,28 @@ def _versions(ws, objective_id: str) -> pd.DataFrame:
     return t.filter(t.objective_id == objective_id).order_by(t.version.desc()).to_pandas()
 
 
+def campaign_kpi(ws, name: str, campaign: str | None, period: Period) -> float:
+    """The KPI over ``period`` on the campaign's ad rows (NaN without rows): what objectives are
+    judged by, in the warnings and in the review."""
+    k = kpi(name)
+    df = part_frame(ws, [name], period=period, where=campaign_rows(campaign))
+    if df.empty:
+        return float("nan")
+    return float(k.from_parts(df[k.num].sum(), None if k.den is None else df[k.den].sum()))
+
+
+def locked_objectives(ws, campaign: str | None = None) -> pd.DataFrame:
+    """The locked version of every objective (of ``campaign``), with its dates as dates."""
+    t = ws.table("objectives")
+    t = t.filter(t.status == "locked")
+    if campaign is not None:
+        t = t.filter(t.campaign == campaign)
+    rows = t.order_by(["objective_id", "version"]).to_pandas().drop_duplicates("objective_id")
+    for c in ("start", "end"):
+        rows[c] = pd.to_datetime(rows[c]).dt.date
+    return rows.reset_index(drop=True)
+
+
 def locked_version(ws, objective_id: str) -> pd.Series | None:
     """The locked version of an objective (what the review judges), or None."""
     rows = _versions(ws, objective_id)

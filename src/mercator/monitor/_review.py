@@ -35,8 +35,8 @@ import pandas as pd
 
 from mercator.errors import BadParameter, MercatorError, NotFoundError
 from mercator.govern import record
-from mercator.metrics import Period, kpi, part_frame
-from mercator.monitor._objectives import campaign_rows
+from mercator.metrics import Period, kpi
+from mercator.monitor._objectives import campaign_kpi, locked_objectives
 from mercator.results import Finding, Recommendation, Result, number
 
 
@@ -67,14 +67,6 @@ class CampaignReview(Result):
         fig.add_trace(go.Scatter(x=s.date, y=s.actual, name="actual"))
         fig.update_layout(title=f"{self.params.get('impact_metric')}: actual against the forecast made before launch")
         return [fig]
-
-
-def _actual(ws, name: str, campaign: str, start, end) -> float:
-    k = kpi(name)
-    df = part_frame(ws, [name], period=Period(start, end), where=campaign_rows(campaign))
-    if df.empty:
-        return float("nan")
-    return float(k.from_parts(df[k.num].sum(), None if k.den is None else df[k.den].sum()))
 
 
 def _verdict(k, actual: float, target: float, threshold: float | None) -> str:
@@ -118,7 +110,7 @@ def _others(ws, campaign: str, lo, hi) -> list[str]:
 
 
 def _reconcile(ws, campaign: str, start, end) -> pd.DataFrame:
-    platform = _actual(ws, "conversions", campaign, start, end)
+    platform = campaign_kpi(ws, "conversions", campaign, Period(start, end))
     e = ws.table("events")
     e = e.filter((e.event_name == "purchase") & (e.campaign == campaign) & (e.ts >= pd.Timestamp(start))
                  & (e.ts < pd.Timestamp(end) + pd.Timedelta(days=1)))
@@ -145,10 +137,7 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
     from mercator.diagnose import diagnose
 
     o = ws.table("objectives")
-    locked = o.filter((o.status == "locked") & (o.campaign == campaign)).order_by(["objective_id", "version"]) \
-        .to_pandas().drop_duplicates("objective_id")
-    for c in ("start", "end"):
-        locked[c] = pd.to_datetime(locked[c]).dt.date
+    locked = locked_objectives(ws, campaign)
     if locked.empty:
         raise NotFoundError(f"no locked objective for campaign {campaign!r}: a review judges what was agreed and "
                             "locked before launch (`mercator objective set` and `objective sign`)")
@@ -157,7 +146,7 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
     for r in locked.itertuples(index=False):
         k = kpi(r.kpi)
         threshold = None if pd.isna(r.threshold) else float(r.threshold)
-        actual = _actual(ws, r.kpi, campaign, r.start, r.end)
+        actual = campaign_kpi(ws, r.kpi, campaign, Period(r.start, r.end))
         verdict = _verdict(k, actual, float(r.target), threshold)
         rows.append({"objective_id": r.objective_id, "version": int(r.version), "kpi": r.kpi, "target": r.target,
                      "threshold": threshold, "actual": actual, "verdict": verdict, "start": r.start, "end": r.end,
@@ -169,7 +158,7 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
             metric=r.kpi, value=actual if np.isfinite(actual) else None, impact=10.0))
         for g, limit in json.loads(r.guardrails or "{}").items():
             gk = kpi(g)
-            v = _actual(ws, g, campaign, r.start, r.end)
+            v = campaign_kpi(ws, g, campaign, Period(r.start, r.end))
             held = np.isfinite(v) and ((v >= limit) if gk.higher_is_better else (v <= limit))
             rails.append({"objective_id": r.objective_id, "kpi": g, "limit": limit, "actual": v, "held": held})
             if not held:

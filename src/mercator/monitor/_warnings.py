@@ -33,7 +33,7 @@ import pandas as pd
 
 from mercator.errors import MercatorError
 from mercator.metrics import Period, kpi, part_frame
-from mercator.monitor._objectives import campaign_rows
+from mercator.monitor._objectives import campaign_kpi, campaign_rows, locked_objectives
 from mercator.results import Finding, Result
 
 ORDER = {"on track": 0, "at risk": 1, "off track": 2}
@@ -181,13 +181,11 @@ def _indicators(ws, o: pd.Series, today: dt.date, recent_days: int) -> list[dict
     out.append(_frequency(ws, o.campaign, recent))
     for name, limit in json.loads(o.guardrails or "{}").items():
         g = kpi(name)
-        df = part_frame(ws, [name], period=so_far, where=campaign_rows(o.campaign), table=g.table) \
-            if g.table == "ad_performance" else None
-        if df is None or df.empty:
+        v = campaign_kpi(ws, name, o.campaign, so_far) if g.table == "ad_performance" else np.nan
+        if not np.isfinite(v):
             out.append({"indicator": f"guardrail {name}", "status": "unknown", "value": np.nan, "reference": limit,
-                        "reason": f"{name} is not computed from ad delivery"})
+                        "reason": f"no ad delivery rows to compute {name} from so far"})
             continue
-        v = g.from_parts(df[g.num].sum(), None if g.den is None else df[g.den].sum())
         ok = _good(g, v, limit)
         out.append({"indicator": f"guardrail {name}", "status": "on track" if ok else "off track", "value": v,
                     "reference": limit, "reason": f"{g.label} {g.format(v)} so far, limit {g.format(limit)}"
@@ -202,11 +200,7 @@ def early_warnings(ws, objective_id: str | None = None, *, today: dt.date | str 
     from mercator.forecast import pace
     from mercator.metrics import date_range
 
-    t = ws.table("objectives")
-    rows = t.filter(t.status == "locked").order_by(["objective_id", "version"]).to_pandas() \
-        .drop_duplicates("objective_id")
-    for c in ("start", "end"):
-        rows[c] = pd.to_datetime(rows[c]).dt.date
+    rows = locked_objectives(ws)
     if objective_id is not None:
         rows = rows[rows.objective_id == objective_id]
         if rows.empty:
