@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/mercator demo --workspace demo/mercator-demo.duckdb --report demo/report.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not spark and not slow"
@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decide.py
 	$(BIN)/python benchmarks/decide_budget.py
 	$(BIN)/python benchmarks/monitor.py
+	$(BIN)/python benchmarks/dashboard.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

@@ -18,22 +18,46 @@ os.environ.setdefault("MERCATOR_MODEL_KEY", "mercator-tests-model-signing-key-01
 SHARED_DATA = Path(os.environ.get("MERCATOR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-#: Files that take minutes, queued first: ``make test`` runs files on two workers (xdist
-#: ``--dist loadfile``) in collection order, and one of these queued last leaves the other worker
-#: idle for minutes (a run measured 42.5 min of CPU in 29.5 min of wall time).
-SLOW_FIRST = ("mmm/test_mmm.py", "real/test_mmm_real.py", "contracts/test_results.py", "interfaces/test_api.py",
-              "real/test_recommend_real.py", "docs/test_readme_tour.py", "test_spark_workspace.py",
-              "forecast/test_forecast.py", "ingest/test_accounting.py", "decide/test_demo_decide.py",
-              "interfaces/test_dashboard.py", "monitor/test_warnings.py", "monitor/test_alerts.py")
+#: Files that take minutes, queued first: ``make test`` runs files on two workers in collection
+#: order (``--no-loadscope-reorder``: xdist's default order, by number of tests, ignores how long
+#: they take), and one of these queued last leaves the other worker idle for minutes (a run
+#: measured 42.5 min of CPU in 29.5 min of wall time).
+SLOW_FIRST = ("mmm/test_mmm.py", "forecast/test_forecast.py", "interfaces/test_api.py", "real/test_recommend_real.py",
+              "real/test_mmm_real.py", "ingest/test_accounting.py", "contracts/test_results.py",
+              "experiment/test_impact.py", "interfaces/test_dashboard.py", "docs/test_readme_tour.py",
+              "explore/test_scan.py", "real/test_forecast_real.py", "forecast/test_drivers.py", "explore/test_explore.py",
+              "decide/test_budget.py", "experiment/test_stats.py", "recommend/test_consent_property.py",
+              "monitor/test_alerts.py", "decide/test_ope.py", "recommend/test_demo_recommend.py")
+
+
+def _is_spark(nodeid: str) -> bool:
+    """A Spark test by its id: ``[spark]`` and ``[spark-...]`` variants, and Spark in the file or test name."""
+    return "spark" in nodeid
 
 
 def pytest_collection_modifyitems(config, items):
-    """The slow files first (a stable sort: the order within each file is kept)."""
+    """The Spark tests first, then the slow files (a stable sort: each file keeps its order)."""
     def rank(item) -> int:
+        if _is_spark(item.nodeid):
+            return -1
         path = item.nodeid.split("::")[0].removeprefix("tests/")
         return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's file-by-file scheduling, except that every Spark test is one unit, run by one
+    worker: one JVM warms up once, instead of two JVMs of two threads each competing for two
+    cores. (xdist's own ``--dist loadgroup`` does not group under pytest 9: it renames node ids
+    through an attribute pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SparkTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "spark" if _is_spark(nodeid) else nodeid.split("::", 1)[0]
+
+    return SparkTogether(config, log)
 
 
 def shared(*parts: str) -> Path:
@@ -101,15 +125,31 @@ def duckdb_ws(tmp_path):
     ws.close()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def ws(request, tmp_path):
-    """A fresh workspace on each engine: one test body, run on DuckDB and on local Spark."""
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+def _workspace(request, folder: Path):
     from mercator import Workspace
 
     if request.param == "duckdb":
-        w = Workspace(str(tmp_path / "ws.duckdb"))
-    else:
-        session = request.getfixturevalue("spark_session")
-        w = Workspace(spark=session, database=f"t_{uuid.uuid4().hex[:8]}", config_path=tmp_path / "ws.toml")
+        return Workspace(str(folder / "ws.duckdb"))
+    session = request.getfixturevalue("spark_session")
+    return Workspace(spark=session, database=f"t_{uuid.uuid4().hex[:8]}", config_path=folder / "ws.toml")
+
+
+@pytest.fixture(params=ENGINES)
+def ws(request, tmp_path):
+    """A fresh workspace on each engine: one test body, run on DuckDB and on local Spark."""
+    w = _workspace(request, tmp_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_ws(request, tmp_path_factory):
+    """One workspace per engine for a module's tests, for a fixture that loads rows its tests
+    then only read (on Spark each workspace and each load costs seconds of planning: a module of
+    three tests on one load instead of three)."""
+    w = _workspace(request, tmp_path_factory.mktemp("module-ws"))
     yield w
     w.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 import ibis
+import pytest
 
 from mercator import Workspace
 from mercator.schema import TABLES
@@ -38,3 +39,30 @@ def test_columns_are_added_empty_on_each_engine(ws, tmp_path):
     assert list(got.columns[-2:]) == ["colour", "weight"]
     assert list(got.product_id) == ["p1", "p2"] and got[["colour", "weight"]].isna().all().all()
     assert ws.engine.columns(["products", "nope"]).keys() == {"products"}
+
+
+@pytest.mark.spark
+def test_a_failed_spark_commit_leaves_every_table_as_it_was(spark_session, tmp_path):
+    """Spark writes each table's next version, then points the views: a write that fails part
+    way drops the versions already written, and a version left by a process that died before
+    pointing its view is dropped at the next open."""
+    import uuid
+
+    import pyarrow as pa
+
+    db = f"t_{uuid.uuid4().hex[:8]}"
+    ws = Workspace(spark=spark_session, database=db, config_path=tmp_path / "ws.toml")
+    ingest_text(ws, tmp_path, "product_id,name,price\np1,Tea,2.5\n", "products")
+
+    def physical() -> set[str]:
+        return {t.name for t in spark_session.catalog.listTables(db) if "__v" in t.name}
+
+    before = physical()
+    failing = ws.engine.stage(pa.table({"n": ["x"]})).select(offer_id=ibis.literal("abc").cast("int64").cast("string"))
+    with pytest.raises(Exception, match="CAST_INVALID_INPUT|abc"), ws.transaction():
+        ws.engine.insert("products", ws.engine.stage(pa.table({"product_id": ["p2"], "name": ["Jam"]})))
+        ws.engine.insert("offers", failing)  # written after products: fails at run time (ANSI casts)
+    assert physical() == before and ws.count("products") == 1 and ws.count("offers") == 0
+    spark_session.sql(f"CREATE TABLE `{db}`.`products__v9` USING parquet AS SELECT * FROM `{db}`.`products`")
+    Workspace(spark=spark_session, database=db, config_path=tmp_path / "ws.toml")
+    assert physical() == before and ws.count("products") == 1

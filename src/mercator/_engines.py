@@ -401,12 +401,21 @@ class SparkEngine(Engine):
         return m.group(1) if m else None
 
     def _collect_garbage(self) -> None:
-        """Drop physical versions no view points to (left by a load that did not commit)."""
-        live = {self._view_target(t.name) for t in self.spark.catalog.listTables(self.database)
-                if t.tableType == "VIEW" and not t.isTemporary}
+        """Drop physical versions no view points to (left by a process that died between writing
+        a version and pointing its view). Only the tables that have versions are asked for their
+        view's target: each question is a metastore round trip, and an empty table has none."""
+        versions: dict[str, list[str]] = {}
         for t in self.spark.catalog.listTables(self.database):
-            if _VERSION_RE.match(t.name) and t.name not in live:
-                self.spark.sql(f"DROP TABLE IF EXISTS `{self.database}`.`{t.name}`")
+            if (m := _VERSION_RE.match(t.name)) and not t.isTemporary:
+                versions.setdefault(m["base"], []).append(t.name)
+        for base, physical in versions.items():
+            live = self._view_target(base)
+            for name in physical:
+                if name != live:
+                    self._drop(name)
+
+    def _drop(self, physical: str) -> None:
+        self.spark.sql(f"DROP TABLE IF EXISTS `{self.database}`.`{physical}`")
 
     def exists(self, name: str) -> bool:
         self._use()
@@ -456,7 +465,7 @@ class SparkEngine(Engine):
         self.spark.sql(f"CREATE OR REPLACE VIEW `{self.database}`.`{name}` AS "
                        f"SELECT * FROM `{self.database}`.`{physical}`")
         if old:
-            self.spark.sql(f"DROP TABLE IF EXISTS `{self.database}`.`{old}`")
+            self._drop(old)
 
     def create(self, name: str, schema: ibis.Schema) -> None:
         """An empty table: a view of no rows with the schema's types, and no physical version
@@ -502,20 +511,25 @@ class SparkEngine(Engine):
             yield
             return
         self._pending = {}
+        staged: list[tuple[str, str, str | None]] = []
         try:
             yield
             pending, self._pending = self._pending, None
             # Compute every new version first; repoint the views only when all succeeded.
-            staged = [(name, *self._write_version(name, expr)) for name, expr in pending.items()]
-            for name, physical, old in staged:
-                self._point(name, physical, old)
+            for name, expr in pending.items():
+                staged.append((name, *self._write_version(name, expr)))
+            while staged:
+                self._point(*staged[0])
+                staged.pop(0)
         finally:
             self._pending = None
             for name in self._deferred:
                 with contextlib.suppress(Exception):
                     self.spark.catalog.dropTempView(name)
             self._deferred = []
-            self._collect_garbage()
+            for _name, physical, _old in staged:  # written, never pointed to: the load failed
+                with contextlib.suppress(Exception):
+                    self._drop(physical)
 
     def read_only_query(self, query: str) -> ir.Table:
         import sqlglot

@@ -34,9 +34,10 @@ EVENTS = """event_id,user_id,ts,event_name,channel,value
 """
 
 
-@pytest.fixture()
-def journeys_ws(ws, tmp_path):
-    return ingest_text(ws, tmp_path, EVENTS, "events")
+@pytest.fixture(scope="module")
+def journeys_ws(module_ws, tmp_path_factory):
+    """The rows above on each engine, loaded once for the module's tests."""
+    return ingest_text(module_ws, tmp_path_factory.mktemp("events"), EVENTS, "events")
 
 
 def test_journeys_in_the_engine_equal_the_hand_made_paths(journeys_ws):

@@ -14,6 +14,7 @@ mutates results.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import importlib
 import inspect
@@ -96,19 +97,29 @@ def test_interfaces_do_not_merge_or_mutate_results():
                 pytest.fail(f"{path.relative_to(SRC)}:{node.lineno} mutates a frozen result")
 
 
+def _short_budget(ws, _done):
+    """The pipeline's budget step with the demo's planted curve named and a short run (2 chains
+    x 150 draws, the holdout check kept): the same kinds of result as `make demo`'s step, whose
+    73 s go to choosing the curve among four and to 4 x 500 draws (both tested in tests/mmm)."""
+    from mercator.mmm import fit_mmm, optimize_budget
+
+    fit = fit_mmm(ws=ws, adstock="geometric", saturation="hill", chains=2, warmup=150, samples=150, save=False)
+    return optimize_budget(fit.model), fit
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The small demo company, built and run through the whole pipeline once for this module:
-    the results every contract is checked on, and the report (`make demo`'s path) rendered from
-    the same run. ``(workspace path, load result, pipeline result, truth)``; the workspace is
-    closed."""
+    """The small demo company, built and run through the whole pipeline once for this module
+    (the budget step shortened: :func:`_short_budget`): the results every contract is checked
+    on, and the report (`make demo`'s path) rendered from the same run. ``(workspace path, load
+    result, pipeline result, truth)``; the workspace is closed."""
     from mercator.demo import build_demo_workspace
-    from mercator.pipeline import run_pipeline
+    from mercator.pipeline import STEPS, run_pipeline
 
     path = tmp_path_factory.mktemp("contract") / "demo.duckdb"
     ws, loaded = build_demo_workspace(path, size="small")
     try:
-        run = run_pipeline(ws)
+        run = run_pipeline(ws, [dataclasses.replace(s, run=_short_budget) if s.id == "budget" else s for s in STEPS])
     finally:
         ws.close()
     return path, loaded, run, json.loads((path.parent / "demo-data" / "truth.json").read_text())
@@ -207,7 +218,6 @@ def test_to_dict_is_json_and_round_trips(results):
 def test_a_document_becomes_the_result_again(results):
     """``from_dict`` (how the command line shows what a server sent back) rebuilds the same
     document, for every kind whose fields are the base ones."""
-    import dataclasses
 
     base = {f.name for f in dataclasses.fields(Result)}
     plain = [r for r in results if {f.name for f in dataclasses.fields(r)} == base]

@@ -166,9 +166,10 @@ EVENTS = """event_id,user_id,ts,event_name,device
 """
 
 
-@pytest.fixture()
-def events_ws(ws, tmp_path):
-    return ingest_text(ws, tmp_path, EVENTS, "events")
+@pytest.fixture(scope="module")
+def events_ws(module_ws, tmp_path_factory):
+    """The rows above on each engine, loaded once for the module's tests."""
+    return ingest_text(module_ws, tmp_path_factory.mktemp("events"), EVENTS, "events")
 
 
 def test_funnel_equals_hand_count(events_ws):

@@ -78,7 +78,7 @@ def _write(path: Path, records) -> int:
     return len(records)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_record, min_size=1, max_size=40), st.lists(_record, min_size=1, max_size=20))
 def test_rows_read_equal_rows_accounted_and_reingest_adds_nothing(first, second):
     """Property: for any file (duplicates by every dimension, quoted commas, quotes and line

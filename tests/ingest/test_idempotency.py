@@ -21,7 +21,8 @@ def test_reingest_same_file_changes_nothing(ws, tmp_path):
     assert {t: ws.count(t) for t in ("orders", "quarantine")} == first
 
 
-def test_changed_file_updates_by_key(ws, tmp_path):
+def test_changed_file_updates_by_key(duckdb_ws, tmp_path):
+    ws = duckdb_ws
     p = tmp_path / "orders.csv"
     p.write_text(HEADER + "o1,c1,2024-01-01 10:00:00,10\no2,c2,2024-01-02 11:00:00,20\n")
     ingest(ws, p, table="orders")

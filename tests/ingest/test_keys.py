@@ -1,5 +1,6 @@
 """What makes two rows the same row (issue 17, item 1): every dimension a file reports
-identifies its rows; a campaign's name only where the file has no campaign id."""
+identifies its rows; a campaign's name only where the file has no campaign id. The key's
+expressions are the same Ibis on each engine: the rename runs on Spark too, the rest on DuckDB."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _plain_export(path, n: int, *, campaigns: int | None = None, cost: float = 5
     return path
 
 
-def test_rows_differing_only_by_campaign_name_all_load(ws, tmp_path):
+def test_rows_differing_only_by_campaign_name_all_load(duckdb_ws, tmp_path):
+    ws = duckdb_ws
     p = _plain_export(tmp_path / "ads.csv", 1000)
     first = ingest(ws, p, table="ad_performance").to_frame("loads").iloc[0]
     assert (first.rows_read, first.rows_inserted, first.rows_quarantined) == (1000, 1000, 0)
@@ -39,7 +41,8 @@ def test_rows_differing_only_by_campaign_name_all_load(ws, tmp_path):
     assert ws.table("ad_performance").cost.sum().to_pyarrow().as_py() == 7000.0
 
 
-def test_a_second_campaign_on_the_same_day_is_a_new_row_not_an_update(ws, tmp_path):
+def test_a_second_campaign_on_the_same_day_is_a_new_row_not_an_update(duckdb_ws, tmp_path):
+    ws = duckdb_ws
     head = PLAIN + "\n"
     row = "2024-01-01,google_ads,paid_search,{},mobile,US,1000,10,5.0,1,10.0\n"
     (tmp_path / "brand.csv").write_text(head + row.format("Brand"))

@@ -72,7 +72,8 @@ def _no_plain_pii(ws) -> str:
     return dump
 
 
-def test_malformed_customer_row_keeps_no_email_or_phone(ws, tmp_path):
+def test_malformed_customer_row_keeps_no_email_or_phone(duckdb_ws, tmp_path):
+    ws = duckdb_ws
     p = tmp_path / "customers.csv"
     p.write_text("customer_id,email,phone,created_at\n"
                  "c1,ann.lee@example.com,+44 20 7946 0958,2024-01-01\n"

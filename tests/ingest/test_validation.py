@@ -1,6 +1,7 @@
 """Row-level validation: each bad row is quarantined with file, row, column and reason; good rows load.
 
-Runs on DuckDB and on local Spark with the same body (the checks are Ibis expressions).
+One class of bad row per case on DuckDB, and all of them in one file on DuckDB and local Spark
+(the checks are Ibis expressions the engine runs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("row, reason, column", CASES, ids=[c[1] for c in CASES])
-def test_bad_row_is_quarantined_and_good_rows_load(ws, tmp_path, row, reason, column):
+def test_bad_row_is_quarantined_and_good_rows_load(duckdb_ws, tmp_path, row, reason, column):
+    ws = duckdb_ws
     path = write(tmp_path, GOOD + row + "\n" + "2024-01-09,google_ads,c2,50,5,1,0\n")
     res = ingest(ws, path, table="ad_performance")
     assert ws.count("ad_performance") == 2
@@ -51,6 +53,19 @@ def test_bad_row_is_quarantined_and_good_rows_load(ws, tmp_path, row, reason, co
     assert res.to_frame("quarantine_by_reason").set_index("reason")["rows"].to_dict() == {reason: 1}
     if reason != "malformed_row":
         assert json.loads(rec.raw)["campaign_id"] == "c1"
+
+
+def test_every_class_of_bad_row_in_one_file_on_each_engine(ws, tmp_path):
+    """Every case above in one file, on DuckDB and Spark (each check is an expression the engine
+    runs): each bad row is quarantined with its row number, column and reason; the good rows load."""
+    path = write(tmp_path, GOOD + "".join(row + "\n" for row, _, _ in CASES) + "2024-01-09,google_ads,c2,50,5,1,0\n")
+    res = ingest(ws, path, table="ad_performance")
+    assert ws.count("ad_performance") == 2
+    q = ws.table("quarantine").to_pandas().sort_values("source_row")
+    assert q.source_row.tolist() == list(range(3, 3 + len(CASES)))
+    assert q.reason.tolist() == [reason for _, reason, _ in CASES]
+    assert [c for c in q.column] == [column or c for (_, _, column), c in zip(CASES, q.column)]
+    assert res.to_frame("quarantine_by_reason")["rows"].sum() == len(CASES)
 
 
 def test_duplicate_key_keeps_first_row(duckdb_ws, tmp_path):

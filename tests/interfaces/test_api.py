@@ -438,8 +438,9 @@ def test_mercator_serve_answers_over_http_and_takes_the_command_lines_loads(demo
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # no dashboard refresh: the test compares two reads of the workspace, which a refresh in between would change
     proc = subprocess.Popen([sys.executable, "-m", "mercator.interfaces.cli", "serve", "--port", str(port),
-                             "--workspace", path, "--ingest-root", str(tmp_path)],
+                             "--workspace", path, "--ingest-root", str(tmp_path), "--refresh-interval", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     announcement = tmp_path / "served.duckdb.serve.json"
     try:

@@ -1,11 +1,13 @@
 """The dashboard (issue 22, item 7) on the small demo company: a role by page matrix (each role
-sees and may do exactly what it should, in the pages and in the API behind their buttons), and
-a browser test with Playwright driving Debian's chromium: every page renders without console
-errors, screenshots written under test-output/dashboard/."""
+sees and may do exactly what it should, in the pages and in the API behind their buttons), pages
+computed ahead and read from the workspace, and a browser test with Playwright driving Debian's
+chromium: every page renders without console errors, screenshots written under
+test-output/dashboard/."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import socket
 import threading
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from mercator.interfaces.api import create_app
-from mercator.interfaces.dashboard import PAGES
+from mercator.interfaces.dashboard import PAGES, Refresher, refresh_dashboard
+from tests.conftest import ingest_text
 
 TOKENS = {"viewer": "viewer-token-0123456789", "analyst": "analyst-token-0123456789",
           "admin": "admin-token-0123456789"}
@@ -27,18 +31,20 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from mercator.demo import build_demo_workspace
-    from mercator.monitor import save_rules, set_objective
+    from mercator.monitor import save_rules, set_objective, sign_objective
 
     path = tmp_path_factory.mktemp("dash") / "demo.duckdb"
     ws, _ = build_demo_workspace(path, size="small")
     last = ws.table("ad_performance").date.max().execute()
     # something to watch: a locked objective, one awaiting sign-off, a rule that fires
     set_objective(ws, "q_cpa", kpi_name="cpa", target=20, start=last.replace(day=1), end=last, roles=["finance"])
+    sign_objective(ws, "q_cpa", "finance", person="fiona")  # locked and live: its status shows on the CPA tile
     set_objective(ws, "q_roas", kpi_name="roas", target=3, start=last.replace(day=1), end=last,
                   roles=["marketing", "finance"])
     save_rules(ws, {"contacts": {"log": {"type": "log"}},
                     "rules": [{"name": "any_spend", "kind": "threshold", "metric": "cost", "above": 1, "window": "7d",
                                "every": "1d", "notify": ["log"]}]})
+    refresh_dashboard(ws)  # the analysis pages computed ahead, as `mercator serve` keeps them
     ws.close()
     return str(path), (last + dt.timedelta(days=1)).isoformat()
 
@@ -116,6 +122,56 @@ def test_sign_in_sets_a_same_site_cookie_and_unknown_tokens_go_back(client):
     client.cookies.clear()
 
 
+def test_analysis_pages_are_read_from_the_workspace_and_say_when_they_were_computed(client):
+    stored = [p.id for p in PAGES if p.stored]
+    assert set(stored) >= {"overview", "trends", "forecast", "funnel", "budget"}
+    for page_id in ("trends", "funnel"):
+        html = client.get(f"/dashboard/{page_id}", headers=_as("viewer")).text
+        assert "computed now" not in html and 'id="as-of">computed 20' in html
+    html = client.get("/dashboard/alerts", headers=_as("viewer")).text
+    assert "computed now" in html  # the monitor's own tables: computed when viewed, buttons show at once
+    # the overview's KPI tiles: each total, and on the CPA tile the locked objective's status
+    html = client.get("/dashboard/overview", headers=_as("viewer")).text
+    tiles = {t.split('"', 1)[0]: t.split('class="tile')[0].split("<section")[0]
+             for t in html.split('data-kpi="')[1:]}
+    assert {"cost", "conversions", "ctr", "cpa", "roas"} <= set(tiles) and 'id="kpi-tiles"' in html
+    cpa = tiles["cpa"]
+    assert "q_cpa: <strong>" in cpa and "against 20.00" in cpa and "q_cpa" not in tiles["roas"]
+
+
+def test_refresh_recomputes_only_what_a_change_made_stale_and_serve_keeps_pages_current(tmp_path, monkeypatch):
+    from mercator import Workspace
+    from mercator.interfaces.cli import app
+
+    monkeypatch.delenv("MERCATOR_ACCESS_TOKENS", raising=False)  # open access: this workspace sets no tokens
+
+    ads = "date,platform,channel,campaign,impressions,clicks,cost,conversions\n" + "".join(
+        f"2024-01-{d:02d},google_ads,search,Brand,1000,{20 + d},{10 + d},{d % 4}\n" for d in range(1, 29))
+    path = str(tmp_path / "ws.duckdb")
+    ws = ingest_text(Workspace(path), tmp_path, ads, "ad_performance")
+    first = refresh_dashboard(ws, ["trends", "funnel"]).to_frame("pages").set_index("page_id")
+    assert set(first.status) == {"computed"} and (first.seconds >= 0).all()
+    again = refresh_dashboard(ws, ["trends", "funnel"]).to_frame("pages")
+    assert set(again.status) == {"current"}  # nothing changed: nothing recomputed
+    ingest_text(ws, tmp_path, ads.replace("2024-01", "2024-02"), "ad_performance")  # a load: the pages are stale
+    ws.close()
+    with TestClient(create_app(path, sync_interval=3600, monitor_interval=0)) as c:
+        assert "the data has changed since" in c.get("/dashboard/trends").text
+    refresher = Refresher(lambda: Workspace(path, read_only=True), lambda: Workspace(path), tick=0)
+    done = refresher.run_once().to_frame("pages").set_index("page_id")
+    assert set(done.index) == {p.id for p in PAGES if p.stored} and set(done.status) == {"computed"}
+    assert refresher.run_once() is None  # every page current
+    with TestClient(create_app(path, sync_interval=3600, monitor_interval=0)) as c:
+        html = c.get("/dashboard/trends").text
+        assert "the data has changed since" not in html and "computed now" not in html and "2024-02" in html
+    out = CliRunner().invoke(app, ["dashboard", "refresh", "--pages", "trends,nowhere", "-w", path, "--json"])
+    assert out.exit_code == 2 and "no dashboard page nowhere" in out.output
+    out = CliRunner().invoke(app, ["dashboard", "refresh", "--pages", "trends", "--force", "-w", path, "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["kind"] == "dashboard_refresh" and doc["tables"]["pages"][0]["status"] == "computed"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,8 +218,8 @@ def test_every_page_renders_in_chromium_without_console_errors(demo, monkeypatch
             # the buttons act: evaluate the rules (as of the day after the data, so the rule fires), then
             # acknowledge the alert from the page
             page.goto(f"http://127.0.0.1:{port}/dashboard/alerts")
-            page.click("#run-rules")
-            page.wait_for_function("document.getElementById('status').textContent === 'Rules evaluated.'")
+            with page.expect_navigation():  # the page reloads after the API answered 2xx, and only then
+                page.click("#run-rules")
             httpx.post(f"http://127.0.0.1:{port}/v1/monitor/run", json={"now": after_data}, timeout=60,
                        headers={"Authorization": f"Bearer {TOKENS['analyst']}"})
             page.goto(f"http://127.0.0.1:{port}/dashboard/alerts")

@@ -51,8 +51,10 @@ def test_rfm_scores_and_segments_equal_hand_count(orders_ws):
     assert grid.loc[5, 5] == 1 and grid.loc[2, 1] == 1 and grid.loc[1, 1] == 1
 
 
-def test_rfm_saves_its_logic_and_a_rerun_replaces_it(orders_ws):
-    """The run is saved with its definition and parameters; running it again does not duplicate."""
+def test_rfm_saves_its_logic_and_a_rerun_replaces_it(duckdb_ws, tmp_path):
+    """The run is saved with its definition and parameters; running it again does not duplicate
+    (the save is the workspace's replace, tested on Spark elsewhere: DuckDB only)."""
+    orders_ws = ingest_text(duckdb_ws, tmp_path, ORDERS, "orders")
     rfm(orders_ws, as_of=dt.date(2024, 4, 1), save=True)
     first = orders_ws.table("segments").to_pandas()
     rfm(orders_ws, as_of=dt.date(2024, 4, 1), save=True)

@@ -1,6 +1,7 @@
 """The tables of the activation and watching layers, declared like every canonical table:
 decide's decision log, policies, creatives and rewards; monitor's objectives, sign-offs, alert
-rules and state, silences, optimization log and playbook; govern's audit trail.
+rules and state, silences, optimization log and playbook; the dashboard's computed pages;
+govern's audit trail.
 
 Kept apart from ``_tables`` (the data that is loaded and analysed) because these tables hold
 what Mercator itself records; ``_tables.TABLES`` lists both, in the docs' order.
@@ -185,6 +186,23 @@ PLAYBOOK = TableSpec(
     ),
     key=("lesson_id",),
     time_column="created_at",
+)
+
+DASHBOARD_PAGES = TableSpec(
+    name="dashboard_pages",
+    description="The dashboard's pages computed ahead of their views (`mercator dashboard refresh`, and `mercator "
+                "serve` after each change): what each page shows, rendered, with the version of the data it was "
+                "computed from, so that a view reads one row instead of running the page's analyses.",
+    columns=(
+        C("page_id", "string", "The page (overview, trends, funnel, ...).", nullable=False),
+        C("data_version", "string", "The state of the workspace the page was computed from.", nullable=False),
+        C("generated_at", "timestamp", "When it was computed, UTC.", nullable=False),
+        C("seconds", "float64", "How long computing it took.", min=0),
+        C("content", "string", "The page as JSON: its sections (findings, figures, tables as HTML) and the items "
+                               "its buttons act on.", nullable=False),
+    ),
+    key=("page_id",),
+    time_column="generated_at",
 )
 
 AUDIT = TableSpec(

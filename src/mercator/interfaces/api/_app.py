@@ -98,18 +98,21 @@ class Front:
 
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
                ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0,
-               monitor_interval: float = 60.0) -> Front:
+               monitor_interval: float = 60.0, refresh_interval: float = 0.0) -> Front:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
     inside ``ingest_root`` only (default: the current folder). ``url``: the address it is
     served at, announced while it runs so that ``mercator ingest`` loads through it. Decisions
     (``POST /v1/decide``) reach the workspace's decisions table every ``sync_interval`` seconds.
-    Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never)."""
+    Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never);
+    every ``refresh_interval`` seconds the dashboard pages the data changed under are recomputed
+    (0: never; `mercator serve` sets 60)."""
     from mercator.config import default_location
     from mercator.decide import DecisionService
     from mercator.govern import access_tokens
     from mercator.interfaces.api.routes._common import by_method, consenting
+    from mercator.interfaces.dashboard import Refresher
     from mercator.monitor import Scheduler
 
     location = str(workspace or default_location())
@@ -118,6 +121,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     decisions = DecisionService(beside(location, "decide"), reading=srv.open, writing=srv.writing,
                                 consenting=lambda purpose: consenting(srv, purpose), sync_interval=sync_interval)
     monitor_schedule = Scheduler(srv.open, srv.writing, tick=monitor_interval)
+    pages = Refresher(srv.open, srv.writing, tick=refresh_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -128,10 +132,12 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
                 _problems.log.warning("decision policies not loaded: %s", _problems.message(exc))
             decisions.start()
             monitor_schedule.start()
+            pages.start()
             # what start-up built (policies, models, imports) stays: the collector skips it from now
             # on, so a full collection under load scans only what requests create (fewer pauses)
             gc.freeze()
             yield
+            pages.close()
             monitor_schedule.close()
             decisions.close()
             job_queue.shutdown()
@@ -144,6 +150,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     app.state.jobs = job_queue
     app.state.decide = decisions
     app.state.monitor = monitor_schedule
+    app.state.pages = pages
     _problems.install(app)
 
     checked: dict = {}

@@ -8,6 +8,7 @@ document (the result's ``to_dict()``) on stdout; logs and progress go to stderr.
 from mercator.interfaces.cli import (  # noqa: F401  (each module registers its commands)
     attribution,
     clv,
+    dashboard,
     decide,
     diagnose,
     experiment,

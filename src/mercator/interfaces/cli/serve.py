@@ -21,6 +21,9 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
           monitor_interval: Annotated[float, typer.Option(
               "--monitor-interval", help="Seconds between checks for alert rules that are due (each rule runs "
               "at its own interval; 0: never).", min=0)] = 60.0,
+          refresh_interval: Annotated[float, typer.Option(
+              "--refresh-interval", help="Seconds between checks for dashboard pages the data has changed under "
+              "(recomputed in the background; 0: never, leave it to `mercator dashboard refresh`).", min=0)] = 60.0,
           workspace: WorkspaceOpt = None) -> None:
     """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace. While it
     runs, `mercator ingest` on this machine loads through it, so its reads stay available."""
@@ -30,7 +33,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # as this machine reaches it
     api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0), ingest_root=ingest_root, url=url,
-                     monitor_interval=monitor_interval)
+                     monitor_interval=monitor_interval, refresh_interval=refresh_interval)
     err.print(f"Mercator API on http://{host}:{port} (docs: /docs) over {api.state.server.workspace}",
               highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -3,9 +3,10 @@ from the installed package (no CDN), a little plain JavaScript for the buttons, 
 REST API with the caller's token (kept in a same-site cookie).
 
 Pages render results and compute nothing. The analysis pages show the pipeline's step of the same
-name (`mercator run`'s sections), the monitor pages monitor's results; every result is cached by
-the server until the workspace changes (a load, a saved rule), so a page after the first view is
-served from memory.
+name (`mercator run`'s sections), the monitor pages monitor's results, computed ahead of the views
+and stored in the workspace (``_snapshots``): a view reads its page's row. A page never computed
+yet is computed on its first view; the pages of the monitor's own small tables (objectives,
+alerts, health, rules, settings) are computed when viewed, so an acknowledgement shows at once.
 
 Roles (``mercator.govern``): a viewer sees every analysis and monitor page; an analyst also
 gets the buttons that act (acknowledge and silence alerts, evaluate the rules now); an admin
@@ -24,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mercator import __version__
 from mercator.interfaces.api.routes._common import TOKEN_COOKIE, _check, caller_role, server
-from mercator.interfaces.report import plotly_js, section_parts
+from mercator.interfaces.report import plotly_js
 from mercator.results import Result, Unavailable
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -36,6 +37,9 @@ class Page:
     title: str
     role: str = "viewer"
     step: str | None = None  # the pipeline step it shows
+    #: computed ahead and stored (the analyses); False: computed on each change of the workspace
+    #: when viewed (the monitor's own small tables, whose buttons must show their effect at once)
+    stored: bool = True
 
 
 PAGES = (
@@ -49,11 +53,11 @@ PAGES = (
     Page("budget", "Budget"),
     Page("experiments", "Experiments", step="experiments"),
     Page("decisions", "Decisions", step="decided"),
-    Page("objectives", "Objectives"),
-    Page("alerts", "Alerts"),
-    Page("health", "System health"),
-    Page("rules", "Alert rules", role="admin"),
-    Page("settings", "Settings", role="admin"),
+    Page("objectives", "Objectives", stored=False),
+    Page("alerts", "Alerts", stored=False),
+    Page("health", "System health", stored=False),
+    Page("rules", "Alert rules", role="admin", stored=False),
+    Page("settings", "Settings", role="admin", stored=False),
 )
 BY_ID = {p.id: p for p in PAGES}
 
@@ -101,7 +105,8 @@ def _results(ws, page: Page) -> list[Result]:
             "rules": lambda: [list_rules(ws)], "settings": lambda: [audit_trail(ws, limit=20)]}[page.id]()
 
 
-def _safe(ws, page: Page) -> list[Result]:
+def page_results(ws, page: Page) -> list[Result]:
+    """What ``page`` shows, computed now."""
     from mercator.errors import MercatorError
 
     try:
@@ -110,19 +115,29 @@ def _safe(ws, page: Page) -> list[Result]:
         return [Unavailable.because(str(exc))]
 
 
-def _render(request: Request, page: Page, results: list[Result], role: str) -> str:
-    sections = [section_parts(f"{page.id}-{i}", r.title, (r,)) for i, r in enumerate(results)]
-    alerts = next((r.to_frame("alerts") for r in results if r.kind == "monitor_run"), None)
-    firing = [] if alerts is None or alerts.empty else alerts[alerts.state == "firing"].to_dict("records")
-    objectives = next((r.to_frame("objectives") for r in results if r.kind == "objectives"), None)
-    drafts = [] if objectives is None or objectives.empty else \
-        objectives[objectives.status == "draft"].to_dict("records")
+def _view(ws, page: Page) -> tuple[dict, dt.datetime | None, bool]:
+    """The page's content, when it was computed (None: just now) and whether the data changed since."""
+    from mercator.interfaces.dashboard._snapshots import data_version, page_content, stored_page
+
+    found = stored_page(ws, page.id) if page.stored else None
+    if found is None:
+        return page_content(ws, page), None, False
+    content, version, generated_at = found
+    return content, generated_at, version != data_version(ws)
+
+
+def _render(request: Request, page: Page, content: dict, role: str, computed: dt.datetime | None,
+            stale: bool) -> str:
     from mercator.govern import allows
 
+    as_of = "computed now" if computed is None else f"computed {computed:%Y-%m-%d %H:%M} UTC" + (
+        " (the data has changed since: it is being recomputed)" if stale else "")
     return _ENV.get_template("page.html.j2").render(
-        page=page, pages=[p for p in PAGES if allows(role, p.role)], role=role, sections=sections,
-        firing=firing, drafts=drafts, can_act=allows(role, "analyst"), is_admin=allows(role, "admin"),
-        open_access=not request.app.state.tokens, workspace=server(request).workspace, version=__version__,
+        page=page, pages=[p for p in PAGES if allows(role, p.role)], role=role, sections=content["sections"],
+        firing=content["firing"], drafts=content["drafts"], tiles=content.get("tiles", []),
+        can_act=allows(role, "analyst"),
+        is_admin=allows(role, "admin"), open_access=not request.app.state.tokens,
+        workspace=server(request).workspace, version=__version__, as_of=as_of,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -164,5 +179,5 @@ async def page(request: Request, page_id: str = "overview") -> Response:
         return HTMLResponse(_ENV.get_template("missing.html.j2").render(page_id=page_id), status_code=404)
     role = _check(request, page.role)  # 403 for a page above the caller's role
     key = ("dashboard", page.id)
-    results, _ = await run_in_threadpool(server(request).run, key, lambda ws: _safe(ws, page))
-    return HTMLResponse(_render(request, page, results, role))
+    (content, computed, stale), _ = await run_in_threadpool(server(request).run, key, lambda ws: _view(ws, page))
+    return HTMLResponse(_render(request, page, content, role, computed, stale))
