@@ -8,45 +8,28 @@ is worse than none.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from mercator.errors import MercatorError
+from mercator._periodic import Periodic
 
 log = logging.getLogger("mercator.monitor")
 
 
-class Scheduler:
+class Scheduler(Periodic):
     """Evaluates due alert rules every ``tick`` seconds until ``close``."""
+
+    name = "mercator-monitor"
+    log = log
 
     def __init__(self, reading: Callable[[], AbstractContextManager], writing: Callable[[], AbstractContextManager],
                  tick: float = 60.0) -> None:
-        self.reading, self.writing, self.tick = reading, writing, tick
+        super().__init__(reading, writing, tick)
         self._last: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.runs = 0
 
-    def start(self) -> None:
-        if self.tick > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="mercator-monitor", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.run_due()
-            except MercatorError as exc:
-                log.warning("alert evaluation failed: %s", exc)
-            except Exception:
-                log.exception("alert evaluation failed")
+    def step(self):
+        return self.run_due()
 
     def run_due(self, now: float | None = None):
         """Evaluate the rules that are due (all of them the first time); the run's result, or None."""

@@ -72,14 +72,23 @@ def _step(ws, step_id: str) -> list[Result]:
     return list(run_pipeline(ws, [step]).sections[0].results)
 
 
-def _budget(ws) -> list[Result]:
-    """The newest saved media-mix model's optimal budget (a fit takes minutes: never on a page view)."""
+def newest_model(ws):
+    """The newest saved media-mix model's file, or None."""
     from mercator.errors import NotFoundError
-    from mercator.mmm import find_model, optimize_budget
+    from mercator.mmm import find_model
 
     try:
-        model = find_model(None if ws.location.startswith("spark") else ws.location)
-    except NotFoundError:  # no saved model is a state of the workspace, said on the page
+        return find_model(None if ws.location.startswith("spark") else ws.location)
+    except NotFoundError:
+        return None
+
+
+def _budget(ws) -> list[Result]:
+    """The newest saved media-mix model's optimal budget (a fit takes minutes: never on a page view)."""
+    from mercator.mmm import optimize_budget
+
+    model = newest_model(ws)
+    if model is None:  # no saved model is a state of the workspace, said on the page
         return [Unavailable.because("no fitted media-mix model: run `mercator mmm fit` (or POST /v1/mmm/fit)")]
     return [optimize_budget(model)]
 

@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from mercator.errors import MercatorError
+from mercator._periodic import Periodic
 from mercator.results import Finding, Result, frame_records
 
 log = logging.getLogger("mercator.dashboard")
@@ -37,15 +36,10 @@ WATCHED = ("loads", "audit", "alert_events", "alerts", "decisions", "segments", 
 def data_version(ws) -> str:
     """The state of what the pages show: the row counts of :data:`WATCHED` and the newest saved
     media-mix model (the budget page reads it)."""
-    from mercator.errors import NotFoundError
-    from mercator.mmm import find_model
+    from mercator.interfaces.dashboard._pages import newest_model
 
-    state: list = [ws.count(t) for t in WATCHED]
-    try:
-        model = find_model(None if ws.location.startswith("spark") else ws.location)
-        state.append([model.name, model.stat().st_mtime_ns])
-    except NotFoundError:
-        state.append(None)
+    model = newest_model(ws)
+    state = [ws.count(t) for t in WATCHED] + [None if model is None else [model.name, model.stat().st_mtime_ns]]
     return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
 
 
@@ -175,36 +169,16 @@ def refresh_dashboard(ws, page_ids: list[str] | None = None, *, force: bool = Fa
     return summary(version, computed, current)
 
 
-class Refresher:
-    """``mercator serve``'s keeper of the pages: every ``tick`` seconds (and at start) it computes
-    the stale pages on a reading workspace, then stores them in one short write, so the
-    workspace is held for writing only for the moment of the write."""
+class Refresher(Periodic):
+    """``mercator serve``'s keeper of the pages: at start and every ``tick`` seconds it
+    recomputes the stale pages (:meth:`run_once`)."""
 
-    def __init__(self, reading: Callable, writing: Callable, tick: float = 60.0) -> None:
-        self.reading, self.writing, self.tick = reading, writing, tick
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.runs = 0
+    name = "mercator-dashboard"
+    at_start = True
+    log = log
 
-    def start(self) -> None:
-        if self.tick > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="mercator-dashboard", daemon=True)
-            self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except MercatorError as exc:  # the workspace busy or not there yet: try at the next tick
-                log.warning("dashboard refresh failed: %s", exc)
-            except Exception:
-                log.exception("dashboard refresh failed")
-            self._stop.wait(self.tick)
+    def step(self):
+        return self.run_once()
 
     def run_once(self) -> DashboardRefresh | None:
         """Compute and store the stale pages, one page at a time: each on its own reading
