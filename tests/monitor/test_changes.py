@@ -62,3 +62,54 @@ def test_a_change_needs_a_kind_an_actor_and_a_reason(ws):
         log_change(ws, "spring_sale", "price", actor="ana", reason="x")
     with pytest.raises(BadParameter, match="who made it"):
         log_change(ws, "spring_sale", "budget", actor="", reason="x")
+
+
+def test_an_automated_rule_logs_its_change_with_the_alert_as_evidence(tmp_path):
+    """An overspend rule with an action: when its alert fires, the budget cut goes to the log;
+    a 30% cut is above the 20% limit, so it waits for approval; a 10% cut applies. The same
+    run again neither fires nor logs twice (the alert's state is kept)."""
+    import pandas as pd
+
+    from mercator.demo._stream import stream
+    from mercator.monitor import parse_rules, run_monitor
+
+    ads, _, _ = stream(dt.date(2026, 1, 1), 10, seed=3, incidents=False)
+    w = Workspace(tmp_path / "act.duckdb")
+    w.replace("ad_performance", ads, on=["date", "hour", "campaign"])
+    noon = dt.datetime(2026, 1, 9, 12)
+    day = ads[(ads.date == noon.date()) & (ads.hour < 12)]
+    spent = day.groupby("campaign").cost.sum()
+    rules = parse_rules({"rules": [
+        {"name": "cut_alpha", "kind": "overspend", "by": ["campaign"], "budgets": {"alpha": spent["alpha"] * 0.9},
+         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.3}},
+        {"name": "trim_beta", "kind": "overspend", "where": {"campaign": "beta"}, "budget": spent["beta"] * 0.9,
+         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.1, "target": "beta daily"}}]})
+    res = run_monitor(w, rules, now=noon)
+    changes = res.to_frame("changes").set_index("campaign")
+    alerts = res.to_frame("alerts")
+    alerts = alerts[alerts.state == "firing"].set_index("rule")
+    assert changes.loc["alpha", "status"] == "pending" and changes.loc["beta", "status"] == "applied"
+    assert changes.loc["alpha", "evidence"] == alerts.loc["cut_alpha", "alert_id"]
+    assert changes.loc["beta", "target"] == "beta daily" and float(changes.loc["beta", "after"]) == 0.9
+    assert changes.automated.all() and set(changes.actor) == {"rule cut_alpha", "rule trim_beta"}
+    assert any("waits for approval" in f.text for f in res.findings)
+    again = run_monitor(w, rules, now=noon)
+    assert "changes" not in again.tables
+    log = list_changes(w).to_frame("changes")
+    assert len(log) == 2 and pd.Series(log.status).tolist().count("pending") == 1
+    w.close()
+
+
+@pytest.mark.parametrize(("action", "message"), [
+    ({"kind": "budget"}, "a budget action needs change"),
+    ({"kind": "pause"}, "kind must be one of budget, bid, creative, audience"),
+    ({"kind": "budget", "change": -0.3, "when": "now"}, "unknown field 'when'"),
+])
+def test_bad_actions_are_named(action, message):
+    from mercator.monitor import parse_rules
+
+    with pytest.raises(BadParameter, match=message):
+        parse_rules({"rules": [{"name": "x", "kind": "overspend", "budget": 1, "by": ["campaign"], "action": action}]})
+    with pytest.raises(BadParameter, match="the rule must name it"):
+        parse_rules({"rules": [{"name": "x", "kind": "overspend", "budget": 1,
+                                "action": {"kind": "budget", "change": -0.3}}]})

@@ -43,6 +43,32 @@ def build_demo_workspace(path: str | Path = "demo/mercator-demo.duckdb", *, size
         results.append(ingest(ws, p, table=name))
         if progress:
             progress("load demo tables", i + 1, len(loadable))
+    lock_push_objective(ws, data.truth["ad_performance"]["campaign_push"])
+    if progress:
+        progress("lock the campaign objective", 1, 1)
     from mercator.ingest import combine
 
     return ws, combine(results)
+
+
+def lock_push_objective(ws: Workspace, push: dict) -> None:
+    """The objective of the demo's campaign push, as its team would have set it: conversions 15%
+    above the baseline of the four weeks before (10% acceptable), CPA no worse than 15% above,
+    set a week before launch and signed by marketing and finance three days before."""
+    import datetime as dt
+
+    from mercator.metrics import Period
+    from mercator.monitor import campaign_kpi, set_objective, sign_objective
+
+    start, end = dt.date.fromisoformat(push["start"]), dt.date.fromisoformat(push["end"])
+    days = (end - start).days + 1
+    before = Period(start - dt.timedelta(days=days), start - dt.timedelta(days=1))
+    conversions = campaign_kpi(ws, "conversions", push["campaign_id"], before)
+    cpa = campaign_kpi(ws, "cpa", push["campaign_id"], before)
+    set_at = dt.datetime.combine(start - dt.timedelta(days=7), dt.time(10))
+    set_objective(ws, "search_push", kpi_name="conversions", target=round(conversions * 1.15),
+                  threshold=round(conversions * 1.10), start=start, end=end, campaign=push["campaign_id"],
+                  owner="paid search lead", guardrails={"cpa": round(cpa * 1.15, 2)}, roles=["marketing", "finance"],
+                  author="demo", reason="four-week conversion push", at=set_at)
+    for role, person in (("marketing", "maria"), ("finance", "fred")):
+        sign_objective(ws, "search_push", role, person=person, at=set_at + dt.timedelta(days=4))

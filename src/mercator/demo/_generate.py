@@ -2,7 +2,9 @@
 
 Every planted effect is recorded in ``truth`` so later capabilities can be tested against it:
 - ad_performance: mobile CVR falls from ``incident_date`` because mobile landing pages got
-  slow (landing_page_load_ms); one campaign's CTR decays from creative fatigue.
+  slow (landing_page_load_ms); one campaign's CTR decays from creative fatigue; another runs a
+  four-week push (``campaign_push``) that adds a known number of conversions, judged by the
+  post-campaign review against an objective locked before launch.
 - events: user journeys over channels with known additive incremental effects on
   conversion (JOURNEY_EFFECTS); display has zero effect. Exposure to each channel is random
   (independent of intent), so the effects are identifiable from journeys.
@@ -55,7 +57,12 @@ def _dates(n: int) -> np.ndarray:
     return np.datetime64(START.isoformat()) + np.arange(n).astype("timedelta64[D]")
 
 
-def _ad_performance(rng: np.random.Generator, days: int) -> tuple[pa.Table, dict]:
+#: The campaign push (issue 22): from PUSH_AT x days, for PUSH_DAYS days, the campaign converts
+#: PUSH_LIFT more of its clicks; every other campaign is as it was (the review's controls).
+PUSH_CAMPAIGN, PUSH_AT, PUSH_DAYS, PUSH_LIFT = "cmp_paid_search_2", 0.45, 28, 0.25
+
+
+def _ad_performance(rng: np.random.Generator, days: int, push_rng: np.random.Generator) -> tuple[pa.Table, dict]:
     campaigns = [(f"cmp_{ch}_{i}", ch) for ch in CHANNELS if ch != "email" for i in (1, 2)]
     base_imp = {"paid_search": 9000, "paid_social": 15000, "display": 30000, "video": 12000}
     ctr0 = {"paid_search": 0.045, "paid_social": 0.012, "display": 0.004, "video": 0.008}
@@ -89,10 +96,16 @@ def _ad_performance(rng: np.random.Generator, days: int) -> tuple[pa.Table, dict
     cvr = np.where(v == 1, cvr, dev_cvr[v])
     conversions = rng.binomial(clicks, np.clip(cvr, 0, 1))
     value = conversions * rng.lognormal(np.log(60), 0.2, len(d))
+    # the push draws from its own stream, so every draw above is as it was without it
+    cmp_ids = np.array([x[0] for x in campaigns])
+    p0 = int(days * PUSH_AT)
+    push = (cmp_ids[c] == PUSH_CAMPAIGN) & (d >= p0) & (d < p0 + PUSH_DAYS)
+    extra = np.where(push, push_rng.binomial(clicks, np.clip(cvr * PUSH_LIFT, 0, 1)), 0)
+    conversions = conversions + extra
+    value = value + extra * push_rng.lognormal(np.log(60), 0.2, len(d))
     sessions = rng.binomial(clicks, 0.92)
     bounce = np.clip(0.35 + 0.08 * (load - 2000) / 1000, 0.05, 0.95)
     bounces = rng.binomial(sessions, bounce)
-    cmp_ids = np.array([x[0] for x in campaigns])
     table = pa.table({
         "date": pa.array(dates.astype("datetime64[D]")),
         "platform": np.where(np.isin(chan, ["paid_search", "display", "video"]), "google_ads", "meta"),
@@ -113,6 +126,10 @@ def _ad_performance(rng: np.random.Generator, days: int) -> tuple[pa.Table, dict
         "creative_fatigue": {"campaign_id": fatigue_cmp, "creative_id": f"{fatigue_cmp}_cr2",
                              "launch_date": (START + dt.timedelta(days=launch)).isoformat(),
                              "ctr_half_life_days": half_life * 4, "initial_ctr_boost": 0.4},
+        "campaign_push": {"campaign_id": PUSH_CAMPAIGN, "start": (START + dt.timedelta(days=p0)).isoformat(),
+                          "end": (START + dt.timedelta(days=p0 + PUSH_DAYS - 1)).isoformat(),
+                          "relative_lift": PUSH_LIFT, "added_conversions": int(extra.sum()),
+                          "conversions_without_push": int((conversions - extra)[push].sum())},
     }
     return table, truth
 
@@ -408,7 +425,7 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
         raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}")
     cfg = SIZES[size]
     rng = np.random.default_rng(seed)
-    ads, t_ads = _ad_performance(rng, cfg["days"])
+    ads, t_ads = _ad_performance(rng, cfg["days"], np.random.default_rng([seed, 4]))
     people, t_people = _customers_and_journeys(rng, cfg["customers"], cfg["days"])
     media, t_media = _media(rng, cfg["weeks"])
     ids = people["customers"]["customer_id"].to_numpy(zero_copy_only=False)

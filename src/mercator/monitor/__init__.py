@@ -28,6 +28,7 @@ from mercator.monitor._changes import (
 from mercator.monitor._health import SystemHealth, system_health
 from mercator.monitor._objectives import (
     Objectives,
+    campaign_kpi,
     list_objectives,
     locked_version,
     set_objective,
@@ -41,7 +42,7 @@ from mercator.monitor._warnings import EarlyWarnings, early_warnings
 __all__ = [
     "KINDS", "LIMITS", "AlertRules", "CampaignReview", "Contact", "EarlyWarnings", "MonitorRun", "Objectives",
     "OptimizationLog", "Playbook", "Rule", "RuleSet", "Scheduler", "Silences", "SystemHealth", "acknowledge", "add_lesson", "add_silence",
-    "decide_change", "early_warnings", "list_alerts", "list_changes", "list_objectives",
+    "campaign_kpi", "decide_change", "early_warnings", "list_alerts", "list_changes", "list_objectives",
     "list_rules", "load_rules", "locked_version", "log_change", "parse_rules", "review", "run_monitor",
     "save_rules", "search_playbook", "set_objective", "sign_objective", "system_health",
 ]

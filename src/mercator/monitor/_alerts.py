@@ -338,7 +338,8 @@ class MonitorRun(Result):
     headline = ("alerts", "events")
     display: ClassVar[dict[str, tuple[str, ...]]] = {
         "alerts": ("rule", "state", "severity", "labels", "value", "reason", "fired_at"),
-        "events": ("ts", "rule", "event", "contact", "status")}
+        "events": ("ts", "rule", "event", "contact", "status"),
+        "changes": ("change_id", "status", "ts", "campaign", "kind", "after", "actor", "evidence")}
 
 
 def _ticks(rule: Rule, now: int | None, start: int | None, end: int | None) -> np.ndarray:
@@ -419,6 +420,7 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
             if len(ev):
                 ws.replace("alert_events", ev.drop_duplicates(["ts", "alert_id", "event", "contact"]),
                            on=["ts", "alert_id", "event", "contact"])
+    changes = _act(ws, pending, rules) if save else []
     firing = frame[frame.state == "firing"] if len(frame) else frame
     when = (f"from {at(start_s)} to {at(end_s)}" if start_s is not None else f"at {at(now_s)}")
     sent = int((ev.status == "sent").sum()) if len(ev) else 0
@@ -431,13 +433,37 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
                                 value=a.value, impact=0.9 if a.severity == "critical" else 0.6))
     for f in failed.drop_duplicates("contact").itertuples():
         findings.append(Finding(f"Sending to {f.contact} failed: {f.detail}.", impact=0.8))
+    findings.extend(c.findings[0] for c in changes)
     order = {"firing": 0, "pending": 1, "normal": 2}
     shown = frame.sort_values(["state", "rule"], key=lambda c: c.map(order) if c.name == "state" else c) \
         if len(frame) else frame
-    return MonitorRun(tables={"alerts": shown.reset_index(drop=True), "events": ev},
+    tables = {"alerts": shown.reset_index(drop=True), "events": ev}
+    if changes:
+        tables["changes"] = pd.concat([c.to_frame("changes") for c in changes], ignore_index=True)
+    return MonitorRun(tables=tables,
                       findings=tuple(findings),
                       params={"at": at(now_s) if start_s is None else None, "start": start, "end": end,
                               "rules": len(rules.rules), "firing": len(firing), "notified": bool(notify)})
+
+
+def _act(ws, pending, rules: RuleSet) -> list:
+    """The automated rules' changes: one per alert that fired, to the optimization log (waiting
+    for approval above the action's limit), with the alert as the evidence."""
+    from mercator.monitor._changes import log_change
+
+    out = []
+    for t, note, rule in sorted(pending, key=lambda p: p[0]):
+        a = rule.action
+        if a is None or note["status"] != "firing":
+            continue
+        where = {**dict(rule.where), **note["labels"]}
+        campaign = where.get("campaign") or where.get("campaign_id")
+        move = {} if a.change is None else {"before": 1.0, "after": round(1.0 + a.change, 6)}
+        out.append(log_change(ws, str(campaign), a.kind, actor=f"rule {rule.name}", automated=True, limit=a.limit,
+                              reason=f"alert {rule.name} fired: {note['reason']}", evidence=note["alert_id"],
+                              target=a.target or (f"{a.kind} (multiple of the current)" if move else None),
+                              at=t, **move))
+    return out
 
 
 def _label_text(labels: str) -> str:

@@ -161,8 +161,10 @@ def locked_version(ws, objective_id: str) -> pd.Series | None:
 def set_objective(ws, objective_id: str, *, kpi_name: str, target: float, start, end, campaign: str | None = None,
                   threshold: float | None = None, owner: str | None = None, guardrails: dict | None = None,
                   budget: float | None = None, roles: tuple[str, ...] | list[str] | None = None,
-                  propose: bool = False, author: str | None = None, reason: str | None = None) -> Objectives:
-    """Register a campaign's goal as the objective's next version, with its baseline.
+                  propose: bool = False, author: str | None = None, reason: str | None = None,
+                  at: dt.datetime | None = None) -> Objectives:
+    """Register a campaign's goal as the objective's next version, with its baseline (``at``:
+    when, default now; the demo company sets its objective before its campaign's launch).
 
     Before it is locked, a new version replaces the draft (sign-offs of the old terms do not
     carry over). Once locked, it is refused (``ConflictError``) unless ``propose``: then the new
@@ -205,7 +207,7 @@ def set_objective(ws, objective_id: str, *, kpi_name: str, target: float, start,
     version = int(versions.version.max()) + 1 if len(versions) else 1
     status = "proposed" if len(locked) else "draft"
     h = terms_hash(terms)
-    now = _now()
+    now = pd.Timestamp(at or _now()).floor("us").to_pydatetime()
     row = pd.DataFrame([{**terms, "version": version, "status": status, "spec_hash": h, "locked_at": None,
                          "author": author, "reason": reason, "created_at": now}])[list(COLUMNS)]
     row = row.astype({"locked_at": "datetime64[us]", "created_at": "datetime64[us]", "budget": "float64",
@@ -213,7 +215,7 @@ def set_objective(ws, objective_id: str, *, kpi_name: str, target: float, start,
                       "baseline_high": "float64"})
     with ws.transaction():
         ws.replace("objectives", row, on=["objective_id", "version"])
-        record(ws, f"objective.{'propose' if status == 'proposed' else 'set'}", objective_id, actor=author,
+        record(ws, f"objective.{'propose' if status == 'proposed' else 'set'}", objective_id, actor=author, at=now,
                detail={"version": version, "spec_hash": h, "reason": reason})
     if base["baseline"] is None:
         btext = f"no history before {start_d} to set a baseline from"

@@ -6,10 +6,12 @@
    actual KPI over its dates: met, acceptable (worse than the target, within the threshold) or
    missed; its guardrails held or breached.
 2. **Incremental impact.** What the campaign added against what would have happened without
-   it: a structural time-series model (experiment.impact, CausalImpact-style) fitted on the
-   days before launch only, with the other campaigns as controls where there are any, so the
-   counterfactual is the forecast made before launch. A ratio KPI (CPA, ROAS) is judged on the
-   conversions behind it.
+   it. With a control group (``experiment``: a workspace experiment whose control arm was held
+   out of the campaign), the difference between the arms times the treated units
+   (experiment.analyze, CUPED on the period before). Without one, a structural time-series
+   model (experiment.impact, CausalImpact-style) fitted on the days before launch only, with
+   the other campaigns as controls where there are any, so the counterfactual is the forecast
+   made before launch. A ratio KPI (CPA, ROAS) is judged on the conversions behind it.
 3. **Why the gap.** diagnose's decomposition of the KPI's change against the period before.
 4. **One number for conversions.** What the platforms reported against the first-party
    purchases tagged with the campaign, the gap and why they differ.
@@ -49,7 +51,7 @@ class CampaignReview(Result):
     headline = ("objectives", "impact", "reconciliation")
     display: ClassVar[dict[str, tuple[str, ...]]] = {
         "objectives": ("objective_id", "version", "kpi", "target", "threshold", "actual", "verdict"),
-        "impact": ("metric", "actual_total", "predicted_total", "cumulative_effect", "cumulative_lo",
+        "impact": ("metric", "method", "actual_total", "predicted_total", "cumulative_effect", "cumulative_lo",
                    "cumulative_hi", "relative_effect", "pvalue"),
         "reconciliation": ("source", "conversions", "share_of_first_party", "note")}
 
@@ -98,6 +100,20 @@ def _impact(ws, metric: str, campaign: str, start: dt.date, end: dt.date, histor
     return impact(daily, date_col="date", kpi="y", post_start=start, controls=controls)
 
 
+def _holdout(ws, experiment: str) -> tuple[pd.DataFrame, dict]:
+    """What the treated arm added against the held-out control: purchasers and revenue."""
+    from mercator.experiment import analyze
+
+    res = analyze(ws=ws, experiment=experiment, metrics=("converted", "revenue"),
+                  covariate={"converted": "pre_converted", "revenue": "pre_revenue"})
+    e = res.to_frame("effects")
+    names = {"converted": "purchasers", "revenue": "revenue"}
+    rows = pd.DataFrame({"metric": e.metric.map(names), "variant": e.variant, "method": "holdout",
+                         "cumulative_effect": e.incremental, "cumulative_lo": e.incremental_lo,
+                         "cumulative_hi": e.incremental_hi, "relative_effect": e.rel_effect, "pvalue": e.pvalue})
+    return rows, res.params
+
+
 def _others(ws, campaign: str, lo, hi) -> list[str]:
     """The other campaigns that ran every week of the span (the controls), at most 10, biggest first."""
     t = ws.table("ad_performance")
@@ -131,9 +147,12 @@ def _reconcile(ws, campaign: str, start, end) -> pd.DataFrame:
     return out
 
 
-def review(ws, campaign: str, *, archive: str | Path | None = None, history_days: int = 56) -> CampaignReview:
-    """Judge ``campaign`` against its locked objectives (see the module's docstring); with
-    ``archive``, write what the verdict rests on under that folder."""
+def review(ws, campaign: str, *, experiment: str | None = None, archive: str | Path | None = None,
+           history_days: int = 56) -> CampaignReview:
+    """Judge ``campaign`` against its locked objectives (see the module's docstring): its
+    incremental impact against the control group of ``experiment`` where there is one, the
+    forecast made before launch otherwise; with ``archive``, write what the verdict rests on
+    under that folder."""
     from mercator.diagnose import diagnose
 
     o = ws.table("objectives")
@@ -156,6 +175,10 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
             f"{r.start} to {r.end} against the target {k.format(r.target)}"
             + (f" (acceptable {k.format(threshold)})" if threshold is not None else "") + f": {verdict}.",
             metric=r.kpi, value=actual if np.isfinite(actual) else None, impact=10.0))
+        if pd.notna(r.locked_at) and pd.Timestamp(r.locked_at).date() >= r.start:
+            findings.append(Finding(f"{r.objective_id} was locked on {pd.Timestamp(r.locked_at).date()}, not before "
+                                    f"its launch on {r.start}: its terms may have been set knowing the first "
+                                    "results.", impact=9.5))
         for g, limit in json.loads(r.guardrails or "{}").items():
             gk = kpi(g)
             v = campaign_kpi(ws, g, campaign, Period(r.start, r.end))
@@ -169,22 +192,37 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
     metric = main.name if not main.is_ratio else "conversions"
     tables: dict[str, pd.DataFrame] = {"objectives": pd.DataFrame(rows), "guardrails": pd.DataFrame(
         rails, columns=["objective_id", "kpi", "limit", "actual", "held"])}
-    try:
-        imp = _impact(ws, metric, campaign, start, end, history_days)
-        s = imp.to_frame("summary").iloc[0]
-        tables["impact"] = pd.DataFrame([{"metric": metric, **s.to_dict()}])
-        tables["impact_series"] = imp.to_frame("series")
-        mk = kpi(metric)
-        findings.append(Finding(
-            f"Incremental {mk.label.lower()}: {number(s.cumulative_effect, sign=True)} "
-            f"({100 * s.relative_effect:+.1f}%, 95% interval {number(s.cumulative_lo, sign=True)} to "
-            f"{number(s.cumulative_hi, sign=True)}, p = {s.pvalue:.2g}) against the forecast made from the "
-            f"{history_days} days before launch" + (f" with {len(imp.params['controls'])} other campaign(s) as "
-                                                    "controls" if imp.params["controls"] else "") + ".",
-            metric=metric, value=float(s.cumulative_effect), interval=(float(s.cumulative_lo),
-                                                                         float(s.cumulative_hi)), impact=9.0))
-    except MercatorError as exc:
-        findings.append(Finding(f"No incremental impact: {exc}.", impact=9.0))
+    if experiment is not None:
+        effects, eparams = _holdout(ws, experiment)
+        tables["impact"] = effects
+        for r in effects.itertuples():
+            findings.append(Finding(
+                f"Incremental {r.metric} ({r.variant} against the held-out {eparams['control']} of experiment "
+                f"{experiment}): {number(r.cumulative_effect, sign=True)} ({100 * r.relative_effect:+.1f}%, 95% "
+                f"interval {number(r.cumulative_lo, sign=True)} to {number(r.cumulative_hi, sign=True)}, "
+                f"p = {r.pvalue:.2g}).", metric=r.metric, value=float(r.cumulative_effect),
+                interval=(float(r.cumulative_lo), float(r.cumulative_hi)), impact=9.0))
+        if eparams.get("srm_pvalue") is not None and eparams["srm_pvalue"] < 0.001:
+            findings.append(Finding(f"The arms' sizes are not what the split promised (p = {eparams['srm_pvalue']:.2g}): "
+                                    "the holdout comparison may be biased.", impact=9.5))
+        metric = "purchasers"
+    else:
+        try:
+            imp = _impact(ws, metric, campaign, start, end, history_days)
+            s = imp.to_frame("summary").iloc[0]
+            tables["impact"] = pd.DataFrame([{"metric": metric, "method": "forecast before launch", **s.to_dict()}])
+            tables["impact_series"] = imp.to_frame("series")
+            mk = kpi(metric)
+            findings.append(Finding(
+                f"Incremental {mk.label.lower()}: {number(s.cumulative_effect, sign=True)} "
+                f"({100 * s.relative_effect:+.1f}%, 95% interval {number(s.cumulative_lo, sign=True)} to "
+                f"{number(s.cumulative_hi, sign=True)}, p = {s.pvalue:.2g}) against the forecast made from the "
+                f"{history_days} days before launch" + (f" with {len(imp.params['controls'])} other campaign(s) as "
+                                                        "controls" if imp.params["controls"] else "") + ".",
+                metric=metric, value=float(s.cumulative_effect), interval=(float(s.cumulative_lo),
+                                                                             float(s.cumulative_hi)), impact=9.0))
+        except MercatorError as exc:
+            findings.append(Finding(f"No incremental impact: {exc}.", impact=9.0))
     try:
         dx = diagnose(ws, main.name, Period(start, end))
         tables["diagnosis"] = dx.to_frame("segments").head(10)
@@ -219,7 +257,7 @@ def review(ws, campaign: str, *, archive: str | Path | None = None, history_days
     if missed:
         recs.append(Recommendation(f"Record what to change next time for {', '.join(r['objective_id'] for r in missed)}"
                                    " (`mercator playbook add`)", evidence="objectives missed"))
-    params = {"campaign": campaign, "start": start, "end": end, "impact_metric": metric,
+    params = {"campaign": campaign, "start": start, "end": end, "impact_metric": metric, "experiment": experiment,
               "objectives": [r["objective_id"] for r in rows]}
     result = CampaignReview(tables=tables, findings=tuple(findings), recommendations=tuple(recs), params=params)
     if archive is not None:

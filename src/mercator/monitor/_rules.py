@@ -17,6 +17,11 @@ rules:
     labels: {team: paid}
     notify: [oncall]          # contact points
     escalate: {after: 30m, to: [manager]}   # if nobody acknowledges it within 30 minutes
+  - name: cut_overspend
+    kind: overspend
+    by: [campaign]
+    budget: 1000
+    action: {kind: budget, change: -0.3, limit: 0.2}   # an automated rule: see below
 contacts:
   oncall: {type: webhook, url: "http://hooks.example/alerts"}
   team_chat: {type: slack, url: "https://hooks.slack.com/services/..."}
@@ -25,7 +30,11 @@ contacts:
 ```
 
 The rule (what to watch), its state (``_alerts``) and where it is sent (the contact point) are
-kept apart, as in Grafana's alerting. Every problem in a file is named with the rule and field
+kept apart, as in Grafana's alerting. A rule with an ``action`` is an automated rule, as in the
+ad platforms' own: each time one of its alerts fires it changes its campaign (``by`` or
+``where`` must name the campaign) by ``change`` (relative: -0.3 cuts the budget by 30%), and
+the change goes to the optimization log with the alert as evidence; above ``limit`` (default:
+the log's limit for its kind) it waits there for a person's approval instead of applying. Every problem in a file is named with the rule and field
 before anything is stored or evaluated.
 """
 
@@ -49,7 +58,45 @@ SOURCES = {"ad_performance": "date", "events": "ts", "orders": "ts", "decisions"
 _FIELDS = {"name", "kind", "metric", "source", "where", "by", "window", "every", "for", "keep_firing_for",
            "severity", "labels", "notify", "escalate", "above", "below", "baseline", "k", "min_clicks", "clicks",
            "conversions", "max_chance", "min_share", "budget", "budgets", "period", "tolerance", "min_elapsed", "max_age",
-           "description"}
+           "description", "action"}
+#: The kinds of change an action makes (the optimization log's, less "other").
+ACTION_KINDS = ("budget", "bid", "creative", "audience")
+
+
+@dataclass(frozen=True)
+class Action:
+    """What an automated rule changes when one of its alerts fires: ``kind`` of its campaign's
+    ``target`` by ``change`` (relative); above ``limit`` the change waits for approval."""
+
+    kind: str
+    change: float | None = None
+    target: str | None = None
+    limit: float | None = None
+
+
+
+def parse_action(spec, where: str, rule_columns: set[str]) -> Action | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise BadParameter(f"{where}: expected {{kind: budget, change: -0.3}}")
+    unknown = sorted(set(spec) - {"kind", "change", "target", "limit"})
+    if unknown:
+        raise BadParameter(f"{where}: unknown field {unknown[0]!r} (fields: change, kind, limit, target)")
+    kind = spec.get("kind")
+    if kind not in ACTION_KINDS:
+        raise BadParameter(f"{where}: kind must be one of {', '.join(ACTION_KINDS)}; got {kind!r}")
+    change, limit = _number(spec.get("change"), f"{where}.change"), _number(spec.get("limit"), f"{where}.limit")
+    if kind in ("budget", "bid") and (change is None or change <= -1 or change == 0):
+        raise BadParameter(f"{where}: a {kind} action needs change, a relative move above -1 and not 0 (-0.3 cuts "
+                           "by 30%)")
+    if limit is not None and limit < 0:
+        raise BadParameter(f"{where}: limit must be zero or more; got {limit}")
+    if not rule_columns & {"campaign", "campaign_id"}:
+        raise BadParameter(f"{where}: an action changes a campaign, so the rule must name it: by: [campaign] (or "
+                           "campaign_id), or where: {campaign: ...}")
+    return Action(kind=kind, change=change, target=None if spec.get("target") is None else str(spec["target"]),
+                  limit=limit)
 
 
 @dataclass(frozen=True)
@@ -89,6 +136,7 @@ class Rule:
     tolerance: float = 0.2
     min_elapsed: float = 0.25
     description: str = ""
+    action: Action | None = None
     spec: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -263,7 +311,9 @@ def parse_rule(spec: dict, *, contacts: dict[str, Contact] | None = None) -> Rul
                 clicks=clicks, conversions=conversions, period=period,
                 budgets=tuple(sorted((str(g), float(_number(v, f"{where}.budgets.{g}") or 0))
                                      for g, v in budgets.items())),
-                description=str(spec.get("description") or ""), spec=dict(spec), **fields)
+                description=str(spec.get("description") or ""),
+                action=parse_action(spec.get("action"), f"{where}.action", {c for c, _ in filters} | set(by)),
+                spec=dict(spec), **fields)
 
 
 def parse_contact(name: str, spec: dict) -> Contact:

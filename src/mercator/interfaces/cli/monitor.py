@@ -259,16 +259,20 @@ def review_campaign(campaign: Annotated[str, typer.Argument(help="The campaign (
                     no_archive: Annotated[bool, typer.Option("--no-archive", help="Write no archive.")] = False,
                     history: Annotated[int, typer.Option(help="Days before launch the counterfactual is "
                                                               "learned from.", min=14)] = 56,
+                    experiment: Annotated[str | None, typer.Option(help="A workspace experiment whose control arm "
+                                                                        "was held out of the campaign: the "
+                                                                        "incremental impact is measured against "
+                                                                        "it.")] = None,
                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """The post-campaign review: the locked objectives against actuals, the incremental impact
-    against the forecast made before launch, why, the platforms' conversions reconciled with
+    against the held-out control group (--experiment) or the forecast made before launch, why, the platforms' conversions reconciled with
     first-party data, the changes and alerts of the period, and the lessons; archived."""
     from mercator.interfaces.api._jobs import beside
     from mercator.monitor import review
 
     def run(ws):
         folder = None if no_archive else (archive or beside(ws.location, "reviews"))
-        return review(ws, campaign, archive=folder, history_days=history)
+        return review(ws, campaign, experiment=experiment, archive=folder, history_days=history)
 
     _analysis(workspace, run, as_json, read_only=no_archive)
 

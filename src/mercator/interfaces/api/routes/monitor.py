@@ -235,13 +235,16 @@ async def health(request: Request) -> Response:
 
 
 @router.post("/reviews/{campaign}")
-async def review_campaign(request: Request, campaign: str, history_days: int = 56) -> Response:
-    """The post-campaign review (`mercator review`), archived beside the workspace."""
+async def review_campaign(request: Request, campaign: str, history_days: int = 56,
+                          experiment: str | None = None) -> Response:
+    """The post-campaign review (`mercator review`), archived beside the workspace; ``experiment``:
+    the held-out control group to measure the impact against."""
     from mercator.interfaces.api._jobs import beside
     from mercator.monitor import review
 
     folder = beside(server(request).workspace, "reviews")
-    return await write(request, lambda ws: review(ws, campaign, archive=folder, history_days=history_days))
+    return await write(request, lambda ws: review(ws, campaign, experiment=experiment, archive=folder,
+                                                        history_days=history_days))
 
 
 class LessonBody(Body):
