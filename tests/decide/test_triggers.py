@@ -128,3 +128,25 @@ def test_a_failing_webhook_logs_nothing_and_is_tried_again(shop):
 def test_bad_rules_say_where(rules, message):
     with pytest.raises(BadParameter, match=message):
         parse_triggers(rules)
+
+
+def test_serve_runs_the_triggers_on_a_schedule(shop, tmp_path):
+    """`mercator serve --triggers FILE`: each run reads the file again and fires what is due,
+    once per person per window however often it runs; a bad file is named before it starts."""
+    import contextlib
+
+    from mercator.decide import TriggerSchedule
+
+    audience = tmp_path / "welcome.csv"
+    rules = tmp_path / "triggers.yaml"
+    rules.write_text(f"triggers:\n  - name: welcome\n    when: {{first_purchase: 3650d}}\n"
+                     f"    purpose: marketing_email\n    window: 3650d\n    action: {{audience: {audience}}}\n")
+    ctx = contextlib.nullcontext(shop)
+    schedule = TriggerSchedule(rules, lambda: ctx, lambda: ctx, tick=0)
+    first = schedule.step().to_frame("triggers").iloc[0]
+    assert first.fired == 3  # c1, c2 and c4 consent; c3 does not
+    again = schedule.step().to_frame("triggers").iloc[0]
+    assert again.fired == 0 and again.already_fired == 3 and schedule.runs == 2
+    rules.write_text("triggers: []\n")
+    with pytest.raises(BadParameter, match="triggers: expected a mapping with a list of triggers"):
+        TriggerSchedule(rules, lambda: ctx, lambda: ctx)

@@ -26,7 +26,7 @@ from mercator.decide._registry import (
     save_policy,
 )
 from mercator.decide._service import DecisionService, learn_from_log
-from mercator.decide._triggers import TriggerRun, parse_triggers, run_triggers
+from mercator.decide._triggers import TriggerRun, TriggerSchedule, parse_triggers, run_triggers
 
 __all__ = [
     "POLICIES",
@@ -44,6 +44,7 @@ __all__ = [
     "PolicyVersions",
     "SimulationResult",
     "TriggerRun",
+    "TriggerSchedule",
     "evaluate_policy",
     "learn_from_log",
     "list_creatives",

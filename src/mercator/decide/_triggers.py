@@ -32,6 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -39,6 +41,7 @@ from typing import ClassVar
 import ibis
 import pandas as pd
 
+from mercator._periodic import Periodic
 from mercator.decide._policy import Decider, spec_dict
 from mercator.decide._policy import _window as duration
 from mercator.errors import BadParameter, MercatorError
@@ -289,3 +292,24 @@ def run_triggers(ws, rules, *, now: dt.datetime | None = None, dry_run: bool = F
 
 
 __all__ = ["TriggerRules", "TriggerRun", "parse_triggers", "run_triggers"]
+
+
+class TriggerSchedule(Periodic):
+    """``mercator serve --triggers FILE``: runs the triggers every ``tick`` seconds. The file is
+    read again at each run, so an edit applies from the next one; a bad edit is logged and the
+    run skipped. Each trigger fires once per person per window however often it runs."""
+
+    name = "mercator-triggers"
+
+    def __init__(self, rules: str | Path, reading: Callable[[], AbstractContextManager],
+                 writing: Callable[[], AbstractContextManager], tick: float = 300.0) -> None:
+        super().__init__(reading, writing, tick)
+        self.rules = Path(rules)
+        parse_triggers(self.rules)  # a bad file is named before the server starts
+
+    def step(self) -> TriggerRun:
+        rules = parse_triggers(self.rules)
+        with self.writing() as ws:
+            result = run_triggers(ws, rules)
+        self.runs += 1
+        return result

@@ -98,7 +98,8 @@ class Front:
 
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
                ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0,
-               monitor_interval: float = 60.0, refresh_interval: float = 0.0) -> Front:
+               monitor_interval: float = 60.0, refresh_interval: float = 0.0, triggers: str | Path | None = None,
+               trigger_interval: float = 300.0) -> Front:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
@@ -107,9 +108,10 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     (``POST /v1/decide``) reach the workspace's decisions table every ``sync_interval`` seconds.
     Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never);
     every ``refresh_interval`` seconds the dashboard pages the data changed under are recomputed
-    (0: never; `mercator serve` sets 60)."""
+    (0: never; `mercator serve` sets 60). With ``triggers`` (a YAML file), decide's triggers run
+    every ``trigger_interval`` seconds."""
     from mercator.config import default_location
-    from mercator.decide import DecisionService
+    from mercator.decide import DecisionService, TriggerSchedule
     from mercator.govern import access_tokens
     from mercator.interfaces.api.routes._common import by_method, consenting
     from mercator.interfaces.dashboard import Refresher
@@ -122,6 +124,9 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
                                 consenting=lambda purpose: consenting(srv, purpose), sync_interval=sync_interval)
     monitor_schedule = Scheduler(srv.open, srv.writing, tick=monitor_interval)
     pages = Refresher(srv.open, srv.writing, tick=refresh_interval)
+    periodic = [monitor_schedule, pages]
+    if triggers is not None:
+        periodic.append(TriggerSchedule(triggers, srv.open, srv.writing, tick=trigger_interval))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -131,14 +136,14 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
             except MercatorError as exc:  # the other routes serve on; /v1/decide says no policy is live
                 _problems.log.warning("decision policies not loaded: %s", _problems.message(exc))
             decisions.start()
-            monitor_schedule.start()
-            pages.start()
+            for job in periodic:
+                job.start()
             # what start-up built (policies, models, imports) stays: the collector skips it from now
             # on, so a full collection under load scans only what requests create (fewer pauses)
             gc.freeze()
             yield
-            pages.close()
-            monitor_schedule.close()
+            for job in reversed(periodic):
+                job.close()
             decisions.close()
             job_queue.shutdown()
 
@@ -151,6 +156,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     app.state.decide = decisions
     app.state.monitor = monitor_schedule
     app.state.pages = pages
+    app.state.triggers = periodic[2] if triggers is not None else None
     _problems.install(app)
 
     checked: dict = {}

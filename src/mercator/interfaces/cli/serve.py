@@ -24,6 +24,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
           refresh_interval: Annotated[float, typer.Option(
               "--refresh-interval", help="Seconds between checks for dashboard pages the data has changed under "
               "(recomputed in the background; 0: never, leave it to `mercator dashboard refresh`).", min=0)] = 60.0,
+          triggers: Annotated[Path | None, typer.Option(
+              "--triggers", help="Run decide's triggers from this YAML file on a schedule (as `mercator decide "
+              "triggers` does once).", exists=True, dir_okay=False)] = None,
+          trigger_interval: Annotated[float, typer.Option(
+              "--trigger-interval", help="Seconds between runs of the triggers.", min=1)] = 300.0,
           workspace: WorkspaceOpt = None) -> None:
     """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace. While it
     runs, `mercator ingest` on this machine loads through it, so its reads stay available."""
@@ -33,7 +38,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # as this machine reaches it
     api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0), ingest_root=ingest_root, url=url,
-                     monitor_interval=monitor_interval, refresh_interval=refresh_interval)
+                     monitor_interval=monitor_interval, refresh_interval=refresh_interval, triggers=triggers,
+                     trigger_interval=trigger_interval)
     err.print(f"Mercator API on http://{host}:{port} (docs: /docs) over {api.state.server.workspace}",
               highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
