@@ -64,7 +64,7 @@ def test_a_change_needs_a_kind_an_actor_and_a_reason(ws):
         log_change(ws, "spring_sale", "budget", actor="", reason="x")
 
 
-def test_an_automated_rule_logs_its_change_with_the_alert_as_evidence(tmp_path):
+def test_an_automated_rule_logs_its_change_with_the_alert_as_evidence(tmp_path, caplog):
     """An overspend rule with an action: when its alert fires, the budget cut goes to the log;
     a 30% cut is above the 20% limit, so it waits for approval; a 10% cut applies. The same
     run again neither fires nor logs twice (the alert's state is kept)."""
@@ -81,10 +81,12 @@ def test_an_automated_rule_logs_its_change_with_the_alert_as_evidence(tmp_path):
     spent = day.groupby("campaign").cost.sum()
     rules = parse_rules({"rules": [
         {"name": "cut_alpha", "kind": "overspend", "by": ["campaign"], "budgets": {"alpha": spent["alpha"] * 0.9},
-         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.3}},
+         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.3}, "notify": ["audit"]},
         {"name": "trim_beta", "kind": "overspend", "where": {"campaign": "beta"}, "budget": spent["beta"] * 0.9,
-         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.1, "target": "beta daily"}}]})
-    res = run_monitor(w, rules, now=noon)
+         "window": "1h", "every": "1h", "action": {"kind": "budget", "change": -0.1, "target": "beta daily"}}],
+        "contacts": {"audit": {"type": "log"}}})
+    with caplog.at_level("WARNING", logger="mercator.monitor"):
+        res = run_monitor(w, rules, now=noon)
     changes = res.to_frame("changes").set_index("campaign")
     alerts = res.to_frame("alerts")
     alerts = alerts[alerts.state == "firing"].set_index("rule")
@@ -93,6 +95,8 @@ def test_an_automated_rule_logs_its_change_with_the_alert_as_evidence(tmp_path):
     assert changes.loc["beta", "target"] == "beta daily" and float(changes.loc["beta", "after"]) == 0.9
     assert changes.automated.all() and set(changes.actor) == {"rule cut_alpha", "rule trim_beta"}
     assert any("waits for approval" in f.text for f in res.findings)
+    sent = [r.getMessage() for r in caplog.records if "cut_alpha" in r.getMessage()]
+    assert sent and f"Change {changes.loc['alpha', 'change_id']} (budget to 0.7 x the current): pending" in sent[0]
     again = run_monitor(w, rules, now=noon)
     assert "changes" not in again.tables
     log = list_changes(w).to_frame("changes")

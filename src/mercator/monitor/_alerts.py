@@ -409,6 +409,7 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
                     for event in alert.advance(rule, t, False, np.nan, lambda: ""):
                         pending.append((t, alert.note(event, t), rule))
                 touched[aid] = alert
+    changes = _act(ws, pending, rules) if save else []  # before sending: the notification carries the change
     events = _dispatch(pending, rules, silences, notify)
     frame = _state_frame(list(touched.values()))
     ev = pd.DataFrame(events, columns=["ts", "alert_id", "rule", "event", "contact", "status", "detail"]) \
@@ -420,7 +421,6 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
             if len(ev):
                 ws.replace("alert_events", ev.drop_duplicates(["ts", "alert_id", "event", "contact"]),
                            on=["ts", "alert_id", "event", "contact"])
-    changes = _act(ws, pending, rules) if save else []
     firing = frame[frame.state == "firing"] if len(frame) else frame
     when = (f"from {at(start_s)} to {at(end_s)}" if start_s is not None else f"at {at(now_s)}")
     sent = int((ev.status == "sent").sum()) if len(ev) else 0
@@ -448,7 +448,8 @@ def run_monitor(ws, rules: RuleSet | None = None, *, now: dt.datetime | None = N
 
 def _act(ws, pending, rules: RuleSet) -> list:
     """The automated rules' changes: one per alert that fired, to the optimization log (waiting
-    for approval above the action's limit), with the alert as the evidence."""
+    for approval above the action's limit), with the alert as the evidence; each is added to its
+    alert's notification (``change``), so the receiver can apply it."""
     from mercator.monitor._changes import log_change
 
     out = []
@@ -459,10 +460,13 @@ def _act(ws, pending, rules: RuleSet) -> list:
         where = {**dict(rule.where), **note["labels"]}
         campaign = where.get("campaign") or where.get("campaign_id")
         move = {} if a.change is None else {"before": 1.0, "after": round(1.0 + a.change, 6)}
-        out.append(log_change(ws, str(campaign), a.kind, actor=f"rule {rule.name}", automated=True, limit=a.limit,
-                              reason=f"alert {rule.name} fired: {note['reason']}", evidence=note["alert_id"],
-                              target=a.target or (f"{a.kind} (multiple of the current)" if move else None),
-                              at=t, **move))
+        res = log_change(ws, str(campaign), a.kind, actor=f"rule {rule.name}", automated=True, limit=a.limit,
+                         reason=f"alert {rule.name} fired: {note['reason']}", evidence=note["alert_id"],
+                         target=a.target or (f"{a.kind} (multiple of the current)" if move else None), at=t, **move)
+        row = res.to_frame("changes").iloc[0]
+        note["change"] = {"change_id": row.change_id, "status": row.status, "campaign": row.campaign,
+                          "kind": row.kind, "target": row.target, "before": row.before, "after": row.after}
+        out.append(res)
     return out
 
 

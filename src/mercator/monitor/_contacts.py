@@ -23,8 +23,11 @@ log = logging.getLogger("mercator.monitor")
 def summary(note: dict) -> str:
     """One line for people: status, severity, rule, labels and the reason."""
     labels = ", ".join(f"{k}={v}" for k, v in note["labels"].items() if k not in ("rule", "severity"))
+    change = note.get("change")
     return (f"[{note['status'].upper()}] {note['severity']}: {note['rule']}" + (f" ({labels})" if labels else "")
-            + f" at {note['at']} UTC: {note['reason']}")
+            + f" at {note['at']} UTC: {note['reason']}"
+            + (f". Change {change['change_id']} ({change['kind']} to {change['after']} x the current): "
+               f"{change['status']}" if change else ""))
 
 
 def send(contact: Contact, note: dict) -> str | None:
