@@ -148,6 +148,14 @@ class Workspace:
                 self.engine.release(staged)
 
     # -- reading ---------------------------------------------------------------------------
+    def delete(self, name: str, where) -> None:
+        """Delete the rows of ``name`` for which ``where(table)`` holds, in one transaction (run in
+        the engine: the rows' keys are selected and removed)."""
+        spec = table_spec(name)
+        t = self.table(name)
+        with self.transaction():
+            self.engine.delete_keys(name, t.filter(where(t)).select(*spec.key), list(spec.key))
+
     def table(self, name: str) -> ir.Table:
         """The canonical table ``name`` as an Ibis expression."""
         table_spec(name)  # clear error for unknown names

@@ -1,31 +1,45 @@
-"""Governance: who may be selected for what (consent per purpose, suppression lists), in the
-engine, access roles, and the hash-chained audit trail of governed changes. Retention and
-subject requests come here next."""
+"""Governance: who may be selected for what (consent per purpose with its history, suppression
+lists), in the engine; personal data found in free text; access roles; and the hash-chained
+audit trail of governed changes. docs/governance.md says what is built and what is not."""
 
 from mercator.govern._access import ROLES, access_tokens, allows, role_of
 from mercator.govern._audit import AuditTrail, audit_trail, entry_hash, record
+from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
+from mercator.govern._retention import DEFAULTS, Retention, policies, retention
 from mercator.govern._targeting import (
     PURPOSES,
     Eligibility,
     consent_column,
+    consented,
     consenting,
     eligible,
     eligible_frame,
+    purpose_of,
 )
 
 __all__ = [
+    "DEFAULTS",
     "PURPOSES",
     "ROLES",
     "AuditTrail",
     "Eligibility",
+    "PiiScan",
+    "Retention",
     "access_tokens",
     "allows",
     "audit_trail",
     "consent_column",
+    "consented",
     "consenting",
     "eligible",
     "eligible_frame",
     "entry_hash",
+    "find_pii",
+    "policies",
+    "protect_pii",
+    "purpose_of",
     "record",
+    "retention",
     "role_of",
+    "scan_pii",
 ]

@@ -1,6 +1,12 @@
 """The one filter every path that selects people goes through: consent for a purpose and
 suppression lists, applied in the engine (a semi-join with the customers who consented, an
-anti-join with the suppressed segments' members), on DuckDB and Spark alike."""
+anti-join with the suppressed segments' members), on DuckDB and Spark alike.
+
+Who consented to a purpose, as of a time: the newest ``consents`` record per person for the
+purpose decides (a grant, or a refusal or withdrawal); a person with no record there falls back
+to the customers table's consent column for the purpose, where it has one; missing counts as
+no. A Global Privacy Control signal that is on (the newest ``gpc`` record) is an opt-out of
+sale and sharing and of ad targeting, whatever was granted."""
 
 from __future__ import annotations
 
@@ -13,19 +19,62 @@ import pyarrow as pa
 
 from mercator.errors import BadParameter, MercatorError
 
-#: Purposes and the customers column that records consent to each.
-PURPOSES = {"analytics": "consent_analytics", "personalization": "consent_personalization",
-            "marketing_email": "consent_marketing_email", "ads": "consent_ads"}
+#: Purposes and the customers column that records consent to each (None: only ``consents``).
+PURPOSES = {"measurement": "consent_analytics", "personalization": "consent_personalization",
+            "marketing_email": "consent_marketing_email", "ad_targeting": "consent_ads", "profiling": None,
+            "sale_sharing": None}
+#: Older names of purposes, kept so existing rules and commands read the same.
+ALIASES = {"analytics": "measurement", "ads": "ad_targeting"}
+#: The purposes a Global Privacy Control signal opts out of.
+GPC_OPTS_OUT = ("sale_sharing", "ad_targeting")
 
 
-def consent_column(purpose: str) -> str:
-    """The customers column of ``purpose`` (a purpose name, or the column itself)."""
+def purpose_of(purpose: str) -> str:
+    """The canonical purpose of ``purpose`` (a purpose, an older alias or a customers column)."""
     if purpose in PURPOSES:
-        return PURPOSES[purpose]
-    if purpose in PURPOSES.values():
         return purpose
-    raise BadParameter(f"unknown consent purpose {purpose!r}; purposes: {', '.join(PURPOSES)} (or their columns: "
-                       f"{', '.join(PURPOSES.values())})")
+    if purpose in ALIASES:
+        return ALIASES[purpose]
+    for p, col in PURPOSES.items():
+        if col is not None and purpose == col:
+            return p
+    raise BadParameter(f"unknown consent purpose {purpose!r}; purposes: {', '.join(PURPOSES)} (or their customers "
+                       f"columns: {', '.join(c for c in PURPOSES.values() if c)})")
+
+
+def consent_column(purpose: str) -> str | None:
+    """The customers column of ``purpose`` (None for a purpose recorded only in ``consents``)."""
+    return PURPOSES[purpose_of(purpose)]
+
+
+def consented(ws, purpose: str, *, as_of=None) -> ir.Table:
+    """The ids (column ``_cid``) of everyone who consented to ``purpose`` as of ``as_of``
+    (default: every record), as an engine expression (see the module's docstring)."""
+    import ibis
+
+    p = purpose_of(purpose)
+    r = ws.table("consents")
+    if as_of is not None:
+        r = r.filter(r.ts <= ibis.literal(as_of).cast("timestamp"))
+
+    def newest(purposes):
+        t = r.filter(r.purpose.isin(list(purposes)))
+        t = t.mutate(_n=ibis.row_number().over(group_by=[t.customer_id, t.purpose], order_by=ibis.desc(t.ts)))
+        return t.filter(t._n == 0)
+
+    latest = newest([p])
+    granted = latest.filter(latest.granted).select(_cid=latest.customer_id.cast("string"))
+    col = PURPOSES[p]
+    if col is not None:
+        c = ws.table("customers")
+        recorded = latest.select(_rid=latest.customer_id.cast("string"))
+        fallback = c.filter(c[col].fill_null(False)).select(_cid=c.customer_id.cast("string"))
+        granted = granted.union(fallback.anti_join(recorded, fallback._cid == recorded._rid))
+    if p in GPC_OPTS_OUT:
+        gpc = newest(["gpc"])
+        on = gpc.filter(gpc.granted).select(_gid=gpc.customer_id.cast("string"))
+        granted = granted.anti_join(on, granted._cid == on._gid)
+    return granted.distinct()
 
 
 @dataclass(frozen=True)
@@ -37,11 +86,11 @@ class Eligibility:
 
 
 def eligible(ws, people: ir.Table, *, id_col: str = "customer_id", purpose: str | None = None,
-             suppress_segments: Sequence[str] = ()) -> Eligibility:
+             suppress_segments: Sequence[str] = (), as_of=None) -> Eligibility:
     """``people`` (any table with a customer id column ``id_col``, in the workspace's engine)
     without the members of ``suppress_segments`` (saved segment names) and, with ``purpose``,
-    without everyone whose consent to it is not recorded as true in customers (missing consent
-    counts as no). Runs as joins in the engine; only the counts come back."""
+    without everyone who has not consented to it as of ``as_of`` (:func:`consented`; missing
+    consent counts as no). Runs as joins in the engine; only the counts come back."""
     if id_col not in people.columns:
         raise MercatorError(f"no id column {id_col!r} to check consent and suppression against")
     removed: dict[str, int] = {}
@@ -55,16 +104,14 @@ def eligible(ws, people: ir.Table, *, id_col: str = "customer_id", purpose: str 
         removed[f"segments: {', '.join(suppress_segments)}"] = before - after
         before, ids = after, people[id_col].cast("string")
     if purpose:
-        col = consent_column(purpose)
-        c = ws.table("customers")
-        ok = c.filter(c[col].fill_null(False)).select(_cid=c.customer_id.cast("string")).distinct()
+        ok = consented(ws, purpose, as_of=as_of)
         people = people.semi_join(ok, ids == ok._cid)
-        removed[f"no {col}"] = before - _count(people)
+        removed[f"no consent to {purpose_of(purpose)}"] = before - _count(people)
     return Eligibility(people, removed)
 
 
 def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None = None,
-                   suppress_segments: Sequence[str] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+                   suppress_segments: Sequence[str] = (), as_of=None) -> tuple[pd.DataFrame, dict[str, int]]:
     """:func:`eligible` for rows computed outside the engine (scores, uplift): staged into the
     workspace's engine for the joins, with the original order kept."""
     if not (purpose or suppress_segments):
@@ -76,7 +123,8 @@ def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None 
     keyed = pd.DataFrame({"_pos": range(len(frame)), id_col: frame[id_col].astype(str).to_numpy()})
     staged = ws.engine.stage(pa.Table.from_pandas(keyed, preserve_index=False))
     try:
-        result = eligible(ws, staged, id_col=id_col, purpose=purpose, suppress_segments=suppress_segments)
+        result = eligible(ws, staged, id_col=id_col, purpose=purpose, suppress_segments=suppress_segments,
+                          as_of=as_of)
         keep = result.people.select("_pos").to_pyarrow().column("_pos").to_numpy()
     finally:
         ws.engine.release(staged)
@@ -84,11 +132,9 @@ def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None 
 
 
 def consenting(ws, purpose: str) -> frozenset[str]:
-    """The ids of everyone who consented to ``purpose`` (through :func:`eligible`): for the
-    in-memory lookups of a server or a batch of decisions."""
-    c = ws.table("customers")
-    people = eligible(ws, c.select(customer_id=c.customer_id.cast("string")), purpose=purpose).people
-    return frozenset(people.to_pyarrow().column("customer_id").to_pylist())
+    """The ids of everyone who consented to ``purpose`` (:func:`consented`): for the in-memory
+    lookups of a server or a batch of decisions."""
+    return frozenset(consented(ws, purpose).to_pyarrow().column("_cid").to_pylist())
 
 
 def _count(t: ir.Table) -> int:

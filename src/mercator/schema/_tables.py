@@ -131,6 +131,31 @@ CUSTOMERS = TableSpec(
     time_column="created_at",
 )
 
+#: The purposes a person can consent to (issue 23); ``gpc`` records a Global Privacy Control
+#: signal, an opt-out of sale and sharing and of ad targeting.
+CONSENT_PURPOSES = ("measurement", "personalization", "marketing_email", "ad_targeting", "profiling", "sale_sharing",
+                    "gpc")
+
+CONSENTS = TableSpec(
+    name="consents",
+    description="Consent records per person and purpose, with their history: each row is one grant or withdrawal "
+                "(or a Global Privacy Control signal, purpose gpc); the newest row per person and purpose decides. "
+                "Where a person has no record for a purpose, the customers table's consent column (if the purpose "
+                "has one) decides.",
+    columns=(
+        C("customer_id", "string", "Customer id.", nullable=False),
+        C("purpose", "string", "Purpose (gpc: a Global Privacy Control signal).", nullable=False,
+          allowed=CONSENT_PURPOSES),
+        C("granted", "boolean", "Granted (true) or refused or withdrawn (false); for gpc, whether the signal is on.",
+          nullable=False),
+        C("ts", "timestamp", "When it was given, UTC.", nullable=False),
+        C("source", "string", "Where it was collected (web banner, app, call centre, gpc header...)."),
+        C("notice_version", "string", "The version of the privacy notice the person saw."),
+    ),
+    key=("customer_id", "purpose", "ts"),
+    time_column="ts",
+)
+
 IDENTITIES = TableSpec(
     name="identities",
     description="Links between anonymous user ids, customer ids and hashed e-mails (unified identity).",
@@ -373,7 +398,7 @@ LOADS = TableSpec(
 #: Every canonical table by name, in the order the docs present them.
 TABLES: dict[str, TableSpec] = {
     t.name: t
-    for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
+    for t in (AD_PERFORMANCE, EVENTS, CUSTOMERS, CONSENTS, IDENTITIES, ORDERS, ORDER_ITEMS, PRODUCTS, OFFERS, MEDIA_SPEND,
               MEDIA_CONTROLS, KPI_SERIES, EXPERIMENTS, ASSIGNMENTS, CONTENT, OBJECTIVES, SIGNOFFS, POLICIES, CREATIVES,
               DECISIONS, REWARDS, SEGMENTS, SEGMENT_MEMBERS, MONITOR_CONFIG, ALERTS, ALERT_EVENTS, SILENCES, QUARANTINE,
               LOADS, OPTIMIZATIONS, PLAYBOOK, DASHBOARD_PAGES, AUDIT)

@@ -14,6 +14,7 @@ from mercator.interfaces.cli import (  # noqa: F401  (each module registers its 
     experiment,
     explore,
     forecast,
+    govern,
     mmm,
     monitor,
     recommend,

@@ -1,0 +1,41 @@
+"""Govern: govern retention, govern pii."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mercator.interfaces._params import csv_list, iso_time
+from mercator.interfaces.cli._common import JsonOpt, WorkspaceOpt, _analysis, app
+
+govern_app = typer.Typer(help="Governance: retention, personal data in free text.", no_args_is_help=True)
+app.add_typer(govern_app, name="govern")
+
+
+@govern_app.command("retention")
+def govern_retention(apply: Annotated[bool, typer.Option("--apply/--dry-run", help="Delete what is past its "
+                                                                                  "period (default: count only).")]
+                     = False,
+                     now: Annotated[str | None, typer.Option(help="Count as of this time, UTC (default: now).")] = None,
+                     workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Rows past their retention period per table (docs/governance.md, "Retention"); with
+    --apply they are deleted in one transaction and the counts go to the audit trail."""
+    from mercator.govern import retention
+
+    _analysis(workspace, lambda ws: retention(ws, now=iso_time(now, "--now"), apply=apply), as_json,
+              read_only=not apply)
+
+
+@govern_app.command("pii")
+def govern_pii(tables: Annotated[str | None, typer.Option(help="Tables to scan, comma-separated (default: those "
+                                                                "that hold free text).")] = None,
+               protect: Annotated[str | None, typer.Option(help="Rewrite what is found: pseudonymize (its keyed "
+                                                                "pseudonym) or redact.")] = None,
+               workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Personal data (e-mails, phones, cards, IBANs, IP addresses) in the text columns no tag
+    covers, found by Presidio's recognizers; --protect rewrites it in place."""
+    from mercator.govern import scan_pii
+
+    _analysis(workspace, lambda ws: scan_pii(ws, csv_list(tables) or None, protect_how=protect), as_json,
+              read_only=protect is None)
