@@ -20,7 +20,7 @@ NOW = dt.datetime(2026, 6, 1, 12, 0)
 
 def _events(ws):
     # one event per month back from NOW: 13 months keeps 2025-05-01 12:00 onwards
-    ts = [NOW - pd.DateOffset(months=m) - pd.Timedelta(hours=1) for m in range(0, 20)]
+    ts = [NOW - pd.DateOffset(months=m) - pd.Timedelta(hours=1) for m in range(20)]
     ws.replace("events", pd.DataFrame({"event_id": [f"e{i}" for i in range(len(ts))], "user_id": "u",
                                        "event_name": "page_view", "ts": ts}).astype({"ts": "datetime64[us]"}),
                on=["event_id"])
