@@ -6,6 +6,7 @@ from mercator.govern._access import ROLES, access_tokens, allows, role_of
 from mercator.govern._audit import AuditTrail, audit_trail, entry_hash, record
 from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
 from mercator.govern._retention import DEFAULTS, Retention, policies, retention
+from mercator.govern._subject import SubjectRequest, dsar_erase, dsar_export, find_person
 from mercator.govern._targeting import (
     PURPOSES,
     Eligibility,
@@ -25,15 +26,19 @@ __all__ = [
     "Eligibility",
     "PiiScan",
     "Retention",
+    "SubjectRequest",
     "access_tokens",
     "allows",
     "audit_trail",
     "consent_column",
     "consented",
     "consenting",
+    "dsar_erase",
+    "dsar_export",
     "eligible",
     "eligible_frame",
     "entry_hash",
+    "find_person",
     "find_pii",
     "policies",
     "protect_pii",

@@ -1,7 +1,8 @@
-"""Govern: govern retention, govern pii."""
+"""Govern: govern retention, govern pii, govern dsar export|erase."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,3 +40,30 @@ def govern_pii(tables: Annotated[str | None, typer.Option(help="Tables to scan, 
 
     _analysis(workspace, lambda ws: scan_pii(ws, csv_list(tables) or None, protect_how=protect), as_json,
               read_only=protect is None)
+
+
+dsar_app = typer.Typer(help="Subject requests: everything held about a person, exported or erased.",
+                       no_args_is_help=True)
+govern_app.add_typer(dsar_app, name="dsar")
+Identifier = Annotated[str, typer.Argument(help="The person: an e-mail, a phone number or a customer id (hashed "
+                                                "as ingest does before it is looked up).")]
+
+
+@dsar_app.command("export")
+def dsar_export_cmd(identifier: Identifier,
+                    output: Annotated[Path | None, typer.Option(help="Folder for the bundle (JSON and a CSV per "
+                                                                     "table).")] = None,
+                    workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Every row held about the person, across every table (derived ones included)."""
+    from mercator.govern import dsar_export
+
+    _analysis(workspace, lambda ws: dsar_export(ws, identifier, output), as_json, read_only=False)
+
+
+@dsar_app.command("erase")
+def dsar_erase_cmd(identifier: Identifier, workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Erase the person: their rows removed (orders kept with the customer cleared) in one
+    transaction, the models to retrain listed, the request recorded."""
+    from mercator.govern import dsar_erase
+
+    _analysis(workspace, lambda ws: dsar_erase(ws, identifier), as_json, read_only=False)
