@@ -79,6 +79,7 @@ class Workspace:
             config_path = (spark_home() / "settings.toml" if self.engine.name == "spark"
                            else f"{self.location.removeprefix('duckdb://')}.toml")
         self.config = WorkspaceConfig.load_or_create(Path(config_path), create=not read_only)
+        self._depth, self._after = 0, []
         if not read_only:
             self.ensure_tables()
 
@@ -100,6 +101,7 @@ class Workspace:
         other = object.__new__(Workspace)
         other.location, other.config = self.location, self.config
         other.engine = self.engine.cursor()  # type: ignore[attr-defined]
+        other._depth, other._after = 0, []
         return other
 
     def __repr__(self) -> str:
@@ -129,9 +131,29 @@ class Workspace:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all."""
-        with self.engine.transaction():
-            yield
+        """All writes inside commit together or not at all; what :meth:`after_commit` was given
+        inside runs once the outermost one has committed (and never if it rolls back)."""
+        self._depth += 1
+        try:
+            with self.engine.transaction():
+                yield
+        except BaseException:
+            if self._depth == 1:
+                self._after = []
+            raise
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self._after:
+            done, self._after = self._after, []
+            for fn in done:
+                fn()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current transaction commits (now, outside of one)."""
+        if self._depth:
+            self._after.append(fn)
+        else:
+            fn()
 
     def replace(self, name: str, rows: ir.Table | pd.DataFrame, on: Sequence[str]) -> None:
         """Replace the rows of ``name`` that share their ``on`` values with ``rows``, in one

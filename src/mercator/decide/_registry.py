@@ -5,6 +5,7 @@ version; nothing is overwritten, so each table is its own change log."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -51,7 +52,14 @@ def save_policy(ws, spec: dict | str | Path, *, status: str = "live", author: st
     row = pd.DataFrame([{"policy": policy.name, "version": version, "spec": yaml.safe_dump(data, sort_keys=False),
                          "status": status, "author": author, "reason": reason,
                          "created_at": _now()}])
-    ws.replace("policies", row, on=["policy", "version"])
+    from mercator.govern import record
+
+    with ws.transaction():
+        ws.replace("policies", row, on=["policy", "version"])
+        # a live version is a promotion: the decision service serves it from its next load
+        record(ws, "policy.promote" if status == "live" else "policy.save", policy.name, actor=author,
+               detail={"version": version, "status": status, "reason": reason,
+                       "spec_sha256": hashlib.sha256(row.spec[0].encode()).hexdigest()})
     res = list_policies(ws, policy.name)
     return PolicyVersions(tables=res.tables, findings=(Finding(
         f"Policy {policy.name} version {version} saved as {status}: {len(policy.arms)} arms, {policy.bandit}"

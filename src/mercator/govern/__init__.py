@@ -3,7 +3,14 @@ lists), in the engine; personal data found in free text; access roles; and the h
 audit trail of governed changes. docs/governance.md says what is built and what is not."""
 
 from mercator.govern._access import ROLES, access_tokens, allows, role_of
-from mercator.govern._audit import AuditTrail, audit_trail, entry_hash, record
+from mercator.govern._audit import (
+    AuditCheck,
+    AuditTrail,
+    audit_trail,
+    entry_hash,
+    record,
+    verify_audit,
+)
 from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
 from mercator.govern._retention import DEFAULTS, Retention, policies, retention
 from mercator.govern._subject import SubjectRequest, dsar_erase, dsar_export, find_person
@@ -22,6 +29,7 @@ __all__ = [
     "DEFAULTS",
     "PURPOSES",
     "ROLES",
+    "AuditCheck",
     "AuditTrail",
     "Eligibility",
     "PiiScan",
@@ -47,4 +55,5 @@ __all__ = [
     "retention",
     "role_of",
     "scan_pii",
+    "verify_audit",
 ]

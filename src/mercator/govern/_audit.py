@@ -3,9 +3,12 @@
 Each entry's hash is SHA-256 over the previous entry's hash and this entry's fields (as
 canonical JSON), like a certificate-transparency log or git's commit chain: changing,
 inserting or removing a row anywhere breaks every hash after it, and ``verify_audit`` says
-where. The chain proves order and integrity, not authorship (anyone with write access to the
-workspace file could rebuild a whole chain); keep the last hash somewhere else (the closing
-note of a review, a ticket) to pin it.
+where. The chain proves order and integrity, not authorship: anyone with write access to the
+workspace file could rebuild a whole chain. So each append also writes the chain's head (its
+last position and hash) to a file outside the database, ``<workspace>.audit-head``, once the
+transaction commits; ``verify_audit`` checks the chain and compares its end with that head, so
+a truncated tail, or a chain rebuilt from some entry on, shows. Keep a copy of the head
+elsewhere too (a ticket, a review's note) to pin it against someone who can write both files.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -52,7 +57,20 @@ def record(ws, action: str, subject: str | None = None, *, actor: str | None = N
     row = pd.DataFrame([{"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject, "detail": text,
                          "prev_hash": prev, "hash": h}]).astype({"ts": "datetime64[us]"})
     ws.replace("audit", row, on=["seq"])
+    ws.after_commit(lambda: _write_head(ws, seq, h, ts))
     return h
+
+
+def head_path(ws) -> Path:
+    """The file outside the database that holds the chain's head."""
+    return Path(ws.config.path).with_suffix(".audit-head")
+
+
+def _write_head(ws, seq: int, h: str, ts: dt.datetime) -> None:
+    path = head_path(ws)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"seq": seq, "hash": h, "ts": pd.Timestamp(ts).isoformat()}), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a reader sees the old head or the new one, never half
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,56 @@ def audit_trail(ws, *, subject: str | None = None, action: str | None = None, li
                       findings=(Finding(text, impact=1.0),),
                       params={"subject": subject, "action": action, "entries": len(rows), "intact": broken is None,
                               "broken_at": broken, "last_hash": rows.hash.iloc[-1] if len(rows) else None})
+
+
+@dataclass(frozen=True)
+class AuditCheck(Result):
+    """The audit trail verified: its chain, and its end against the head kept outside the database."""
+
+    kind = "audit_check"
+    title = "Audit trail verified"
+    headline = ("checks",)
+    display: ClassVar[dict[str, tuple[str, ...]]] = {"checks": ("check", "ok", "detail")}
+
+
+def verify_audit(ws) -> AuditCheck:
+    """Check every link of the chain, then the chain's end against the head file: an entry
+    changed, removed, inserted or moved breaks a link; a tail cut off (or a chain rebuilt from
+    some entry on) leaves the end short of, or different from, the head."""
+    rows = ws.table("audit").order_by("seq").to_pandas()
+    broken = _first_break(rows)
+    last = (int(rows.seq.iloc[-1]), str(rows.hash.iloc[-1])) if len(rows) else (0, "")
+    path = head_path(ws)
+    head = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    checks = [{"check": "chain", "ok": broken is None,
+               "detail": f"{len(rows):,} entries, every link holds" if broken is None else
+               f"broken at entry {broken}: it, or the one before it, was changed, inserted, removed or moved"}]
+    if head is None:
+        checks.append({"check": "head", "ok": not len(rows),
+                       "detail": "no head file: nothing recorded yet" if not len(rows) else
+                       f"the head file {path.name} is missing: the end of the chain cannot be checked"})
+    elif (int(head["seq"]), head["hash"]) == last:
+        checks.append({"check": "head", "ok": True, "detail": f"the chain ends at entry {last[0]}, as the head "
+                                                              f"file says ({last[1][:16]})"})
+    elif last[0] < int(head["seq"]):
+        checks.append({"check": "head", "ok": False,
+                       "detail": f"the chain ends at entry {last[0]} but the head file says {head['seq']}: "
+                                 f"{int(head['seq']) - last[0]} entr{'y was' if int(head['seq']) - last[0] == 1 else 'ies were'} "
+                                 "cut off the end"})
+    elif last[0] == int(head["seq"]):
+        checks.append({"check": "head", "ok": False,
+                       "detail": f"entry {last[0]} differs from the head file's hash: the chain was rebuilt"})
+    else:
+        checks.append({"check": "head", "ok": False,
+                       "detail": f"the chain runs to entry {last[0]}, past the head file's {head['seq']}: entries "
+                                 "were added outside Mercator"})
+    frame = pd.DataFrame(checks)
+    ok = bool(frame.ok.all())
+    text = ("The audit trail is intact: " + "; ".join(frame.detail) + "." if ok else
+            "The audit trail was TAMPERED WITH: " + "; ".join(frame.detail[~frame.ok]) + ".")
+    return AuditCheck(tables={"checks": frame}, findings=(Finding(text, impact=1.0),),
+                      params={"intact": ok, "entries": len(rows), "broken_at": broken,
+                              "head": head, "last": {"seq": last[0], "hash": last[1]}})
 
 
 def _first_break(rows: pd.DataFrame) -> int | None:

@@ -53,6 +53,12 @@ def consented(ws, purpose: str, *, as_of=None) -> ir.Table:
     import ibis
 
     p = purpose_of(purpose)
+    if not ws.engine.exists("consents"):  # a workspace made before consent records, opened read-only
+        col = PURPOSES[p]
+        c = ws.table("customers")
+        if col is None or col not in c.columns:
+            return c.filter(ibis.literal(False)).select(_cid=c.customer_id.cast("string"))
+        return c.filter(c[col].fill_null(False)).select(_cid=c.customer_id.cast("string")).distinct()
     r = ws.table("consents")
     if as_of is not None:
         r = r.filter(r.ts <= ibis.literal(as_of).cast("timestamp"))

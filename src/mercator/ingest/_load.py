@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from mercator._keys import same_key
 from mercator.errors import IngestInvariantError, MappingError
+from mercator.govern import record
 from mercator.ingest._mapping import ColumnSource, TableMapping, identity_mapping, load_mapping
 from mercator.ingest._pii import pii_kind_of_header, pseudonymize, redact_text
 from mercator.ingest._readers import ROW, RawSource, read_source
@@ -282,6 +283,10 @@ def ingest_file(ws: Workspace, path: str | Path, mappings: Sequence[TableMapping
                 ws.engine.insert("loads", ws.engine.stage(pa.Table.from_pylist(
                     [log], schema=ws.table("loads").schema().to_pyarrow())))
                 out.append({**counts, "source_file": raw.path, "skipped": False, "load_id": load_id})
+                record(ws, "ingest.load", m.table, at=started,
+                       detail={"load_id": load_id, "file": Path(raw.path).name, "file_sha256": raw.sha256,
+                               **{k: counts[k] for k in ("rows_read", "rows_inserted", "rows_updated",
+                                                         "rows_quarantined")}})
             _hold("commit")
             if progress:  # the last point where a cancelled job stops: before the commit, so it rolls back
                 progress("commit", 1, 1)

@@ -1,4 +1,4 @@
-"""Govern: govern retention, govern pii, govern dsar export|erase."""
+"""Govern: govern retention, govern pii, govern dsar export|erase, govern verify."""
 
 from __future__ import annotations
 
@@ -67,3 +67,24 @@ def dsar_erase_cmd(identifier: Identifier, workspace: WorkspaceOpt = None, as_js
     from mercator.govern import dsar_erase
 
     _analysis(workspace, lambda ws: dsar_erase(ws, identifier), as_json, read_only=False)
+
+
+@govern_app.command("verify")
+def govern_verify(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Verify the audit trail: every link of its hash chain, and its end against the head kept
+    outside the database. Exits 1 when it was tampered with."""
+    from mercator.errors import MercatorError
+    from mercator.govern import verify_audit
+    from mercator.interfaces.cli._common import _emit, _fail, _open
+
+    try:
+        ws = _open(workspace, read_only=True)
+        try:
+            res = verify_audit(ws)
+        finally:
+            ws.close()
+    except MercatorError as exc:
+        _fail(exc)
+    _emit(res, as_json)
+    if not res.params["intact"]:
+        raise typer.Exit(1)
