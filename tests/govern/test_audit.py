@@ -30,8 +30,8 @@ def _sql(ws, text):
 @pytest.mark.parametrize(("tamper", "broken", "says"), [
     ("UPDATE audit SET actor = 'mallory' WHERE seq = 3", 3, "broken at entry 3"),
     ("DELETE FROM audit WHERE seq = 4", 4, "broken at entry 4"),
-    ("UPDATE audit SET seq = seq + 1 WHERE seq >= 3; INSERT INTO audit (seq, ts, actor, action, subject, detail, "
-     "prev_hash, hash) SELECT 3, ts, 'mallory', 'test.step', 'x', '{}', prev_hash, hash FROM audit WHERE seq = 2",
+    (("UPDATE audit SET seq = seq + 1 WHERE seq >= 3; INSERT INTO audit (seq, ts, actor, action, subject, detail, "
+     "prev_hash, hash) SELECT 3, ts, 'mallory', 'test.step', 'x', '{}', prev_hash, hash FROM audit WHERE seq = 2"),
      3, "broken at entry 3"),
     ("UPDATE audit SET seq = CASE seq WHEN 2 THEN 5 WHEN 5 THEN 2 ELSE seq END", 2, "broken at entry 2"),
     ("DELETE FROM audit WHERE seq >= 5", None, "2 entries were cut off the end"),
