@@ -13,6 +13,7 @@ from mercator.govern._audit import (
 )
 from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
 from mercator.govern._retention import DEFAULTS, Retention, policies, retention
+from mercator.govern._sharing import SharingCheck, sharing_gate
 from mercator.govern._subject import SubjectRequest, dsar_erase, dsar_export, find_person
 from mercator.govern._targeting import (
     PURPOSES,
@@ -34,6 +35,7 @@ __all__ = [
     "Eligibility",
     "PiiScan",
     "Retention",
+    "SharingCheck",
     "SubjectRequest",
     "access_tokens",
     "allows",
@@ -55,5 +57,6 @@ __all__ = [
     "retention",
     "role_of",
     "scan_pii",
+    "sharing_gate",
     "verify_audit",
 ]

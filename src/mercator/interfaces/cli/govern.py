@@ -88,3 +88,34 @@ def govern_verify(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> N
     _emit(res, as_json)
     if not res.params["intact"]:
         raise typer.Exit(1)
+
+
+@govern_app.command("export")
+def govern_export(data: Annotated[str, typer.Argument(help="A CSV or Parquet file, or a workspace table.")],
+                  quasi: Annotated[str, typer.Option(help="The quasi-identifiers, comma-separated: columns that "
+                                                          "together could single a person out.")],
+                  for_partner: Annotated[bool, typer.Option("--for-partner", help="Check it for a partner "
+                                                                                  "(required: the gate).")] = False,
+                  sensitive: Annotated[str | None, typer.Option(help="The sensitive column (l-diversity).")] = None,
+                  k: Annotated[int, typer.Option(help="Least rows per group of quasi-identifiers.", min=2)] = 5,
+                  l: Annotated[int, typer.Option(help="Least distinct sensitive values per group.", min=1)] = 2,
+                  output: Annotated[Path | None, typer.Option(help="Where to write it when it passes.")] = None,
+                  workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The sharing gate: DATA leaves for a partner only with k-anonymity >= k and l-diversity
+    >= l on the declared quasi-identifiers; otherwise nothing is written, generalizations that
+    would pass are suggested, and the command exits 1."""
+    from mercator.govern import sharing_gate
+    from mercator.interfaces.cli._common import _file_or_workspace
+
+    if not for_partner:
+        raise typer.BadParameter("say who it is for: --for-partner (the only export the gate serves for now)")
+    holder = {}
+
+    def run(ws):
+        holder["res"] = sharing_gate(data, ws=ws, quasi=csv_list(quasi), sensitive=sensitive, k=k, l=l,
+                                     output=output)
+        return holder["res"]
+
+    _file_or_workspace(workspace, data, run, as_json)
+    if "res" in holder and not holder["res"].params["passes"]:
+        raise typer.Exit(1)
