@@ -44,6 +44,23 @@ class SharingCheck(Result):
                         "distinct_after")}
 
 
+def _consenting_only(ws, t: ir.Table, name: str, id_col: str, purpose: str) -> tuple[ir.Table, int]:
+    """``t`` without the people who did not consent to ``purpose``, and how many rows went."""
+    from mercator.govern._targeting import eligible, eligible_frame
+
+    if ws is None:
+        raise BadParameter(f"{name} has person ids ({id_col}): checking their consent to {purpose} needs the "
+                           "workspace")
+    from mercator.schema import TABLES
+
+    if name in TABLES:  # a workspace table: filtered where it is
+        res = eligible(ws, t, id_col=id_col, purpose=purpose)
+        return res.people, sum(res.removed.values())
+    # a file or a frame, read by its own engine: its ids are checked in the workspace's
+    kept, removed = eligible_frame(ws, t.to_pandas(), id_col=id_col, purpose=purpose)
+    return ibis.memtable(kept), sum(removed.values())
+
+
 def _stats(t: ir.Table, quasi: Sequence[str], sensitive: str | None, k: int, l: int) -> dict:
     """Rows, groups, the smallest group, the least diverse group, and the rows in failing groups."""
     g = t.group_by(list(quasi)).aggregate(n=t.count(), **({"d": t[sensitive].nunique()} if sensitive else {}))
@@ -88,11 +105,14 @@ def _looks_like_time(t: ir.Table, col: str) -> bool:
 
 def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None = None, k: int = 5, l: int = 2,
                  output: str | Path | None = None, max_steps: int = 12,
-                 max_suppressed: float = 0.05) -> SharingCheck:
+                 max_suppressed: float = 0.05, id_col: str = "customer_id",
+                 purpose: str = "sale_sharing") -> SharingCheck:
     """Check ``data`` (a file, a frame or a workspace table) for k-anonymity and l-diversity on
     ``quasi``; write it to ``output`` only when it passes; otherwise suggest generalizations,
     stopping once the rows still standing out are at most ``max_suppressed`` of all (they are
-    then suppressed; ARX calls it the suppression limit)."""
+    then suppressed; ARX calls it the suppression limit). A data set with a person id column
+    (``id_col``) first loses everyone without consent to ``purpose`` (sale and sharing), through
+    the one engine-side filter: the gate judges, and writes, only the rest."""
     from mercator.exports import write_csv
     from mercator.frames import engine_table
 
@@ -105,6 +125,9 @@ def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None =
     missing = [c for c in [*quasi, *([sensitive] if sensitive else [])] if c not in t.columns]
     if missing:
         raise BadParameter(f"{name}: no column {missing[0]!r} (columns: {', '.join(t.columns)})")
+    removed = 0
+    if id_col in t.columns:
+        t, removed = _consenting_only(ws, t, name, id_col, purpose)
     l_need = l if sensitive else 1
     t = t.mutate(**{c: t[c].cast("string").fill_null("(missing)") if t[c].type().is_string() else t[c]
                     for c in quasi})
@@ -115,11 +138,16 @@ def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None =
     if not passes:
         steps = _suggest(t, quasi, sensitive, k, l_need, max_steps, int(max_suppressed * base["rows"]))
     params = {"source": name, "quasi": quasi, "sensitive": sensitive, "k_required": k, "l_required": l,
-              "passes": passes, "k": base["k"], "l": base["l"]}
+              "passes": passes, "k": base["k"], "l": base["l"], "no_consent": removed}
     if passes and output is not None:
         write_csv(t.to_pandas(), output)  # the gate has passed: the whole data set, as shared, leaves
         params["output"] = str(output)
     what = f"k = {base['k']}" + (f", l = {base['l']}" if sensitive else "")
+    if removed:
+        findings_pre = [Finding(f"{removed:,} row(s) of people without consent to {purpose} were left out before "
+                                "the check.", impact=0.9)]
+    else:
+        findings_pre = []
     if passes:
         text = (f"{name} may be shared: every group of {', '.join(quasi)} holds at least {k} rows"
                 + (f" and {l} values of {sensitive}" if sensitive else "") + f" ({what})."
@@ -128,7 +156,7 @@ def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None =
         text = (f"{name} may NOT be shared: {what} on {', '.join(quasi)} (required k >= {k}"
                 + (f", l >= {l}" if sensitive else "") + f"); {base['rows_below_k']:,} of {base['rows']:,} rows are in "
                 f"groups that single people out. Nothing was written.")
-    findings = [Finding(text, impact=1.0)]
+    findings = [Finding(text, impact=1.0), *findings_pre]
     if steps:
         last = steps[-1]
         findings.append(Finding(
