@@ -11,6 +11,7 @@ from mercator.govern._audit import (
     record,
     verify_audit,
 )
+from mercator.govern._dpia import Dpia, dpia, dpia_markdown
 from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
 from mercator.govern._retention import DEFAULTS, Retention, policies, retention
 from mercator.govern._sharing import SharingCheck, sharing_gate
@@ -32,6 +33,7 @@ __all__ = [
     "ROLES",
     "AuditCheck",
     "AuditTrail",
+    "Dpia",
     "Eligibility",
     "PiiScan",
     "Retention",
@@ -43,6 +45,8 @@ __all__ = [
     "consent_column",
     "consented",
     "consenting",
+    "dpia",
+    "dpia_markdown",
     "dsar_erase",
     "dsar_export",
     "eligible",

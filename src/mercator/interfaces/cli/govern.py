@@ -1,4 +1,4 @@
-"""Govern: govern retention, govern pii, govern dsar export|erase, govern verify."""
+"""Govern: govern retention, pii, dsar export|erase, verify, export --for-partner, dpia."""
 
 from __future__ import annotations
 
@@ -119,3 +119,19 @@ def govern_export(data: Annotated[str, typer.Argument(help="A CSV or Parquet fil
     _file_or_workspace(workspace, data, run, as_json)
     if "res" in holder and not holder["res"].params["passes"]:
         raise typer.Exit(1)
+
+
+@govern_app.command("dpia")
+def govern_dpia(output: Annotated[Path | None, typer.Option(help="Write the draft as Markdown here.")] = None,
+                workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """The impact assessment's draft from the schema's personal-data tags, the purposes and
+    their consent, the retention policies and the flows, with the risks that apply."""
+    from mercator.govern import dpia, dpia_markdown
+
+    def run(ws):
+        res = dpia(ws)
+        if output is not None:
+            output.write_text(dpia_markdown(res), encoding="utf-8")
+        return res
+
+    _analysis(workspace, run, as_json)
