@@ -1,5 +1,6 @@
 """Access roles: tokens from the settings file or the environment, roles in order, open access
-when none is configured (issue 22, item 7)."""
+when none is configured (issue 22, item 7); the auditor role, the role by route matrix generated
+from the OpenAPI document, and personal data masked for roles without the right (issue 23, item 5)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,104 @@ def test_tokens_from_settings_and_the_environment_wins(tmp_path, monkeypatch):
 def test_open_access_without_tokens_and_the_order_of_roles(tmp_path, monkeypatch):
     monkeypatch.delenv("MERCATOR_ACCESS_TOKENS", raising=False)
     assert access_tokens(tmp_path / "missing.toml") == {} and role_of(None, {}) == "admin"
-    assert ROLES == ("viewer", "analyst", "admin")
+    assert ROLES == ("viewer", "analyst", "admin", "auditor")
     assert allows("admin", "viewer") and allows("analyst", "analyst") and not allows("viewer", "analyst")
     assert not allows(None, "viewer")
+    assert allows("auditor", "viewer") and allows("auditor", "auditor") and not allows("auditor", "analyst")
+    assert allows("admin", "auditor") and not allows("analyst", "auditor")
+    assert allows("analyst", "personal_data") and not allows("viewer", "personal_data") \
+        and not allows("auditor", "personal_data")
+
+
+#: The documented policy (docs/governance.md, "Access"): every GET is a read, except the audit
+#: trail; every other method acts; these few configure.
+ADMIN_ONLY = {("POST", "/v1/objectives"), ("POST", "/v1/objectives/{objective_id}/signoff"),
+              ("POST", "/v1/alert-rules"), ("POST", "/v1/changes/{change_id}/approve")}
+AUDIT = {("GET", "/v1/audit")}
+TOKENS = {role: f"{role}-token-0123456789" for role in ROLES}
+
+
+def _expected(method: str, path: str) -> set[str]:
+    if (method, path) in AUDIT:
+        return {"admin", "auditor"}
+    if (method, path) in ADMIN_ONLY:
+        return {"admin"}
+    if method in ("GET", "HEAD"):
+        return {"viewer", "analyst", "admin", "auditor"}
+    return {"analyst", "admin"}
+
+
+@pytest.fixture
+def api(tmp_path, monkeypatch):
+    from mercator.interfaces.api import create_app
+
+    monkeypatch.setenv("MERCATOR_ACCESS_TOKENS", ",".join(f"{r}:{t}" for r, t in TOKENS.items()))
+    return create_app(str(tmp_path / "ws.duckdb"), monitor_interval=0)
+
+
+def test_role_by_route_matrix_from_the_openapi_document(api):
+    """Every operation of the OpenAPI document, for every role: its access dependencies (the
+    router's floor and the route's own) let exactly the documented roles through, 401 without a
+    token. Only the dependencies run: no route does its work."""
+    from fastapi import HTTPException
+    from fastapi.routing import APIRoute
+    from starlette.requests import Request
+
+    import inspect
+
+    def own(route: APIRoute) -> list:
+        return [d.call for d in route.dependant.dependencies if list(inspect.signature(d.call).parameters) == ["request"]]
+
+    checks_of: dict[tuple[str, str], list] = {}
+    for r in api.api.routes:
+        if isinstance(r, APIRoute):
+            checks_of.update({(m, r.path): own(r) for m in r.methods})
+        elif hasattr(r, "include_context"):  # FastAPI >= 0.165 keeps an included router whole, its
+            floor = [d.dependency for d in r.include_context.dependencies]  # dependencies beside it
+            for sub in r.original_router.routes:
+                checks_of.update({(m, r.include_context.prefix + sub.path): floor + own(sub) for m in sub.methods})
+    checked = 0
+    for path, ops in api.openapi()["paths"].items():
+        for method in ops:
+            checks = checks_of[(method.upper(), path)]
+            assert checks or path == "/healthz", f"{method} {path} checks no role"
+            for role in (None, *ROLES):
+                headers = [(b"authorization", f"Bearer {TOKENS[role]}".encode())] if role else []
+                request = Request({"type": "http", "method": method.upper(), "path": path, "headers": headers,
+                                   "app": api.api, "query_string": b""})
+                try:
+                    for check in checks:
+                        check(request)
+                    status = 200
+                except HTTPException as exc:
+                    status = exc.status_code
+                if path == "/healthz":
+                    continue
+                if role is None:
+                    assert status == 401, (method, path)
+                else:
+                    assert (status == 200) == (role in _expected(method.upper(), path)), (method, path, role, status)
+            checked += 1
+    assert checked > 40
+
+
+def test_personal_data_is_masked_for_roles_without_the_right(api):
+    """A viewer and an auditor get every personal-data column masked, at any depth; an analyst
+    and an admin see it. Checked through a route added here that returns such a document."""
+    from fastapi.testclient import TestClient
+
+    doc = {"kind": "t", "tables": {"people": [{"customer_id": "c1", "email": "ab12", "score": 0.5}]},
+           "params": {"customer_id": "c1", "k": 3}}
+    api.api.add_api_route("/v1/test-people", lambda: doc, methods=["GET"])
+    with TestClient(api) as client:
+        for role in ROLES:
+            got = client.get("/v1/test-people", headers={"Authorization": f"Bearer {TOKENS[role]}"}).json()
+            row = got["tables"]["people"][0]
+            if role in ("analyst", "admin"):
+                assert got == doc
+            else:
+                assert row == {"customer_id": "***", "email": "***", "score": 0.5}
+                assert got["params"] == {"customer_id": "***", "k": 3}
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -2,7 +2,15 @@
 lists), in the engine; personal data found in free text; access roles; and the hash-chained
 audit trail of governed changes. docs/governance.md says what is built and what is not."""
 
-from mercator.govern._access import ROLES, access_tokens, allows, role_of
+from mercator.govern._access import (
+    RIGHTS,
+    ROLES,
+    access_tokens,
+    allows,
+    mask_personal,
+    personal_keys,
+    role_of,
+)
 from mercator.govern._audit import (
     AuditCheck,
     AuditTrail,
@@ -30,6 +38,7 @@ from mercator.govern._targeting import (
 __all__ = [
     "DEFAULTS",
     "PURPOSES",
+    "RIGHTS",
     "ROLES",
     "AuditCheck",
     "AuditTrail",
@@ -54,6 +63,8 @@ __all__ = [
     "entry_hash",
     "find_person",
     "find_pii",
+    "mask_personal",
+    "personal_keys",
     "policies",
     "protect_pii",
     "purpose_of",

@@ -1,10 +1,15 @@
-"""Access roles: who may read, who may run analyses, who may change rules and objectives.
+"""Access roles: who may read, who may run analyses, who may change rules and objectives, who
+may read the audit trail, and who sees personal data.
 
-Three roles, each allowed what the one before it is:
+Four roles, each a set of rights (``RIGHTS``):
 
-- ``viewer``: reads results and pages;
-- ``analyst``: also runs analyses and evaluations, acknowledges and silences alerts;
-- ``admin``: also changes alert rules, objectives, approvals and settings.
+- ``viewer``: reads results and pages (read), with personal-data columns masked;
+- ``analyst``: also runs analyses and evaluations, acknowledges and silences alerts (act), and
+  sees personal-data columns (pseudonyms and person ids);
+- ``admin``: also changes alert rules, objectives, approvals and settings (configure), and
+  reads the audit trail;
+- ``auditor``: reads results, pages and the audit trail, with personal data masked; acts on
+  nothing.
 
 Tokens are kept in the workspace's settings file (private, mode 600), per role::
 
@@ -27,7 +32,14 @@ from pathlib import Path
 
 from mercator.errors import ConfigError
 
-ROLES = ("viewer", "analyst", "admin")
+ROLES = ("viewer", "analyst", "admin", "auditor")
+#: What each role may do.
+RIGHTS = {"viewer": frozenset({"read"}),
+          "analyst": frozenset({"read", "act", "personal_data"}),
+          "admin": frozenset({"read", "act", "personal_data", "configure", "audit"}),
+          "auditor": frozenset({"read", "audit"})}
+#: The right a route's floor names (the role that has it first), for ``allows(role, "analyst")``.
+NEEDS = {"viewer": "read", "analyst": "act", "admin": "configure", "auditor": "audit"}
 ENV_TOKENS = "MERCATOR_ACCESS_TOKENS"
 
 
@@ -74,5 +86,31 @@ def role_of(token: str | None, tokens: dict[str, str]) -> str | None:
 
 
 def allows(role: str | None, needed: str) -> bool:
-    """Whether ``role`` may do what needs ``needed``."""
-    return role is not None and ROLES.index(role) >= ROLES.index(needed)
+    """Whether ``role`` may do what ``needed`` names: a right (``read``, ``act``, ``configure``,
+    ``audit``, ``personal_data``) or a role, meaning that role's defining right."""
+    return role is not None and NEEDS.get(needed, needed) in RIGHTS[role]
+
+
+def personal_keys() -> frozenset[str]:
+    """The names of the columns that hold personal data: the schema's tagged ones (pseudonyms)
+    and the person ids."""
+    from mercator.govern._subject import PERSON_COLUMNS
+    from mercator.schema import TABLES
+
+    tagged = {c.name for spec in TABLES.values() for c in spec.columns if c.pii}
+    return frozenset(tagged | {c for cols in PERSON_COLUMNS.values() for c in cols})
+
+
+MASK = "***"
+
+
+def mask_personal(doc, keys: frozenset[str] | None = None):
+    """``doc`` (a result's JSON document) with every value under a personal-data key masked, at
+    any depth: a table's cells, a parameter."""
+    keys = personal_keys() if keys is None else keys
+    if isinstance(doc, dict):
+        return {k: (MASK if k in keys and v is not None and not isinstance(v, (dict, list)) else
+                    mask_personal(v, keys)) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [mask_personal(v, keys) for v in doc]
+    return doc

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import time
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from starlette.requests import Request
+from starlette.responses import Response
 
 from mercator import __version__
 from mercator.errors import MercatorError
@@ -112,8 +114,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     every ``trigger_interval`` seconds."""
     from mercator.config import default_location
     from mercator.decide import DecisionService, TriggerSchedule
-    from mercator.govern import access_tokens
-    from mercator.interfaces.api.routes._common import by_method, consenting
+    from mercator.govern import access_tokens, allows, mask_personal, personal_keys
+    from mercator.interfaces.api.routes._common import by_method, caller_role, consenting
     from mercator.interfaces.dashboard import Refresher
     from mercator.monitor import Scheduler
 
@@ -182,6 +184,23 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
         return body
 
     app.state.tokens = access_tokens(settings_path(location))
+    personal = personal_keys()
+
+    @app.middleware("http")
+    async def mask_personal_data(request: Request, call_next):
+        """A caller whose role lacks the personal-data right (viewer, auditor) gets every JSON
+        document with its personal-data columns masked (``mercator.govern.mask_personal``)."""
+        response = await call_next(request)
+        if not app.state.tokens or not response.headers.get("content-type", "").startswith("application/json"):
+            return response
+        role = caller_role(request)
+        if role is None or allows(role, "personal_data"):
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        masked = json.dumps(mask_personal(json.loads(body), personal), ensure_ascii=False).encode("utf-8")
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(masked, status_code=response.status_code, headers=headers, media_type="application/json")
+
     for module in ROUTERS:
         app.include_router(module.router, dependencies=[Depends(by_method)])
     from mercator.interfaces import dashboard

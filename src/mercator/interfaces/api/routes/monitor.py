@@ -275,7 +275,7 @@ async def add_lesson(request: Request, body: LessonBody) -> Response:
                                                author=body.author))
 
 
-@router.get("/audit")
+@router.get("/audit", dependencies=[require("auditor")])
 async def audit(request: Request, subject: str | None = None, action: str | None = None, limit: int = 100
                 ) -> Response:
     """The audit trail, its hash chain checked end to end (`mercator audit`)."""
