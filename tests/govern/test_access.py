@@ -65,11 +65,11 @@ def test_role_by_route_matrix_from_the_openapi_document(api):
     """Every operation of the OpenAPI document, for every role: its access dependencies (the
     router's floor and the route's own) let exactly the documented roles through, 401 without a
     token. Only the dependencies run: no route does its work."""
+    import inspect
+
     from fastapi import HTTPException
     from fastapi.routing import APIRoute
     from starlette.requests import Request
-
-    import inspect
 
     def own(route: APIRoute) -> list:
         return [d.call for d in route.dependant.dependencies if list(inspect.signature(d.call).parameters) == ["request"]]
