@@ -138,8 +138,9 @@ def main() -> None:
         print(json.dumps({"server": "anchor: Starlette + orjson Thompson, no rules, no log", **reference}),
               flush=True)
         port = _port()
+        # the load comes from one address, as from many users: no per-caller limit (it guards, not measures)
         serve = subprocess.Popen([sys.executable, "-m", "mercator.interfaces.cli", "serve", "--port", str(port),
-                                  "--workspace", path], stderr=subprocess.PIPE, text=True)
+                                  "--workspace", path, "--rate-limit", "0"], stderr=subprocess.PIPE, text=True)
         procs.append(serve)
         base = f"http://127.0.0.1:{port}"
         _wait(f"{base}/healthz", serve)

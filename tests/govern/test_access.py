@@ -139,3 +139,27 @@ def test_bad_access_settings_are_named(tmp_path, monkeypatch, text, message):
     monkeypatch.setenv("MERCATOR_ACCESS_TOKENS", "boss:whatever-0123456789")
     with pytest.raises(ConfigError, match="role:token"):
         access_tokens(settings)
+
+
+def test_the_hot_decision_routes_check_the_role_and_the_rate(tmp_path, monkeypatch):
+    """POST /v1/decide and /v1/feedback are answered ahead of FastAPI (not in the OpenAPI
+    document): they too need a token that may act (401 without, 403 for a viewer or an auditor),
+    and a caller beyond the rate limit gets 429 with Retry-After (OWASP API4)."""
+    from fastapi.testclient import TestClient
+
+    from mercator.interfaces.api import create_app
+
+    monkeypatch.setenv("MERCATOR_ACCESS_TOKENS", ",".join(f"{r}:{t}" for r, t in TOKENS.items()))
+    app = create_app(str(tmp_path / "ws.duckdb"), monitor_interval=0, rate_limit=5)
+    body = {"policy": "none", "person_id": "p1", "context": {}}
+    with TestClient(app) as client:
+        for path in ("/v1/decide", "/v1/feedback"):
+            assert client.post(path, json=body).status_code == 401
+            for role in ("viewer", "auditor"):
+                assert client.post(path, json=body, headers={"Authorization": f"Bearer {TOKENS[role]}"}).status_code == 403
+        analyst = {"Authorization": f"Bearer {TOKENS['analyst']}"}
+        codes = [client.post("/v1/decide", json=body, headers=analyst).status_code for _ in range(14)]
+        assert codes[0] not in (401, 403, 429) and 429 in codes  # a burst of 10 passes, then the bucket is empty
+        limited = client.post("/v1/decide", json=body, headers=analyst)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["content-type"].startswith("application/problem+json")

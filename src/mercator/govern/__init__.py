@@ -33,6 +33,7 @@ from mercator.govern._targeting import (
     eligible,
     eligible_frame,
     purpose_of,
+    targeting,
 )
 
 __all__ = [
@@ -73,5 +74,6 @@ __all__ = [
     "role_of",
     "scan_pii",
     "sharing_gate",
+    "targeting",
     "verify_audit",
 ]

@@ -10,6 +10,7 @@ sale and sharing and of ad targeting, whatever was granted."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -91,33 +92,48 @@ class Eligibility:
     removed: dict[str, int] = field(default_factory=dict)
 
 
+def _rule_sets(ws, purpose: str | None, suppress_segments: Sequence[str], as_of=None) -> dict:
+    """The engine expressions the rules check against: the suppressed segments' members
+    (``_sid``) and the people who consented (``_cid``)."""
+    sets = {}
+    if suppress_segments:
+        m = ws.table("segment_members")
+        sets["members"] = m.filter(m.segment.isin(list(suppress_segments))) \
+            .select(_sid=m.customer_id.cast("string")).distinct()
+    if purpose:
+        sets["consented"] = consented(ws, purpose, as_of=as_of)
+    return sets
+
+
 def eligible(ws, people: ir.Table, *, id_col: str = "customer_id", purpose: str | None = None,
-             suppress_segments: Sequence[str] = (), as_of=None) -> Eligibility:
+             suppress_segments: Sequence[str] = (), as_of=None, _sets: dict | None = None) -> Eligibility:
     """``people`` (any table with a customer id column ``id_col``, in the workspace's engine)
     without the members of ``suppress_segments`` (saved segment names) and, with ``purpose``,
     without everyone who has not consented to it as of ``as_of`` (:func:`consented`; missing
-    consent counts as no). Runs as joins in the engine; only the counts come back."""
+    consent counts as no). Runs as joins in the engine; only the counts come back. (``_sets``:
+    the rules' sets computed once by :func:`targeting`, for a list filtered in batches.)"""
     if id_col not in people.columns:
         raise MercatorError(f"no id column {id_col!r} to check consent and suppression against")
+    sets = _sets if _sets is not None else _rule_sets(ws, purpose, suppress_segments, as_of)
     removed: dict[str, int] = {}
     ids = people[id_col].cast("string")
     before = _count(people)
     if suppress_segments:
-        m = ws.table("segment_members")
-        members = m.filter(m.segment.isin(list(suppress_segments))).select(_sid=m.customer_id.cast("string")).distinct()
+        members = sets["members"]
         people = people.anti_join(members, ids == members._sid)
         after = _count(people)
         removed[f"segments: {', '.join(suppress_segments)}"] = before - after
         before, ids = after, people[id_col].cast("string")
     if purpose:
-        ok = consented(ws, purpose, as_of=as_of)
+        ok = sets["consented"]
         people = people.semi_join(ok, ids == ok._cid)
         removed[f"no consent to {purpose_of(purpose)}"] = before - _count(people)
     return Eligibility(people, removed)
 
 
 def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None = None,
-                   suppress_segments: Sequence[str] = (), as_of=None) -> tuple[pd.DataFrame, dict[str, int]]:
+                   suppress_segments: Sequence[str] = (), as_of=None,
+                   _sets: dict | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """:func:`eligible` for rows computed outside the engine (scores, uplift): staged into the
     workspace's engine for the joins, with the original order kept."""
     if not (purpose or suppress_segments):
@@ -130,11 +146,30 @@ def eligible_frame(ws, frame: pd.DataFrame, *, id_col: str, purpose: str | None 
     staged = ws.engine.stage(pa.Table.from_pandas(keyed, preserve_index=False))
     try:
         result = eligible(ws, staged, id_col=id_col, purpose=purpose, suppress_segments=suppress_segments,
-                          as_of=as_of)
+                          as_of=as_of, _sets=_sets)
         keep = result.people.select("_pos").to_pyarrow().column("_pos").to_numpy()
     finally:
         ws.engine.release(staged)
     return frame.iloc[sorted(keep)], result.removed
+
+
+@contextlib.contextmanager
+def targeting(ws, *, purpose: str | None = None, suppress_segments: Sequence[str] = (), as_of=None):
+    """:func:`eligible_frame` for a list filtered batch by batch: the rules' sets (who consented,
+    who is suppressed) are computed once in the engine and kept for the batches. Yields
+    ``keep(frame, id_col) -> (frame, removed)``."""
+    if not (purpose or suppress_segments):
+        yield lambda frame, id_col: (frame, {})
+        return
+    if ws is None:
+        raise MercatorError("consent and suppression need a workspace (its customers and segments)")
+    sets = {k: ws.engine.materialize(v) for k, v in _rule_sets(ws, purpose, suppress_segments, as_of).items()}
+    try:
+        yield lambda frame, id_col: eligible_frame(ws, frame, id_col=id_col, purpose=purpose,
+                                                   suppress_segments=suppress_segments, _sets=sets)
+    finally:
+        for t in sets.values():
+            ws.engine.release(t)
 
 
 def consenting(ws, purpose: str) -> frozenset[str]:

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from mercator.errors import MercatorError
 from mercator.exports import write_csv
 from mercator.frames import batches, read_table, require_columns, sniff_delimiter
-from mercator.govern import eligible_frame
+from mercator.govern import targeting
 from mercator.modelstore import config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
@@ -267,6 +267,29 @@ class ScoreResult(Result):
     title = "Scores"
 
 
+def _score_batch(part: pd.DataFrame, model, id_col, keep, removed: dict, output: Path, reasons: bool,
+                 written: int, read: int, dist: list) -> tuple[int, int]:
+    """Score one batch, keep the people who may be selected, append them to ``output``."""
+    x, _ = prepare_features(part[model.features], model.categories)
+    p = model.predict(x)
+    hot = p >= model.threshold
+    why = np.full(len(part), "", dtype=object)
+    if reasons and hot.any():  # TreeSHAP costs ~0.4 ms a row: explained where someone will act
+        shap = model.shap(x[hot]).drop(columns="_base").to_numpy()
+        names = np.asarray(model.features)[np.argsort(-shap, axis=1)[:, :3]]
+        why[hot] = [", ".join(r) for r in names]
+    out = pd.DataFrame({"row": np.arange(read, read + len(part)) + 2, "score": p, "above_threshold": hot,
+                        "reasons": why})
+    if id_col:
+        out.insert(0, id_col, part[id_col].to_numpy())
+        out, gone = keep(out, id_col)
+        for rule, n in gone.items():
+            removed[rule] = removed.get(rule, 0) + n
+    write_csv(out, output, append=written > 0 or read > 0)
+    dist.append(out["score"].to_numpy())
+    return written + len(out), read + len(part)
+
+
 def score_table(model_path: str | Path, ws: Workspace | None, source: str, output: str | Path, *,
                 id_col: str | None = None, batch_size: int = 100_000, reasons: bool = True,
                 consent: str | None = None, suppress_segments: list[str] | tuple[str, ...] = (),
@@ -288,28 +311,12 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
     parts, total = batches(source, ws, columns=wanted, batch_size=batch_size)
     output = Path(output)
     written, read, dist, removed = 0, 0, [], {}
-    for part in parts:
-        x, _ = prepare_features(part[model.features], model.categories)
-        p = model.predict(x)
-        hot = p >= model.threshold
-        why = np.full(len(part), "", dtype=object)
-        if reasons and hot.any():  # TreeSHAP costs ~0.4 ms a row: explained where someone will act
-            shap = model.shap(x[hot]).drop(columns="_base").to_numpy()
-            names = np.asarray(model.features)[np.argsort(-shap, axis=1)[:, :3]]
-            why[hot] = [", ".join(r) for r in names]
-        out = pd.DataFrame({"row": np.arange(read, read + len(part)) + 2, "score": p, "above_threshold": hot,
-                            "reasons": why})
-        if id_col:
-            out.insert(0, id_col, part[id_col].to_numpy())
-            out, gone = eligible_frame(ws, out, id_col=id_col, purpose=consent, suppress_segments=suppress_segments)
-            for rule, n in gone.items():
-                removed[rule] = removed.get(rule, 0) + n
-        write_csv(out, output, append=written > 0 or read > 0)
-        read += len(part)
-        written += len(out)
-        dist.append(out["score"].to_numpy())
-        if progress:
-            progress(read, total)
+    with targeting(ws if (consent or suppress_segments) else None, purpose=consent,
+                   suppress_segments=suppress_segments) as keep:
+        for part in parts:
+            written, read = _score_batch(part, model, id_col, keep, removed, output, reasons, written, read, dist)
+            if progress:
+                progress(read, total)
     if read == 0:
         write_csv(pd.DataFrame(columns=[*([id_col] if id_col else []), "row", "score", "above_threshold", "reasons"]),
                   output)

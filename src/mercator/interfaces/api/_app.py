@@ -68,8 +68,42 @@ class Front:
     - everything else to FastAPI, whose attributes (``state``, ``openapi``...) it shows as its own.
     """
 
-    def __init__(self, api: FastAPI, hot: dict) -> None:
+    def __init__(self, api: FastAPI, hot: dict, rate_limit: float = 0.0) -> None:
         self.api, self.hot = api, hot
+        self.rate_limit = rate_limit
+        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens left, when counted)
+
+    def _refuse(self, request: Request):
+        """The problem document that refuses a hot request, or None: its caller must be able to
+        act (as every other POST route checks through FastAPI's dependencies), and stay within
+        ``rate_limit`` requests a second (a token bucket per caller, twice as deep: bursts pass)."""
+        from mercator.govern import allows
+        from mercator.interfaces.api.routes._common import caller_role
+
+        tokens = self.api.state.tokens
+        if tokens:
+            role = caller_role(request)
+            if role is None:
+                return _problems.problem(401, "Unauthorized", "a token is needed: send Authorization: Bearer <token>",
+                                         kind="unauthorized", instance=request.url.path,
+                                         headers={"WWW-Authenticate": "Bearer"})
+            if not allows(role, "analyst"):
+                return _problems.problem(403, "Forbidden", f"this needs the analyst role; the token given is a "
+                                                           f"{role}'s", kind="forbidden", instance=request.url.path)
+        if self.rate_limit > 0:
+            header = request.headers.get("authorization", "")
+            who = header or (request.client.host if request.client else "?")
+            now = time.monotonic()
+            left, then = self._buckets.get(who, (2 * self.rate_limit, now))
+            left = min(2 * self.rate_limit, left + (now - then) * self.rate_limit)
+            if left < 1:
+                self._buckets[who] = (left, now)
+                wait = max(1, int(-(-(1 - left) // self.rate_limit)))
+                return _problems.problem(429, "Too many requests", f"at most {self.rate_limit:g} decisions a second "
+                                         "per caller; slow down", kind="rate-limited", instance=request.url.path,
+                                         headers={"Retry-After": str(wait)})
+            self._buckets[who] = (left - 1, now)
+        return None
 
     def __getattr__(self, name: str):
         return getattr(self.api, name)
@@ -86,8 +120,13 @@ class Front:
             handler = self.hot.get((scope["method"], scope["path"]))
             if handler is not None:
                 scope["app"] = self.api
+                request = Request(scope, receive)
+                refused = self._refuse(request)
+                if refused is not None:
+                    await refused(scope, receive, send)
+                    return
                 try:
-                    response = await handler(Request(scope, receive))
+                    response = await handler(request)
                 except Exception as exc:  # noqa: BLE001  (the 500 problem document of every route, never a trace)
                     _problems.log.exception("unhandled error on %s", scope["path"])
                     response = _problems.problem(500, "Internal error", f"{type(exc).__name__}: "
@@ -101,7 +140,7 @@ class Front:
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
                ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0,
                monitor_interval: float = 60.0, refresh_interval: float = 0.0, triggers: str | Path | None = None,
-               trigger_interval: float = 300.0) -> Front:
+               trigger_interval: float = 300.0, rate_limit: float = 0.0) -> Front:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
@@ -111,7 +150,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     Every ``monitor_interval`` seconds the alert rules that are due are evaluated (0: never);
     every ``refresh_interval`` seconds the dashboard pages the data changed under are recomputed
     (0: never; `mercator serve` sets 60). With ``triggers`` (a YAML file), decide's triggers run
-    every ``trigger_interval`` seconds."""
+    every ``trigger_interval`` seconds. ``rate_limit``: the most decisions and feedbacks a
+    second per caller (0: no limit; `mercator serve` sets 1,000)."""
     from mercator.config import default_location
     from mercator.decide import DecisionService, TriggerSchedule
     from mercator.govern import access_tokens, allows, mask_personal, personal_keys
@@ -206,4 +246,4 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     from mercator.interfaces import dashboard
 
     app.include_router(dashboard.router)  # its pages check the role themselves (a login page, not a 401)
-    return Front(app, decide.HOT)
+    return Front(app, decide.HOT, rate_limit)

@@ -29,6 +29,9 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
               "triggers` does once).", exists=True, dir_okay=False)] = None,
           trigger_interval: Annotated[float, typer.Option(
               "--trigger-interval", help="Seconds between runs of the triggers.", min=1)] = 300.0,
+          rate_limit: Annotated[float, typer.Option(
+              "--rate-limit", help="The most decisions and feedbacks a second per caller (token or address); "
+              "beyond, 429 with Retry-After. 0: no limit.", min=0)] = 1000.0,
           workspace: WorkspaceOpt = None) -> None:
     """Serve the REST API (docs at /docs, OpenAPI at /openapi.json) over the workspace. While it
     runs, `mercator ingest` on this machine loads through it, so its reads stay available."""
@@ -39,7 +42,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # as this machine reaches it
     api = create_app(workspace, max_jobs=jobs, wait=min(_STATE["wait"], 10.0), ingest_root=ingest_root, url=url,
                      monitor_interval=monitor_interval, refresh_interval=refresh_interval, triggers=triggers,
-                     trigger_interval=trigger_interval)
+                     trigger_interval=trigger_interval, rate_limit=rate_limit)
     err.print(f"Mercator API on http://{host}:{port} (docs: /docs) over {api.state.server.workspace}",
               highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
