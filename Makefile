@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decide_budget.py
 	$(BIN)/python benchmarks/monitor.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/govern.py
 
 docs: $(STAMP)
 	$(BIN)/mercator schema docs --output docs/data-model.md

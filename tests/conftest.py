@@ -26,7 +26,7 @@ SLOW_FIRST = ("mmm/test_mmm.py", "forecast/test_forecast.py", "interfaces/test_a
               "real/test_mmm_real.py", "ingest/test_accounting.py", "contracts/test_results.py",
               "experiment/test_impact.py", "interfaces/test_dashboard.py", "docs/test_readme_tour.py",
               "explore/test_scan.py", "real/test_forecast_real.py", "forecast/test_drivers.py", "explore/test_explore.py",
-              "decide/test_budget.py", "experiment/test_stats.py", "recommend/test_consent_property.py",
+              "decide/test_budget.py", "experiment/test_stats.py", "govern/test_consent_paths.py",
               "monitor/test_alerts.py", "decide/test_ope.py", "recommend/test_demo_recommend.py")
 
 

@@ -2,7 +2,8 @@
 consent records with their history and Global Privacy Control signals), no path that uses a
 person's data for a purpose outputs anyone without that purpose's consent:
 
-- recommendations in batch and next best offers (personalization);
+- recommendations in batch, one customer's list (personalized only with consent; the
+  non-personalized default otherwise) and next best offers (personalization);
 - a scored list written to a file and the audience file a trigger writes (marketing e-mail);
 - a decision policy's personalized choices (personalization);
 - a partner export through the sharing gate (sale and sharing).
@@ -94,7 +95,7 @@ def test_no_path_outputs_anyone_without_the_purposes_consent(shop, data):
     from mercator.decide._policy import Decider
     from mercator.decide._service import serving_state
     from mercator.govern import consenting, sharing_gate
-    from mercator.recommend import next_best_offers, recommend_batch
+    from mercator.recommend import next_best_offers, recommend_batch, recommend_for
     from mercator.target import score_table
 
     ws, model, people, target, scored, folder = shop
@@ -105,6 +106,9 @@ def test_no_path_outputs_anyone_without_the_purposes_consent(shop, data):
 
     batch = set(recommend_batch(ws, model, k=3).lists.customer_id) & everyone
     assert batch <= ok["personalization"]
+    for c in data.draw(st.lists(st.sampled_from(people), max_size=3), label="asked"):
+        reason = recommend_for(model, c, ws=ws).params["reason"]
+        assert reason.startswith("personalized") == (c in ok["personalization"]), (c, reason)
     offers = next_best_offers(ws, model).to_frame("choices")
     assert set(offers.customer_id) & everyone <= ok["personalization"]
 
