@@ -76,9 +76,10 @@ def find_person(ws, identifier: str) -> Person:
     kind = _kind(identifier)
     c, i = ws.table("customers"), ws.table("identities")
     if kind == "id":
-        customers = {identifier} if _has(c, c.customer_id == identifier) or _has(i, i.customer_id == identifier) \
-            or any(_has(ws.table(t), ws.table(t)[col] == identifier) for t, cols in PERSON_COLUMNS.items()
-                   for col in cols if col == "customer_id") else set()
+        h = identifier
+        customers = {identifier} if any(_has(ws.table(t), ws.table(t)[col] == identifier)
+                                        for t, cols in PERSON_COLUMNS.items() for col in cols
+                                        if col == "customer_id") else set()
         users = {identifier} if _has(ws.table("events"), ws.table("events").user_id == identifier) else set()
     else:
         h = pseudonymize(identifier, kind, key)
@@ -89,11 +90,12 @@ def find_person(ws, identifier: str) -> Person:
     if customers:
         users |= set(_values(i.filter(i.customer_id.isin(list(customers))), "user_id"))
     if not customers and not users:
-        raise NotFoundError(f"nothing is held about that {kind if kind != 'id' else 'id'}: no table refers to it")
+        raise NotFoundError(f"nothing is held about that {kind}: no table refers to it")
     mine = c.filter(c.customer_id.isin(list(customers) or [""]))
     pseudonyms = {v for col in ("email", "phone", "name") for v in _values(mine, col) if v}
     pseudonyms |= {v for v in _values(i.filter(i.customer_id.isin(list(customers) or [""])), "email") if v}
-    request = hashlib.sha256(f"dsar|{key}|{kind}|{identifier.lower()}".encode()).hexdigest()[:16]
+    # the same request id however the e-mail or phone is written (it is derived from the pseudonym)
+    request = hashlib.sha256(f"dsar|{key}|{kind}|{h}".encode()).hexdigest()[:16]
     return Person(request, frozenset(customers), frozenset(users), frozenset(pseudonyms))
 
 
