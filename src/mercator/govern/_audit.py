@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+import pyarrow as pa
 
 from mercator.results import Finding, Result
 
@@ -56,7 +57,13 @@ def record(ws, action: str, subject: str | None = None, *, actor: str | None = N
     h = entry_hash(prev, seq, ts, actor, action, subject, text)
     row = pd.DataFrame([{"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject, "detail": text,
                          "prev_hash": prev, "hash": h}]).astype({"ts": "datetime64[us]"})
-    ws.replace("audit", row, on=["seq"])
+    # appended, never replaced: its position is new (one insert, no delete by key)
+    staged = ws.engine.stage(pa.Table.from_pandas(row, preserve_index=False))
+    try:
+        with ws.transaction():
+            ws.engine.insert("audit", staged)
+    finally:
+        ws.engine.release(staged)
     ws.after_commit(lambda: _write_head(ws, seq, h, ts))
     return h
 
