@@ -198,8 +198,3 @@ def _rewrite(ws, rewrites: dict[tuple[str, str], dict[str, str]]) -> None:
             values = [mapping.get(v, v) for v in rows.column(col).to_pylist()]
             rows = rows.set_column(rows.schema.get_field_index(col), col, pa.array(values, pa.string()))
             ws.replace(table, rows.to_pandas(), on=list(TABLES[table].key))
-
-
-def candidate_pattern() -> re.Pattern:
-    """The engine's pre-filter as a Python pattern (for text outside the workspace)."""
-    return re.compile(CANDIDATE)

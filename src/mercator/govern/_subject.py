@@ -206,14 +206,14 @@ def dsar_erase(ws, identifier: str, *, at: dt.datetime | None = None) -> Subject
     with ws.transaction():
         for child, _col, _parent, _pcol in CHILDREN:  # children first: they find their rows through the parents
             if counts.get(child):
-                _erase(ws, child, filters[child])
+                ws.delete(child, filters[child])
         for name, pred in filters.items():
             if name in {c for c, *_ in CHILDREN} or not counts.get(name):
                 continue
             if name in ANONYMIZE:
                 _anonymize(ws, name, pred, ANONYMIZE[name])
             else:
-                _erase(ws, name, pred)
+                ws.delete(name, pred)
         record(ws, "govern.dsar.erase", person.request_id, at=now,
                detail={"rows": counts, "models_to_retrain": len(models)})
     for name in sorted(counts):
@@ -229,10 +229,6 @@ def dsar_erase(ws, identifier: str, *, at: dt.datetime | None = None) -> Subject
     return SubjectRequest(tables={"tables": frame, "models_to_retrain": pd.DataFrame({"model": models})},
                           findings=tuple(findings),
                           params={"request_id": person.request_id, "rows": total, "models_to_retrain": len(models)})
-
-
-def _erase(ws, name: str, pred) -> None:
-    ws.delete(name, pred)
 
 
 def _anonymize(ws, name: str, pred, columns: tuple[str, ...]) -> None:

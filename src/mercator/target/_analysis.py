@@ -311,8 +311,7 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
     parts, total = batches(source, ws, columns=wanted, batch_size=batch_size)
     output = Path(output)
     written, read, dist, removed = 0, 0, [], {}
-    with targeting(ws if (consent or suppress_segments) else None, purpose=consent,
-                   suppress_segments=suppress_segments) as keep:
+    with targeting(ws, purpose=consent, suppress_segments=suppress_segments) as keep:
         for part in parts:
             written, read = _score_batch(part, model, id_col, keep, removed, output, reasons, written, read, dist)
             if progress:

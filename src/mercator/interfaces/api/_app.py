@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from mercator import __version__
 from mercator.errors import MercatorError
+from mercator.govern import access_tokens, allows, mask_personal, personal_keys
 from mercator.interfaces._served import announced
 from mercator.interfaces.api import _problems
 from mercator.interfaces.api._jobs import Jobs, beside, jobs_folder
@@ -36,6 +37,7 @@ from mercator.interfaces.api.routes import (
     target,
     workspace,
 )
+from mercator.interfaces.api.routes._common import caller_role
 
 ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, decide, attribution, mmm,
            experiment, monitor, report, jobs)
@@ -77,9 +79,6 @@ class Front:
         """The problem document that refuses a hot request, or None: its caller must be able to
         act (as every other POST route checks through FastAPI's dependencies), and stay within
         ``rate_limit`` requests a second (a token bucket per caller, twice as deep: bursts pass)."""
-        from mercator.govern import allows
-        from mercator.interfaces.api.routes._common import caller_role
-
         tokens = self.api.state.tokens
         if tokens:
             role = caller_role(request)
@@ -154,8 +153,7 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     second per caller (0: no limit; `mercator serve` sets 1,000)."""
     from mercator.config import default_location
     from mercator.decide import DecisionService, TriggerSchedule
-    from mercator.govern import access_tokens, allows, mask_personal, personal_keys
-    from mercator.interfaces.api.routes._common import by_method, caller_role, consenting
+    from mercator.interfaces.api.routes._common import by_method, consenting
     from mercator.interfaces.dashboard import Refresher
     from mercator.monitor import Scheduler
 

@@ -8,7 +8,28 @@ from typing import Annotated
 import typer
 
 from mercator.interfaces._params import csv_list, iso_time
-from mercator.interfaces.cli._common import JsonOpt, WorkspaceOpt, _analysis, app
+from mercator.interfaces.cli._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    _analysis,
+    _file_or_workspace,
+    app,
+)
+
+
+def _judged(runner, analysis, verdict: str) -> None:
+    """Run ``analysis`` as every command does (``runner`` opens, prints, handles errors), then
+    exit 1 when the result's ``params[verdict]`` is false: a check that failed, a gate that refused."""
+    held = {}
+
+    def run(ws):
+        held["res"] = analysis(ws)
+        return held["res"]
+
+    runner(run)
+    if "res" in held and not held["res"].params[verdict]:
+        raise typer.Exit(1)
+
 
 govern_app = typer.Typer(help="Governance: retention, personal data in free text.", no_args_is_help=True)
 app.add_typer(govern_app, name="govern")
@@ -73,21 +94,9 @@ def dsar_erase_cmd(identifier: Identifier, workspace: WorkspaceOpt = None, as_js
 def govern_verify(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Verify the audit trail: every link of its hash chain, and its end against the head kept
     outside the database. Exits 1 when it was tampered with."""
-    from mercator.errors import MercatorError
     from mercator.govern import verify_audit
-    from mercator.interfaces.cli._common import _emit, _fail, _open
 
-    try:
-        ws = _open(workspace, read_only=True)
-        try:
-            res = verify_audit(ws)
-        finally:
-            ws.close()
-    except MercatorError as exc:
-        _fail(exc)
-    _emit(res, as_json)
-    if not res.params["intact"]:
-        raise typer.Exit(1)
+    _judged(lambda run: _analysis(workspace, run, as_json), verify_audit, "intact")
 
 
 @govern_app.command("export")
@@ -105,20 +114,12 @@ def govern_export(data: Annotated[str, typer.Argument(help="A CSV or Parquet fil
     >= l on the declared quasi-identifiers; otherwise nothing is written, generalizations that
     would pass are suggested, and the command exits 1."""
     from mercator.govern import sharing_gate
-    from mercator.interfaces.cli._common import _file_or_workspace
 
     if not for_partner:
         raise typer.BadParameter("say who it is for: --for-partner (the only export the gate serves for now)")
-    holder = {}
-
-    def run(ws):
-        holder["res"] = sharing_gate(data, ws=ws, quasi=csv_list(quasi), sensitive=sensitive, k=k, l=l,
-                                     output=output)
-        return holder["res"]
-
-    _file_or_workspace(workspace, data, run, as_json)
-    if "res" in holder and not holder["res"].params["passes"]:
-        raise typer.Exit(1)
+    _judged(lambda run: _file_or_workspace(workspace, data, run, as_json),
+            lambda ws: sharing_gate(data, ws=ws, quasi=csv_list(quasi), sensitive=sensitive, k=k, l=l, output=output),
+            "passes")
 
 
 @govern_app.command("dpia")
