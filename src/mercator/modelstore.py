@@ -118,11 +118,18 @@ def read_signed(path: Path) -> dict:
     return pickle.loads(blob)  # authenticated above
 
 
-def save_model(path: Path, payload: dict, config: dict, packages: tuple[str, ...]) -> dict:
+def save_model(path: Path, payload: dict, config: dict, packages: tuple[str, ...], *, ws: Any = None) -> dict:
     """Write ``payload`` with ``config``, its hash and the versions of ``packages``; returns the
-    record written (``config_hash``, ``versions``)."""
+    record written (``config_hash``, ``versions``). With the workspace ``ws`` it was trained on,
+    the training goes into its audit trail (``model.train``: the file, what it is, its source)."""
     record = {**payload, "config": config, "config_hash": config_hash(config), "versions": versions(packages)}
     write_signed(path, record)
+    if ws is not None:
+        from mercator.govern import record as audit
+
+        audit(ws, "model.train", Path(path).name, detail={"model": next(iter(payload)), "path": str(path),
+                                                          "config_hash": record["config_hash"],
+                                                          "source": config.get("source"), "rows": config.get("rows")})
     return record
 
 

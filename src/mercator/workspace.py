@@ -80,8 +80,11 @@ class Workspace:
                            else f"{self.location.removeprefix('duckdb://')}.toml")
         self.config = WorkspaceConfig.load_or_create(Path(config_path), create=not read_only)
         self._depth, self._after = 0, []
+        self.read_only = read_only
+        self.audit_deferred = 0  # audit entries this read-only session left for the next writer
         if not read_only:
             self.ensure_tables()
+            self._chain_audit()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -102,7 +105,16 @@ class Workspace:
         other.location, other.config = self.location, self.config
         other.engine = self.engine.cursor()  # type: ignore[attr-defined]
         other._depth, other._after = 0, []
+        other.read_only, other.audit_deferred = self.read_only, 0
         return other
+
+    def _chain_audit(self) -> None:
+        """Chain the audit entries that readers left waiting (``mercator.govern``'s pending file)."""
+        from mercator.govern._audit import chain_pending, pending_files
+
+        path, claimed = pending_files(self)
+        if path.exists() or claimed:
+            chain_pending(self)
 
     def __repr__(self) -> str:
         return f"Workspace({self.location!r}, engine={self.engine.name!r})"

@@ -220,7 +220,7 @@ def run_triggers(ws, rules, *, now: dt.datetime | None = None, dry_run: bool = F
     import pyarrow as pa
 
     from mercator.decide._log import SCHEMA, into
-    from mercator.govern import eligible_frame
+    from mercator.govern import eligible_frame, record_export
 
     rules = rules if isinstance(rules, TriggerRules) else parse_triggers(rules)
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
@@ -258,6 +258,7 @@ def run_triggers(ws, rules, *, now: dt.datetime | None = None, dry_run: bool = F
                 outcome = [reason or "sent"] * len(fresh)
             elif t.action == "audience":
                 _audience(t.target, t, fresh, fired_at)
+                record_export(ws, t.target, what=f"audience of trigger {t.name}", rows=len(fresh), purpose=t.purpose)
                 outcome = [f"written to {t.target}"] * len(fresh)
             else:
                 made = _decide(ws, t.target, fresh, stamp)

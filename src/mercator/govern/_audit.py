@@ -13,10 +13,14 @@ elsewhere too (a ticket, a review's note) to pin it against someone who can writ
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,26 +50,130 @@ def entry_hash(prev_hash: str, seq: int, ts: dt.datetime, actor: str | None, act
 
 
 def record(ws, action: str, subject: str | None = None, *, actor: str | None = None,
-           detail: dict | None = None, at: dt.datetime | None = None) -> str:
-    """Append one entry (inside the caller's transaction when there is one) and return its hash."""
+           detail: dict | None = None, at: dt.datetime | None = None) -> str | None:
+    """Append one entry (inside the caller's transaction when there is one) and return its hash.
+    On a workspace opened read-only (a model trained, a list exported by a reading command) the
+    entry waits in the pending file (:func:`defer`) until the next writer chains it; None then."""
+    entry = {"ts": pd.Timestamp(at or _now()).floor("us").isoformat(), "actor": actor, "action": action,
+             "subject": subject, "detail": detail or {}}
+    if getattr(ws, "read_only", False):
+        defer(pending_path(ws), entry)
+        ws.audit_deferred += 1
+        return None
+    return _append(ws, [entry])
+
+
+def _append(ws, entries: list[dict]) -> str:
+    """Chain ``entries`` (in order) after the trail's last one, in one insert; the new head."""
     t = ws.table("audit")
     last = t.order_by(t.seq.desc()).limit(1).select("seq", "hash").to_pyarrow().to_pylist()
-    seq = last[0]["seq"] + 1 if last else 1
-    prev = last[0]["hash"] if last else ""
-    ts = pd.Timestamp(at or _now()).floor("us").to_pydatetime()
-    text = _canonical(detail or {})
-    h = entry_hash(prev, seq, ts, actor, action, subject, text)
-    row = pd.DataFrame([{"seq": seq, "ts": ts, "actor": actor, "action": action, "subject": subject, "detail": text,
-                         "prev_hash": prev, "hash": h}]).astype({"ts": "datetime64[us]"})
-    # appended, never replaced: its position is new (one insert, no delete by key)
-    staged = ws.engine.stage(pa.Table.from_pandas(row, preserve_index=False))
+    seq = last[0]["seq"] if last else 0
+    h = last[0]["hash"] if last else ""
+    rows = []
+    for e in entries:
+        seq += 1
+        ts = pd.Timestamp(e["ts"]).floor("us").to_pydatetime()
+        text = _canonical(e["detail"] or {})
+        prev, h = h, entry_hash(h, seq, ts, e["actor"], e["action"], e["subject"], text)
+        rows.append({"seq": seq, "ts": ts, "actor": e["actor"], "action": e["action"], "subject": e["subject"],
+                     "detail": text, "prev_hash": prev, "hash": h})
+    frame = pd.DataFrame(rows).astype({"ts": "datetime64[us]", "seq": "int64"})
+    # appended, never replaced: its positions are new (one insert, no delete by key)
+    staged = ws.engine.stage(pa.Table.from_pandas(frame, preserve_index=False))
     try:
         with ws.transaction():
             ws.engine.insert("audit", staged)
     finally:
         ws.engine.release(staged)
-    ws.after_commit(lambda: _write_head(ws, seq, h, ts))
+    ws.after_commit(lambda: _write_head(ws, seq, h, rows[-1]["ts"]))
     return h
+
+
+def pending_path(ws) -> Path:
+    """The file where entries wait to be chained (written by readers and by the API server's
+    access log): beside the workspace's settings file (``ws`` or that file's path)."""
+    settings = ws if isinstance(ws, str | Path) else ws.config.path
+    return Path(settings).with_suffix(".audit-pending.jsonl")
+
+
+def defer(path: Path, entry: dict) -> None:
+    """Append ``entry`` to the pending file ``path`` with one write, under an exclusive lock, to
+    the file that is still there (one that :func:`chain_pending` renamed meanwhile is let go)."""
+    entry = {**entry, "ts": entry.get("ts") or pd.Timestamp(_now()).floor("us").isoformat(),
+             "detail": {**(entry.get("detail") or {}), "ref": uuid.uuid4().hex}}
+    line = (_canonical(entry) + "\n").encode("utf-8")
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.write(fd, line)
+                return
+        finally:
+            os.close(fd)  # closing lets the lock go
+
+
+def chain_pending(ws) -> int:
+    """Chain the entries waiting in the pending file into the trail (a writer does this when it
+    opens the workspace; `mercator serve` every minute), in one transaction; how many. The file is
+    claimed by renaming it under the writers' lock, and deleted once the transaction commits; an
+    entry chained before a crash that kept its file is recognized by its ``ref`` and not chained
+    twice."""
+    path = pending_path(ws)
+    claimed = pending_files(ws)[1]  # left by a crash before the delete
+    if path.exists():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            target = path.with_name(f"{path.name}.{time.time_ns()}")
+            os.replace(path, target)
+            claimed.append(target)
+        finally:
+            os.close(fd)
+    entries = []
+    for f in claimed:
+        for line in f.read_bytes().splitlines():
+            with contextlib.suppress(ValueError):  # a torn last line: its writer died mid-write
+                entries.append(json.loads(line))
+    if entries:
+        entries.sort(key=lambda e: e["ts"])
+        t = ws.table("audit")
+        since = pd.Timestamp(entries[0]["ts"]).floor("us").to_pydatetime()
+        done = {json.loads(d).get("ref") for d in t.filter(t.ts >= since).detail.to_pyarrow().to_pylist() if d}
+        entries = [e for e in entries if e["detail"].get("ref") not in done]
+    if entries:
+        _append(ws, entries)
+
+    def forget() -> None:
+        for f in claimed:
+            f.unlink(missing_ok=True)
+
+    ws.after_commit(forget)
+    return len(entries)
+
+
+def record_export(ws, path: str | Path, *, what: str, rows: int | dict, purpose: str | None = None) -> None:
+    """An export into the audit trail: the file, what it holds, its rows and the purpose it
+    serves (nothing without a workspace: a file analysed in memory has no trail)."""
+    if ws is not None:
+        record(ws, "export", str(path), detail={"what": what, "rows": rows, "purpose": purpose})
+
+
+def pending_files(ws) -> tuple[Path, list[Path]]:
+    """The pending file and those claimed but not yet deleted (after a crash); ``ws`` as for
+    :func:`pending_path`."""
+    path = pending_path(ws)
+    return path, sorted(path.parent.glob(path.name + ".*"))
+
+
+def waiting(ws) -> int:
+    """How many entries wait in the pending files, not yet chained."""
+    path, claimed = pending_files(ws)
+    return sum(f.read_bytes().count(b"\n") for f in [path, *claimed] if f.exists())
 
 
 def head_path(ws) -> Path:
@@ -157,12 +265,17 @@ def verify_audit(ws) -> AuditCheck:
         checks.append({"check": "head", "ok": False,
                        "detail": f"the chain runs to entry {last[0]}, past the head file's {head['seq']}: entries "
                                  "were added outside Mercator"})
+    n = waiting(ws)
+    if n:  # not yet in the chain: kept by the file's permissions until the next writer chains them
+        checks.append({"check": "pending", "ok": True,
+                       "detail": f"{n:,} entr{'y waits' if n == 1 else 'ies wait'} in {pending_path(ws).name} to be "
+                                 "chained by the next writer"})
     frame = pd.DataFrame(checks)
     ok = bool(frame.ok.all())
     text = ("The audit trail is intact: " + "; ".join(frame.detail) + "." if ok else
             "The audit trail was TAMPERED WITH: " + "; ".join(frame.detail[~frame.ok]) + ".")
     return AuditCheck(tables={"checks": frame}, findings=(Finding(text, impact=1.0),),
-                      params={"intact": ok, "entries": len(rows), "broken_at": broken,
+                      params={"intact": ok, "entries": len(rows), "broken_at": broken, "pending": n,
                               "head": head, "last": {"seq": last[0], "hash": last[1]}})
 
 

@@ -115,6 +115,7 @@ def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None =
     the one engine-side filter: the gate judges, and writes, only the rest."""
     from mercator.exports import write_csv
     from mercator.frames import engine_table
+    from mercator.govern._audit import record_export
 
     if k < 2 or l < 1:
         raise BadParameter(f"k must be at least 2 and l at least 1; got k={k}, l={l}")
@@ -140,7 +141,10 @@ def sharing_gate(data, *, ws=None, quasi: Sequence[str], sensitive: str | None =
     params = {"source": name, "quasi": quasi, "sensitive": sensitive, "k_required": k, "l_required": l,
               "passes": passes, "k": base["k"], "l": base["l"], "no_consent": removed}
     if passes and output is not None:
-        write_csv(t.to_pandas(), output)  # the gate has passed: the whole data set, as shared, leaves
+        shared = t.to_pandas()
+        write_csv(shared, output)  # the gate has passed: the whole data set, as shared, leaves
+        record_export(ws, output, what=f"partner export of {name} (k = {base['k']})", rows=len(shared),
+                      purpose=purpose if id_col in t.columns else None)
         params["output"] = str(output)
     what = f"k = {base['k']}" + (f", l = {base['l']}" if sensitive else "")
     if removed:

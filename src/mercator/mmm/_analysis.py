@@ -217,7 +217,7 @@ def fit_mmm(data: str | Path | pd.DataFrame | None = None, *, ws: Workspace | No
     path = None
     if save or save_to is not None:  # saved only when the caller asks
         path = model_path(ws, save_to, f"mmm-{kpi}-{chash[:8]}", _SUFFIX)
-        save_model(path, {"mmm": model}, config, _PACKAGES)
+        save_model(path, {"mmm": model}, config, _PACKAGES, ws=ws)
     params = {"source": source, "kpi": kpi, "date_col": date_col, "channels": channels, "controls": controls,
               "adstock": spec.adstock, "saturation": spec.saturation,
               "chosen_by": "PSIS-LOO" if choice is not None else "the caller", "lmax": lmax, "periods": d.periods,

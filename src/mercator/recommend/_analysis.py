@@ -153,7 +153,7 @@ def _fit_result(ws, model: Recommender, rankers: dict, save: bool, save_to) -> R
     path = None
     if save or save_to is not None:
         path = model_path(ws, save_to, f"recommend-{chash[:8]}", _SUFFIX)
-        save_model(path, {"recommender": model}, config, _PACKAGES)
+        save_model(path, {"recommender": model}, config, _PACKAGES, ws=ws)
     summary = pd.DataFrame([{"protocol": p, "training_rows": r.rows, "purchases": r.positives,
                              "customers_with_lists": model.lists[p].customer_id.nunique()} for p, r in rankers.items()])
     imp = []

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from mercator.errors import MercatorError
 from mercator.exports import write_csv
 from mercator.frames import batches, read_table, require_columns, sniff_delimiter
-from mercator.govern import targeting
+from mercator.govern import record_export, targeting
 from mercator.modelstore import config_hash, load_model, model_path, save_model
 from mercator.modelstore import versions as package_versions
 from mercator.results import Finding, Result
@@ -116,7 +116,7 @@ def train_model(ws: Workspace | None, source: str, label: str, *, exclude: list[
     versions = package_versions(_PACKAGES)
     path = model_path(ws, save_to, name or f"{label}-{chash[:8]}") if save or save_to is not None else None
     if path is not None:
-        save_model(path, {"model": model}, config, _PACKAGES)
+        save_model(path, {"model": model}, config, _PACKAGES, ws=ws)
     tables["single_feature_auc"] = pd.DataFrame({"feature": aucs.index, "auc": aucs.to_numpy()})
     m = model.metrics
     card = {"model": "LightGBM, Platt-calibrated; baseline logistic regression", "label": f"{label} = "
@@ -319,6 +319,7 @@ def score_table(model_path: str | Path, ws: Workspace | None, source: str, outpu
     if read == 0:
         write_csv(pd.DataFrame(columns=[*([id_col] if id_col else []), "row", "score", "above_threshold", "reasons"]),
                   output)
+    record_export(ws, output, what=f"scores ({Path(model_path).name})", rows=written, purpose=consent)
     p_all = np.concatenate(dist) if dist else np.array([])
     summary = pd.DataFrame({"rows": [read], "written": [written], "mean_score": [float(p_all.mean()) if written else
                                                                                  np.nan],

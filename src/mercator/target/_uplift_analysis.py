@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from mercator.errors import MercatorError
 from mercator.exports import write_csv
 from mercator.frames import read_table, require_columns
-from mercator.govern import eligible_frame
+from mercator.govern import eligible_frame, record_export
 from mercator.results import Finding, Result
 from mercator.target._analysis import _binary, _features, _name
 from mercator.target._model import (
@@ -307,6 +307,7 @@ def target_list(ws: Workspace | None, source: str, output: str | Path | None = N
     chosen = chosen.assign(rank=np.arange(1, len(chosen) + 1))
     if output is not None:
         write_csv(chosen, output)
+        record_export(ws, output, what="uplift target list", rows=len(chosen), purpose=consent)
     suppressed = pd.DataFrame({"rule": list(counts), "suppressed": list(counts.values())})
     text = (f"Target list: {len(chosen):,} of {scored:,} by expected incremental "
             f"{'value' if value_col else 'response'} ({learner}); expected total {chosen['expected_value'].sum():,.1f}"

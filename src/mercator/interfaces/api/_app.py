@@ -18,6 +18,7 @@ from mercator.errors import MercatorError
 from mercator.govern import access_tokens, allows, mask_personal, personal_keys
 from mercator.interfaces._served import announced
 from mercator.interfaces.api import _problems
+from mercator.interfaces.api._access_log import AccessLog, actor
 from mercator.interfaces.api._jobs import Jobs, beside, jobs_folder
 from mercator.interfaces.api._server import Server
 from mercator.interfaces.api.routes import (
@@ -37,7 +38,7 @@ from mercator.interfaces.api.routes import (
     target,
     workspace,
 )
-from mercator.interfaces.api.routes._common import caller_role
+from mercator.interfaces.api.routes._common import caller_role, caller_token
 
 ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, decide, attribution, mmm,
            experiment, monitor, report, jobs)
@@ -139,7 +140,7 @@ class Front:
 def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float = 10.0,
                ingest_root: str | Path | None = None, url: str | None = None, sync_interval: float = 60.0,
                monitor_interval: float = 60.0, refresh_interval: float = 0.0, triggers: str | Path | None = None,
-               trigger_interval: float = 300.0, rate_limit: float = 0.0) -> Front:
+               trigger_interval: float = 300.0, rate_limit: float = 0.0, audit_interval: float = 60.0) -> Front:
     """The API over ``workspace`` (default: ``$MERCATOR_WORKSPACE`` or ``./mercator.duckdb``);
     at most ``max_jobs`` background jobs run at once; a request waits up to ``wait`` seconds for
     a workspace another process holds, then answers 503. Loads through the API read files
@@ -150,7 +151,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     every ``refresh_interval`` seconds the dashboard pages the data changed under are recomputed
     (0: never; `mercator serve` sets 60). With ``triggers`` (a YAML file), decide's triggers run
     every ``trigger_interval`` seconds. ``rate_limit``: the most decisions and feedbacks a
-    second per caller (0: no limit; `mercator serve` sets 1,000)."""
+    second per caller (0: no limit; `mercator serve` sets 1,000). Every request through the API
+    is noted for the audit trail and chained into it every ``audit_interval`` seconds."""
     from mercator.config import default_location
     from mercator.decide import DecisionService, TriggerSchedule
     from mercator.interfaces.api.routes._common import by_method, consenting
@@ -164,7 +166,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
                                 consenting=lambda purpose: consenting(srv, purpose), sync_interval=sync_interval)
     monitor_schedule = Scheduler(srv.open, srv.writing, tick=monitor_interval)
     pages = Refresher(srv.open, srv.writing, tick=refresh_interval)
-    periodic = [monitor_schedule, pages]
+    access = AccessLog(settings_path(location), srv.writing, tick=audit_interval)
+    periodic = [monitor_schedule, pages, access]
     if triggers is not None:
         periodic.append(TriggerSchedule(triggers, srv.open, srv.writing, tick=trigger_interval))
 
@@ -196,7 +199,8 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     app.state.decide = decisions
     app.state.monitor = monitor_schedule
     app.state.pages = pages
-    app.state.triggers = periodic[2] if triggers is not None else None
+    app.state.triggers = periodic[-1] if triggers is not None else None
+    app.state.access = access
     _problems.install(app)
 
     checked: dict = {}
@@ -225,13 +229,16 @@ def create_app(workspace: str | None = None, *, max_jobs: int = 1, wait: float =
     personal = personal_keys()
 
     @app.middleware("http")
-    async def mask_personal_data(request: Request, call_next):
-        """A caller whose role lacks the personal-data right (viewer, auditor) gets every JSON
-        document with its personal-data columns masked (``mercator.govern.mask_personal``)."""
+    async def governed(request: Request, call_next):
+        """Every request noted for the audit trail (``AccessLog``); a caller whose role lacks the
+        personal-data right (viewer, auditor) gets every JSON document with its personal-data
+        columns masked (``mercator.govern.mask_personal``)."""
         response = await call_next(request)
-        if not app.state.tokens or not response.headers.get("content-type", "").startswith("application/json"):
-            return response
+        tokens = app.state.tokens
         role = caller_role(request)
+        access.note(request, response.status_code, actor(role, caller_token(request), not tokens))
+        if not tokens or not response.headers.get("content-type", "").startswith("application/json"):
+            return response
         if role is None or allows(role, "personal_data"):
             return response
         body = b"".join([chunk async for chunk in response.body_iterator])

@@ -153,8 +153,8 @@ def _open(workspace: str | None, **kw):
     return Workspace(workspace, wait=_STATE["wait"], on_wait=waiting, **kw)
 
 
-def _emit(result: Result, as_json: bool) -> None:
-    if _STATE.get("output"):
+def _emit(result: Result, as_json: bool, *, exported: bool = False) -> None:
+    if _STATE.get("output") and not exported:
         _write_csv(result, Path(_STATE["output"]))
     if _STATE.get("html"):
         from mercator.interfaces.report import result_page
@@ -211,9 +211,10 @@ def _table(name: str, df: pd.DataFrame, order: list[str], width: int | None) -> 
     return t, used
 
 
-def _write_csv(result: Result, path: Path) -> None:
+def _write_csv(result: Result, path: Path, ws=None) -> None:
     """Every table of ``result`` as CSV: the first to ``path``, the others beside it as
-    ``<stem>-<table>.csv``."""
+    ``<stem>-<table>.csv``; with the workspace it came from, the export goes into its audit
+    trail."""
     from mercator.exports import write_csv
 
     written = []
@@ -222,6 +223,10 @@ def _write_csv(result: Result, path: Path) -> None:
         target = path if i == 0 else path.with_name(f"{path.stem}-{name}{path.suffix or '.csv'}")
         write_csv(df, target)  # the one writer: cells that look like formulas are neutralized
         written.append(str(target))
+    if ws is not None:
+        from mercator.govern import record_export
+
+        record_export(ws, path, what=result.kind, rows={n: len(df) for n, df in result.tables.items()})
     err.print("tables written: " + ", ".join(written), highlight=False, soft_wrap=True)
 
 
@@ -279,11 +284,27 @@ def _analysis(workspace: str | None, run, as_json: bool, *, read_only: bool = Tr
         ws = _open(workspace, read_only=read_only)
         try:
             res = run(ws)
+            if _STATE.get("output"):
+                _write_csv(res, Path(_STATE["output"]), ws)
         finally:
             ws.close()
     except MercatorError as exc:
         _fail(exc)
-    _emit(res, as_json)
+    if ws.audit_deferred:
+        _chain_audit(workspace)
+    _emit(res, as_json, exported=True)
+
+
+def _chain_audit(workspace: str | None) -> None:
+    """Chain the audit entries a reading command left waiting (a model trained, a list
+    exported), by opening the workspace for writing a moment; if another process holds it, they
+    wait for the next writer (`mercator serve` chains every minute)."""
+    from mercator.workspace import Workspace
+
+    try:
+        Workspace(workspace).close()  # a writer chains what waits when it opens
+    except MercatorError as exc:
+        log.info("audit entries left waiting: %s", exc)
 
 
 def _file_or_workspace(workspace: str | None, source: str | None, run, as_json: bool) -> None:

@@ -27,14 +27,18 @@ class Body(BaseModel):
 TOKEN_COOKIE = "mercator_token"
 
 
+def caller_token(request: Request) -> str | None:
+    """The token the request carries: ``Authorization: Bearer``, or the dashboard's cookie."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
+
+
 def caller_role(request: Request) -> str | None:
-    """The role of the token the request carries (``Authorization: Bearer``, or the dashboard's
-    cookie); admin when no token is configured (open access)."""
+    """The role of the token the request carries; admin when no token is configured (open
+    access)."""
     from mercator.govern import role_of
 
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
-    return role_of(token, request.app.state.tokens)
+    return role_of(caller_token(request), request.app.state.tokens)
 
 
 def _check(request: Request, needed: str) -> str:
