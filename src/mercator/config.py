@@ -39,11 +39,19 @@ class WorkspaceConfig:
     Attributes:
         path: the TOML file the settings were read from (or will be written to).
         pseudonymization_key: secret key of the keyed hash applied to PII columns at ingest.
-            Changing it breaks joins between data loaded before and after the change.
+            Changing it breaks joins between data loaded before and after the change; rotate
+            it instead (``mercator govern rotate-key``).
+        rotations: the keys of each rotation since, oldest first (``rotations`` in the
+            ``[pseudonymization]`` section).
     """
 
     path: Path
     pseudonymization_key: Secret = field(repr=False)
+    rotations: tuple[Secret, ...] = field(default=(), repr=False)
+
+    def keys(self) -> tuple[str, ...]:
+        """The key chain a value is pseudonymized through: the key, then each rotation's."""
+        return (self.pseudonymization_key.reveal(), *(k.reveal() for k in self.rotations))
 
     @classmethod
     def load_or_create(cls, path: Path, *, create: bool = True) -> WorkspaceConfig:
@@ -75,7 +83,10 @@ class WorkspaceConfig:
                                  f'key = "{key}"\n')
         if len(key) < 16:
             raise ConfigError(f"{path}: pseudonymization key is shorter than 16 characters; use a long random value.")
-        return cls(path=path, pseudonymization_key=Secret(key))
+        rotations = data.get("pseudonymization", {}).get("rotations", [])
+        if not isinstance(rotations, list) or any(not isinstance(k, str) or len(k) < 16 for k in rotations):
+            raise ConfigError(f"{path}: [pseudonymization] rotations must be a list of keys of at least 16 characters")
+        return cls(path=path, pseudonymization_key=Secret(key), rotations=tuple(Secret(k) for k in rotations))
 
 
 def write_private(path: Path, text: str, *, exist_ok: bool = False) -> None:

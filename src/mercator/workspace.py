@@ -84,7 +84,7 @@ class Workspace:
         self.audit_deferred = 0  # audit entries this read-only session left for the next writer
         if not read_only:
             self.ensure_tables()
-            self._chain_audit()
+            self._settle()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -108,10 +108,13 @@ class Workspace:
         other.read_only, other.audit_deferred = self.read_only, 0
         return other
 
-    def _chain_audit(self) -> None:
-        """Chain the audit entries that readers left waiting (``mercator.govern``'s pending file)."""
+    def _settle(self) -> None:
+        """What a writer finishes when it opens: a key rotation a crash interrupted, and the audit
+        entries that readers left waiting (``mercator.govern``); a stat or two when there is none."""
         from mercator.govern._audit import chain_pending, pending_files
+        from mercator.govern._keys import settle_rotation
 
+        settle_rotation(self)
         path, claimed = pending_files(self)
         if path.exists() or claimed:
             chain_pending(self)

@@ -83,7 +83,7 @@ def test_a_scan_finds_and_pseudonymizes_text_in_place(duckdb_ws):
     scan_pii(ws, ["content"], protect_how="pseudonymize")
     after = ws.table("content").order_by("doc_id").to_pandas()
     key = ws.config.pseudonymization_key.reveal()
-    assert after.text[0] == f"Great shoes, write me at <email:{pseudonymize('jane.doe@example.com', 'email', key)[:16]}>"
+    assert after.text[0] == f"Great shoes, write me at <email:{pseudonymize('jane.doe@example.com', 'email', key)}>"
     assert "4111" not in after.text[1] and "WEST" not in after.text[2]
     assert list(after.text[3:]) == texts[3:]
     assert scan_pii(ws, ["content"]).to_frame("found").empty

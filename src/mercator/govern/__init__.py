@@ -26,6 +26,7 @@ from mercator.govern._audit import (
     waiting,
 )
 from mercator.govern._dpia import Dpia, dpia, dpia_markdown
+from mercator.govern._keys import KeyRotation, rotate_key
 from mercator.govern._pii import PiiScan, find_pii, protect_pii, scan_pii
 from mercator.govern._retention import DEFAULTS, Retention, policies, retention
 from mercator.govern._sharing import SharingCheck, sharing_gate
@@ -51,6 +52,7 @@ __all__ = [
     "AuditTrail",
     "Dpia",
     "Eligibility",
+    "KeyRotation",
     "PiiScan",
     "Retention",
     "SharingCheck",
@@ -83,6 +85,7 @@ __all__ = [
     "record_export",
     "retention",
     "role_of",
+    "rotate_key",
     "scan_pii",
     "sharing_gate",
     "targeting",

@@ -72,13 +72,17 @@ def _inside_longer_number(text: str, start: int, end: int) -> bool:
 def find_pii(text: str | None) -> list[Span]:
     """Every piece of personal data in ``text``, in order (where findings overlap, the one with
     the higher score, then the longer one)."""
+    from mercator.ingest._pii import TOKEN
+
     if not text:
         return []
+    tokens = [m.span() for m in TOKEN.finditer(text)]  # pseudonyms already: their hex digits are no phone
     spans = []
     for r in _recognizers():
         for x in r.analyze(text, r.supported_entities, None) or ():
             if x.score >= MIN_SCORE and x.entity_type in ENTITIES and not (
-                    x.entity_type == "CREDIT_CARD" and _inside_longer_number(text, x.start, x.end)):
+                    x.entity_type == "CREDIT_CARD" and _inside_longer_number(text, x.start, x.end)) and not any(
+                    x.start < b and a < x.end for a, b in tokens):
                 spans.append(Span(ENTITIES[x.entity_type], x.start, x.end, float(x.score)))
     # overlapping findings (a card's digits read as a phone too): the surest, then the longest, wins
     out: list[Span] = []
@@ -88,9 +92,11 @@ def find_pii(text: str | None) -> list[Span]:
     return sorted(out, key=lambda s: s.start)
 
 
-def protect_pii(text: str | None, spans: Sequence[Span], *, how: str = "pseudonymize", key: str | None = None) -> str | None:
-    """``text`` with each span replaced: ``<email:1f2e…>`` (its keyed pseudonym, the same one
-    ingest gives that e-mail or phone in a tagged column) or ``<email>`` (``how="redact"``)."""
+def protect_pii(text: str | None, spans: Sequence[Span], *, how: str = "pseudonymize",
+                key: str | Sequence[str] | None = None) -> str | None:
+    """``text`` with each span replaced: ``<email:1f2e…>`` (its keyed pseudonym under the key
+    chain ``key``, the same one ingest gives that e-mail or phone in a tagged column) or
+    ``<email>`` (``how="redact"``)."""
     from mercator.ingest import pseudonymize
 
     if not text or not spans:
@@ -102,7 +108,7 @@ def protect_pii(text: str | None, spans: Sequence[Span], *, how: str = "pseudony
     parts, at = [], 0
     for s in spans:
         value = text[s.start:s.end]
-        token = f"<{s.entity}>" if how == "redact" else f"<{s.entity}:{pseudonymize(value, s.entity, key)[:16]}>"
+        token = f"<{s.entity}>" if how == "redact" else f"<{s.entity}:{pseudonymize(value, s.entity, key)}>"
         parts += [text[at:s.start], token]
         at = s.end
     parts.append(text[at:])
@@ -143,7 +149,7 @@ def scan_pii(ws, tables: Sequence[str] | None = None, *, protect_how: str | None
     for t in names:
         if t not in TABLES:
             raise BadParameter(f"unknown table {t!r}; tables: {', '.join(TABLES)}")
-    key = ws.config.pseudonymization_key.reveal() if protect_how == "pseudonymize" else None
+    key = ws.config.keys() if protect_how == "pseudonymize" else None
     found, columns, rewrites = [], [], {}
     for table, col in _text_columns(ws, names):
         t = ws.table(table)

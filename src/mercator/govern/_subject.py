@@ -72,7 +72,7 @@ def find_person(ws, identifier: str) -> Person:
     identifier = str(identifier or "").strip()
     if not identifier:
         raise BadParameter("a subject request needs an e-mail, a phone number or a customer id")
-    key = ws.config.pseudonymization_key.reveal()
+    key = ws.config.keys()
     kind = _kind(identifier)
     c, i = ws.table("customers"), ws.table("identities")
     if kind == "id":
@@ -95,7 +95,7 @@ def find_person(ws, identifier: str) -> Person:
     pseudonyms = {v for col in ("email", "phone", "name") for v in _values(mine, col) if v}
     pseudonyms |= {v for v in _values(i.filter(i.customer_id.isin(list(customers) or [""])), "email") if v}
     # the same request id however the e-mail or phone is written (it is derived from the pseudonym)
-    request = hashlib.sha256(f"dsar|{key}|{kind}|{h}".encode()).hexdigest()[:16]
+    request = hashlib.sha256(f"dsar|{key[0]}|{kind}|{h}".encode()).hexdigest()[:16]
     return Person(request, frozenset(customers), frozenset(users), frozenset(pseudonyms))
 
 
@@ -133,8 +133,8 @@ def _filters(ws, person: Person) -> dict:
         if parent in parents:
             out[child] = (lambda t, col=col, parent=parent, pcol=pcol:
                           t[col].isin(ws.table(parent).filter(parents[parent](ws.table(parent)))[pcol]))
-    # a raw row is JSON: an id is a quoted value there; a pseudonym is whole (a tagged column) or
-    # its first 16 hex digits (redacted text)
+    # a raw row is JSON: an id is a quoted value there; a pseudonym is in a token (<email:...>),
+    # or its first 16 hex digits in text redacted before tokens carried the whole pseudonym
     needles = [json.dumps(x) for x in ids] + pseud + [p[:16] for p in pseud]
     if needles:
         pattern = "|".join(re.escape(x) for x in needles)

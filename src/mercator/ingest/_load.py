@@ -30,7 +30,7 @@ from mercator._keys import same_key
 from mercator.errors import IngestInvariantError, MappingError
 from mercator.govern import record
 from mercator.ingest._mapping import ColumnSource, TableMapping, identity_mapping, load_mapping
-from mercator.ingest._pii import pii_kind_of_header, pseudonymize, redact_text
+from mercator.ingest._pii import pii_kind_of_header, redact_text, token
 from mercator.ingest._readers import ROW, RawSource, read_source
 from mercator.ingest._validate import (
     COLUMN,
@@ -83,7 +83,7 @@ def _private_row(rec: dict, mapping: TableMapping, key: str) -> dict:
         if value is None:
             out[col] = None
         elif kind:
-            out[col] = pseudonymize(str(value), kind, key)
+            out[col] = token(kind, str(value), key)
         else:
             out[col] = redact_text(value, key) if isinstance(value, str) else value
     return out
@@ -92,7 +92,7 @@ def _private_row(rec: dict, mapping: TableMapping, key: str) -> dict:
 def _quarantine_rows(ws: Workspace, raw: RawSource, mapping: TableMapping, bad: pd.DataFrame,
                      load_id: int, now: dt.datetime) -> pa.Table:
     """Quarantine records for the rejected rows, with the source row as JSON (PII hashed)."""
-    key = ws.config.pseudonymization_key.reveal()
+    key = ws.config.keys()
     source_rows = raw.data.filter(pc.is_in(raw.data[ROW], pa.array(bad[ROW].to_numpy(), pa.int64())))
     by_row = {}
     for rec in source_rows.to_pylist():  # rejected rows only: few, and bounded by the file
@@ -177,7 +177,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     """
     engine, spec = ws.engine, mapping.spec
     key = spec.natural_key
-    pkey = ws.config.pseudonymization_key.reveal()
+    pkey = ws.config.keys()
 
     def typed(source: ir.Table, explain: bool = False) -> ir.Table:
         return typed_expression(source, mapping, engine, pkey, explain=explain)

@@ -82,7 +82,7 @@ def _quote(v: ir.Value) -> ir.StringValue:
     return "'" + v.cast("string").substr(0, 60) + "'"
 
 
-def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: str, *,
+def typed_expression(src: ir.Table, mapping: TableMapping, engine: Engine, key: str | tuple[str, ...], *,
                      explain: bool = False) -> ir.Table:
     """Map, coerce, pseudonymize and validate: ``_row``, the typed columns and ``_rule``.
 

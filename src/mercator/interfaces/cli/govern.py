@@ -1,4 +1,4 @@
-"""Govern: govern retention, pii, dsar export|erase, verify, export --for-partner, dpia."""
+"""Govern: govern retention, pii, rotate-key, dsar export|erase, verify, export --for-partner, dpia."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _judged(runner, analysis, verdict: str) -> None:
         raise typer.Exit(1)
 
 
-govern_app = typer.Typer(help="Governance: retention, personal data in free text.", no_args_is_help=True)
+govern_app = typer.Typer(help="Governance: retention, personal data, key rotation, subject requests, the audit trail, "
+                                "partner exports, the impact assessment.", no_args_is_help=True)
 app.add_typer(govern_app, name="govern")
 
 
@@ -88,6 +89,16 @@ def dsar_erase_cmd(identifier: Identifier, workspace: WorkspaceOpt = None, as_js
     from mercator.govern import dsar_erase
 
     _analysis(workspace, lambda ws: dsar_erase(ws, identifier), as_json, read_only=False)
+
+
+@govern_app.command("rotate-key")
+def govern_rotate_key(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Re-hash every pseudonym under a new pseudonymization key, in one transaction, and add the
+    key to the settings file's key chain: rows loaded before and after still join; an old key
+    alone no longer matches anything stored (docs/governance.md, "Key rotation")."""
+    from mercator.govern import rotate_key
+
+    _analysis(workspace, rotate_key, as_json, read_only=False)
 
 
 @govern_app.command("verify")
