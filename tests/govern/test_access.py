@@ -112,8 +112,8 @@ def test_personal_data_is_masked_for_roles_without_the_right(api):
     and an admin see it. Checked through a route added here that returns such a document."""
     from fastapi.testclient import TestClient
 
-    doc = {"kind": "t", "tables": {"people": [{"customer_id": "c1", "email": "ab12", "score": 0.5}]},
-           "params": {"customer_id": "c1", "k": 3}}
+    doc = {"kind": "t", "tables": {"people": [{"customer_id": "cust-7", "email": "ab12", "score": 0.5}]},
+           "params": {"customer_id": "cust-7", "k": 3}, "findings": [{"text": "Top offer for cust-7: p1."}]}
     api.api.add_api_route("/v1/test-people", lambda: doc, methods=["GET"])
     with TestClient(api) as client:
         for role in ROLES:
@@ -124,6 +124,24 @@ def test_personal_data_is_masked_for_roles_without_the_right(api):
             else:
                 assert row == {"customer_id": "***", "email": "***", "score": 0.5}
                 assert got["params"] == {"customer_id": "***", "k": 3}
+                assert got["findings"][0]["text"] == "Top offer for ***: p1."  # named in a finding: masked too
+
+
+def test_dashboard_pages_never_show_personal_data():
+    """A page is stored once for every role that may read it: its results are masked before they
+    are rendered (tables by column, findings and parameters by the values found there)."""
+    import pandas as pd
+
+    from mercator.govern import mask_result
+    from mercator.results import Finding, Result
+
+    res = Result(tables={"t": pd.DataFrame({"customer_id": ["cust-7", None], "n": [1, 2]})},
+                 findings=(Finding("cust-7 bought twice"),), params={"person_id": "cust-7", "k": 1})
+    got = mask_result(res)
+    assert got.tables["t"].customer_id.tolist() == ["***", None] and got.tables["t"].n.tolist() == [1, 2]
+    assert got.findings[0].text == "*** bought twice" and got.params == {"person_id": "***", "k": 1}
+    plain = Result(tables={"t": pd.DataFrame({"n": [1]})}, findings=(Finding("fine"),))
+    assert mask_result(plain) is plain
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -163,3 +181,40 @@ def test_the_hot_decision_routes_check_the_role_and_the_rate(tmp_path, monkeypat
         limited = client.post("/v1/decide", json=body, headers=analyst)
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
         assert limited.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_command_line_sends_its_token_to_a_server_that_asks(monkeypatch):
+    """`mercator ingest` loads through a running server; with access control on, it sends
+    MERCATOR_TOKEN, and a refusal names what to do."""
+    import http.server
+    import threading
+
+    from mercator.errors import BadParameter
+    from mercator.interfaces._served import _call
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            seen.append(self.headers.get("Authorization"))
+            ok = self.headers.get("Authorization") == f"Bearer {TOKENS['analyst']}"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"status": "done"}' if ok else b'{"detail": "a token is needed"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1/jobs/x"
+    try:
+        monkeypatch.delenv("MERCATOR_TOKEN", raising=False)
+        with pytest.raises(BadParameter, match="set MERCATOR_TOKEN to an analyst's"):
+            _call(url)
+        monkeypatch.setenv("MERCATOR_TOKEN", TOKENS["analyst"])
+        assert _call(url) == {"status": "done"}
+        assert seen == [None, f"Bearer {TOKENS['analyst']}"]
+    finally:
+        server.shutdown()

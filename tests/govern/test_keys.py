@@ -52,8 +52,8 @@ def test_rotation_rehashes_every_pseudonym_and_new_loads_still_join(protected, t
     ws = protected
     k1 = ws.config.keys()[0]
     h1 = _sha(f"{k1}|email|{JANE.lower()}")
-    old = _hexes(ws) - {h for h in _hexes(ws) if ws.table("audit").to_pandas().astype(str).apply(
-        lambda c: c.str.contains(h)).any().any()}  # the audit trail's own hashes are not pseudonyms
+    trail = " ".join(ws.table("audit").to_pandas().astype(str).to_numpy().ravel())
+    old = {h for h in _hexes(ws) if h not in trail}  # the audit trail's own hashes are not pseudonyms
     assert h1 in old and len(old) >= 5  # two customers' e-mails and phones, the token, the quarantined e-mail
 
     res = rotate_key(ws, new_key="k2-" + "0" * 30)

@@ -8,6 +8,7 @@ from mercator.govern._access import (
     access_tokens,
     allows,
     mask_personal,
+    mask_result,
     personal_keys,
     role_of,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "find_person",
     "find_pii",
     "mask_personal",
+    "mask_result",
     "pending_files",
     "pending_path",
     "personal_keys",

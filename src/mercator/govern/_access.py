@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -106,11 +107,61 @@ MASK = "***"
 
 def mask_personal(doc, keys: frozenset[str] | None = None):
     """``doc`` (a result's JSON document) with every value under a personal-data key masked, at
-    any depth: a table's cells, a parameter."""
+    any depth (a table's cells, a parameter), and those values masked wherever else they appear
+    in text outside the tables (a finding that names the customer; a table cell is masked by its
+    column alone, which keeps a large document cheap)."""
     keys = personal_keys() if keys is None else keys
-    if isinstance(doc, dict):
-        return {k: (MASK if k in keys and v is not None and not isinstance(v, (dict, list)) else
-                    mask_personal(v, keys)) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [mask_personal(v, keys) for v in doc]
-    return doc
+    seen: set[str] = set()
+
+    def values(node) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in keys and isinstance(v, str | int) and not isinstance(v, bool) and len(str(v)) >= 3:
+                    seen.add(str(v))
+                else:
+                    values(v)
+        elif isinstance(node, list):
+            for v in node:
+                values(v)
+
+    values(doc)
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(seen, key=len, reverse=True))) if seen else None
+
+    def mask(node, text: bool):
+        if isinstance(node, dict):
+            return {k: (MASK if k in keys and v is not None and not isinstance(v, dict | list) else
+                        mask(v, text and k != "tables")) for k, v in node.items()}
+        if isinstance(node, list):
+            return [mask(v, text) for v in node]
+        if text and pattern is not None and isinstance(node, str):
+            return pattern.sub(MASK, node)
+        return node
+
+    return mask(doc, True)
+
+
+def mask_result(result, keys: frozenset[str] | None = None):
+    """``result`` with its personal-data columns masked, and their values masked in its findings,
+    recommendations and parameters: what a page everyone may see shows (the dashboard)."""
+    import dataclasses
+
+    keys = personal_keys() if keys is None else keys
+    seen: set[str] = set()
+    tables = {}
+    for name, df in result.tables.items():
+        cols = [c for c in df.columns if c in keys]
+        for c in cols:
+            seen |= {v for v in df[c].dropna().astype(str).unique() if len(v) >= 3}
+        tables[name] = df.assign(**{c: df[c].astype(object).where(df[c].isna(), MASK) for c in cols}) if cols else df
+    if not seen and not any(k in keys for k in result.params):
+        return result
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(seen, key=len, reverse=True))) if seen else None
+
+    def text(value: str) -> str:
+        return pattern.sub(MASK, value) if pattern is not None and isinstance(value, str) else value
+
+    return dataclasses.replace(
+        result, tables=tables, findings=tuple(dataclasses.replace(f, text=text(f.text)) for f in result.findings),
+        recommendations=tuple(dataclasses.replace(r, action=text(r.action), evidence=text(r.evidence))
+                              for r in result.recommendations),
+        params=mask_personal(result.params, keys))

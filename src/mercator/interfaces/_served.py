@@ -60,9 +60,16 @@ def running_server(workspace: str) -> str | None:
     return str(info["url"])
 
 
+#: The access token the command line sends to a server that asks for one (docs/governance.md, "Access").
+ENV_TOKEN = "MERCATOR_TOKEN"
+
+
 def _call(url: str, method: str = "GET", body: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get(ENV_TOKEN):
+        headers["Authorization"] = f"Bearer {os.environ[ENV_TOKEN]}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:  # the announced server
             return json.loads(resp.read())
@@ -71,6 +78,9 @@ def _call(url: str, method: str = "GET", body: dict | None = None) -> dict:
             detail = json.loads(exc.read()).get("detail") or str(exc)
         except ValueError:
             detail = str(exc)
+        if exc.code in (401, 403):
+            detail += (f"; set {ENV_TOKEN} to an analyst's (or admin's) token" if not os.environ.get(ENV_TOKEN)
+                       else f" ({ENV_TOKEN} holds a token the server does not accept for this)")
         raise (WorkspaceBusyError if exc.code == 503 else BadParameter)(f"the server at {url} refused: {detail}") \
             from None
     except (urllib.error.URLError, OSError) as exc:

@@ -56,7 +56,11 @@ def page_content(ws, page) -> dict:
     from mercator.interfaces.dashboard._pages import page_results
     from mercator.interfaces.report import section_parts
 
-    results = page_results(ws, page)
+    from mercator.govern import mask_result
+
+    # a page is stored once and shown to every role that may read: it never shows personal data
+    # (person-level rows are the API's, masked there for roles without the right)
+    results = [mask_result(r) for r in page_results(ws, page)]
     alerts = next((r.to_frame("alerts") for r in results if r.kind == "monitor_run"), None)
     firing = [] if alerts is None or alerts.empty else frame_records(alerts[alerts.state == "firing"])
     objectives = next((r.to_frame("objectives") for r in results if r.kind == "objectives"), None)
