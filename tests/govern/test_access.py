@@ -195,7 +195,7 @@ def test_the_command_line_sends_its_token_to_a_server_that_asks(monkeypatch):
     seen = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the standard library's name)
+        def do_GET(self):
             seen.append(self.headers.get("Authorization"))
             ok = self.headers.get("Authorization") == f"Bearer {TOKENS['analyst']}"
             self.send_response(200 if ok else 401)

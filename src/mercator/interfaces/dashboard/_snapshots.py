@@ -53,10 +53,9 @@ def data_version(ws) -> str:
 def page_content(ws, page) -> dict:
     """What ``page`` shows, computed now: its sections (findings, figures and tables rendered to
     HTML) and the items its buttons act on (firing alerts, objectives awaiting sign-off)."""
+    from mercator.govern import mask_result
     from mercator.interfaces.dashboard._pages import page_results
     from mercator.interfaces.report import section_parts
-
-    from mercator.govern import mask_result
 
     # a page is stored once and shown to every role that may read: it never shows personal data
     # (person-level rows are the API's, masked there for roles without the right)
