@@ -31,7 +31,9 @@ class Periodic:
         raise NotImplementedError
 
     def start(self) -> None:
+        """Start the thread (again after a close: an app's lifespan can run more than once)."""
         if self.tick > 0 and self._thread is None:
+            self._stop = threading.Event()
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
             self._thread.start()
 
@@ -39,6 +41,7 @@ class Periodic:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            self._thread = None
 
     def _loop(self) -> None:
         if not self.at_start and self._stop.wait(self.tick):

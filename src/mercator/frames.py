@@ -8,9 +8,11 @@ through ingest instead (validation, quarantine, dedupe).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import ibis
@@ -18,7 +20,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from mercator.errors import MercatorError, NotFoundError
+from mercator.errors import BadParameter, MercatorError, NotFoundError
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -35,6 +37,38 @@ def source_name(source) -> str:
     return "the data frame" if isinstance(source, pd.DataFrame) else str(source)
 
 
+#: False while a request to ``mercator serve`` runs: a request names workspace tables, never files
+#: on the server's machine (files reach a served workspace through a load, inside its ingest folder).
+FILES_ALLOWED: ContextVar[bool] = ContextVar("mercator_files_allowed", default=True)
+FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet")
+
+
+@contextlib.contextmanager
+def tables_only() -> Iterator[None]:
+    """Within: a source that names a file is refused (what the API's requests run under)."""
+    token = FILES_ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        FILES_ALLOWED.reset(token)
+
+
+def file_source(source, *, pattern: bool = False) -> Path | None:
+    """The file ``source`` names, or None when it names a workspace table: a name with a file's
+    suffix, or one that is a file here (with ``pattern``, a glob that matches some). A file that
+    is not there is a ``NotFoundError``; any file within :func:`tables_only`, a ``BadParameter``."""
+    text = str(source)
+    path = Path(text)
+    if not text or not (path.suffix.lower() in FILE_SUFFIXES or path.is_file()):
+        return None
+    if not FILES_ALLOWED.get():
+        raise BadParameter(f"{text!r}: a request names a workspace table, not a file on the server's machine "
+                           "(load files first: POST /v1/ingest)")
+    if not (glob.glob(text) if pattern else path.exists()):
+        raise NotFoundError(f"{text}: no such file")
+    return path
+
+
 def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) -> pd.DataFrame:
     """A file (CSV with its delimiter sniffed, or Parquet), a DataFrame, or a workspace table.
 
@@ -42,10 +76,8 @@ def read_table(ws, source: str | Path | pd.DataFrame, *, text_na: bool = False) 
     error can quote them (pandas would silently turn them into NaN)."""
     if isinstance(source, pd.DataFrame):
         return source
-    path = Path(source)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
-        if not path.exists():
-            raise NotFoundError(f"{source}: no such file")
+    path = file_source(source)
+    if path is not None:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         with path.open(newline="", encoding="utf-8", errors="replace") as f:
@@ -67,9 +99,7 @@ def engine_table(source, ws=None) -> tuple[ir.Table, str]:
         return ibis.memtable(source), "the data frame"
     path = str(source)
     suffix = Path(path).suffix.lower()
-    if suffix in (".parquet", ".csv", ".tsv", ".txt") or Path(path).exists():
-        if not glob.glob(path):
-            raise NotFoundError(f"{path}: no such file")
+    if file_source(path, pattern=True) is not None:
         con = ibis.duckdb.connect()
         return (con.read_parquet(path) if suffix == ".parquet" else con.read_csv(path)), path
     if ws is None:
@@ -89,10 +119,8 @@ def batches(source, ws=None, *, columns: list[str] | None = None, batch_size: in
     if isinstance(source, pd.DataFrame):
         frame = source[columns] if columns else source
         return (frame.iloc[i:i + batch_size] for i in range(0, len(frame), batch_size)), len(frame)
-    path = Path(str(source))
-    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".parquet") or path.exists():
-        if not path.exists():
-            raise NotFoundError(f"{source}: no such file")
+    path = file_source(source)
+    if path is not None:
         if path.suffix.lower() == ".parquet":
             import pyarrow.dataset as pads
 

@@ -259,6 +259,16 @@ BAD = [
     ("post", "/v1/ingest", {"paths": []}, 422, "body.paths"),
     ("get", "/v1/no/such/route", None, 404, None),
     ("delete", "/v1/tables", None, 405, None),
+    # found by Schemathesis (tests/interfaces/test_schemathesis.py), each once a 500
+    ("get", "/v1/explore?by=%C3%B7", None, 400, "no dimension"),
+    ("get", "/v1/alerts?state=%00x", None, 400, "NUL character"),
+    ("get", "/v1/quarantine?limit=737897938159838691328", None, 400, "out of range"),
+    ("get", "/v1/experiments/design?baseline=0.1&n_control=1", None, 400, "at least 2 units"),
+    ("post", "/v1/query", {"sql": "SELECT '\u0000'"}, 400, "NUL character"),
+    ("post", "/v1/segments/rfm", {"save": 0}, 422, "body.save"),  # 0 is not false
+    ("get", "/v1/recommend/bundles?products=%03%29x", None, 400, "not a regular expression"),
+    ("get", "/v1/experiments/design?baseline=0.1&mde=0.2&units_per_day=5e-324&share=5e-324", None, 400,
+     "no finite plan"),
 ]
 
 
@@ -273,6 +283,24 @@ def test_bad_request_gets_problem_document(client, method, route, body, status, 
     assert "Traceback" not in r.text and 'File "' not in r.text
     if says:
         assert says in doc["detail"]
+
+
+def test_a_request_cannot_name_a_file_on_the_server(client, tmp_path):
+    """Every request names workspace tables: an analysis that would read a file the request
+    names refuses it (files reach a served workspace through a load, inside its ingest folder)."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("customer_id,variant,converted\nc1,treatment,1\n")
+    for route, body in (("/v1/uplift", {"experiment": str(secret)}),
+                        ("/v1/experiments/impact", {"data": str(secret), "kpi": "converted", "post_start": "2024-01-01"})):
+        r = client.post(route, json=body)
+        assert r.status_code == 400, (route, r.text)
+        assert "names a workspace table, not a file" in r.json()["detail"]
+
+
+def test_a_405_names_every_method_of_the_path(client):
+    r = client.delete("/v1/alert-rules")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) >= {"GET", "POST"}
 
 
 def test_oversized_body_is_refused(client):

@@ -130,7 +130,13 @@ class DecisionLog:
         return table.num_rows
 
     def start(self) -> None:
-        """Rotate every ``interval`` seconds in a background thread."""
+        """Rotate every ``interval`` seconds in a background thread (reopened after a close)."""
+        with self._lock:
+            if self._fd < 0:
+                self._n += 1
+                self._fd = self._open(self._n)
+        self._stop = threading.Event()
+
         def loop() -> None:
             while not self._stop.wait(self.interval):
                 self.rotate()
@@ -143,10 +149,12 @@ class DecisionLog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+            self._thread = None
         with self._lock:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+            if self._fd >= 0:  # closing twice (an app whose lifespan ran twice) is harmless
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = -1
         self.rotate()
 
 

@@ -206,6 +206,9 @@ class DecisionService:
             return 0
 
     def start(self) -> None:
+        """Start the logs and the hand-over loop (again after a close: an app's lifespan can run
+        more than once, as test clients do)."""
+        self._stop = threading.Event()
         self.decisions.start()
         self.rewards.start()
 

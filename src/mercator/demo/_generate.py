@@ -37,6 +37,7 @@ from mercator.experiment import criteria_hash
 
 SIZES = {
     # customers, days of ad data, weeks of media data
+    "tiny": {"customers": 400, "days": 60, "weeks": 60},  # contract tests: every table, little to compute
     "small": {"customers": 2_000, "days": 120, "weeks": 104},
     "default": {"customers": 40_000, "days": 730, "weeks": 156},
     "large": {"customers": 2_000_000, "days": 730, "weeks": 156},

@@ -565,16 +565,26 @@ def design(*, baseline: float, mde_relative: float | None = None, sd: float | No
             n_c, n_t = sample_size(b, mde_relative, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
             effect = mde_relative
         elif n_control is not None:
+            if n_control < 2 or n_control * ratio < 2:
+                raise MercatorError(f"n_control {n_control:g} (ratio {ratio:g}): each arm needs at least 2 units")
             n_c, n_t = int(n_control), math.ceil(n_control * ratio)
             effect = mde(b, n_c, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
         else:
             raise MercatorError("give the effect to detect (mde) or the units available (n_control)")
     except ValueError as exc:
         raise MercatorError(str(exc)) from exc
+    except (OverflowError, ZeroDivisionError) as exc:  # a power, ratio or effect so extreme no count fits
+        raise MercatorError(f"no finite plan for baseline {baseline:g}, power {power:g}, ratio {ratio:g}: the units "
+                            "needed do not fit in a number; check the inputs") from exc
     grid = np.linspace(effect / 4, effect * 2, 40)
-    curve = pd.DataFrame({"relative_effect": grid, "power": [power_at(b, g, n_c, alpha=alpha, ratio=ratio,
-                                                                         alternative=alternative) for g in grid]})
-    days = duration_days(n_c + n_t, units_per_day, share_in_test) if units_per_day else None
+    try:
+        curve = pd.DataFrame({"relative_effect": grid, "power": [power_at(b, g, n_c, alpha=alpha, ratio=ratio,
+                                                                             alternative=alternative) for g in grid]})
+        days = duration_days(n_c + n_t, units_per_day, share_in_test) if units_per_day else None
+    except (OverflowError, ZeroDivisionError) as exc:  # a share, count or effect too extreme for a finite plan
+        raise MercatorError(f"no finite plan for {n_c:,} control units"
+                            + (f" at {units_per_day:g} units a day with {share_in_test:g} of them in the test"
+                               if units_per_day else "") + "; check the inputs") from exc
     plan = pd.DataFrame([{"baseline": baseline, "sd": sd, "relative_effect": effect, "absolute_effect": effect * baseline,
                           "n_control": n_c, "n_treatment": n_t, "n_total": n_c + n_t, "days": days, "alpha": alpha,
                           "power": power, "alternative": alternative}])

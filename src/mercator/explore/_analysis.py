@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from mercator.errors import MercatorError
+from mercator.errors import BadParameter, MercatorError
 from mercator.explore._anomaly import band
 from mercator.explore._scan import FDR, dedupe, discoveries, scan, unit_values, worth
 from mercator.metrics import (
@@ -144,6 +144,11 @@ def breakdown(ws: Workspace, by: list[str] | tuple[str, ...] = ("channel",), per
               kpis: tuple[str, ...] = HEADLINE) -> Breakdown:
     """KPIs per segment of one dimension or a pair, with share of cost and change on the previous period."""
     by = list(by)
+    have = ws.table("ad_performance").columns
+    unknown = [b for b in by if b not in have]
+    if unknown:
+        raise BadParameter(f"no dimension {unknown[0]!r} in ad_performance (dimensions: "
+                           f"{', '.join(c for c in have if ws.table('ad_performance')[c].type().is_string())})")
     period = period or default_period(ws)
     cur = with_kpis(part_frame(ws, list(kpis), by=by, period=period), list(kpis))
     prev = with_kpis(part_frame(ws, list(kpis), by=by, period=period.previous()), list(kpis))

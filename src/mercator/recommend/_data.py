@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from mercator.errors import MercatorError
+from mercator.errors import BadParameter, MercatorError
 
 
 def purchase_lines(ws, *, products: str | None = None) -> ir.Table:
@@ -32,8 +32,21 @@ def purchase_lines(ws, *, products: str | None = None) -> ir.Table:
         ts=o.ts, quantity=i.quantity, unit_price=i.unit_price, is_return=o.is_return.fill_null(False))
     keep = lines.customer_id.notnull() & ~lines.is_return & (lines.quantity > 0) & lines.product_id.notnull()
     if products:
+        _check_pattern(ws, products)
         keep &= lines.product_id.re_search(products)
     return lines.filter(keep).drop("is_return")
+
+
+def _check_pattern(ws, pattern: str) -> None:
+    """Refuse, by name, a ``products`` pattern the engine's regular expressions cannot read
+    (DuckDB's RE2 and Spark's Java differ from Python's ``re``, so the engine itself is asked)."""
+    import ibis
+
+    try:
+        ws.con.execute(ibis.literal("").re_search(pattern))
+    except Exception as exc:  # noqa: BLE001  (each engine raises its own error type for a bad pattern)
+        raise BadParameter(f"products {pattern!r} is not a regular expression the engine can read: "
+                           f"{str(exc).splitlines()[0][:200]}") from None
 
 
 def returned_pairs(ws) -> ir.Table:

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from mercator.errors import MercatorError
 from mercator.exports import write_csv
-from mercator.frames import read_table, require_columns
+from mercator.frames import file_source, read_table, require_columns
 from mercator.govern import eligible_frame, record_export
 from mercator.results import Finding, Result
 from mercator.target._analysis import _binary, _features, _name
@@ -98,8 +98,7 @@ def experiment_rows(ws: Workspace | None, source: str | pd.DataFrame, *, channel
     within the experiment's length, ``channel``'s orders only if given: :func:`experiment_frame`)."""
     from mercator.schema import TABLES
 
-    if isinstance(source, pd.DataFrame) or ws is None or source in TABLES or Path(source).exists() \
-            or Path(source).suffix.lower() in (".csv", ".tsv", ".txt", ".parquet"):
+    if isinstance(source, pd.DataFrame) or ws is None or source in TABLES or file_source(source) is not None:
         return read_table(ws, source), ()
     return experiment_frame(ws, source, channel=channel), ("unit_id", "orders", "revenue")
 

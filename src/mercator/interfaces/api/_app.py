@@ -59,11 +59,30 @@ def settings_path(location: str) -> Path:
     return Path(f"{location.removeprefix('duckdb://')}.toml")
 
 
+INT64 = 2**63 - 1
+
+
+def _refused_input(scope) -> str | None:
+    """Why a request's path or query cannot reach an analysis, or None: a NUL character (it
+    would end a string in the SQL the analysis compiles to) or an integer beyond 64 bits (no
+    engine column holds it). Checked here once for every route."""
+    from urllib.parse import parse_qsl
+
+    if b"%00" in scope["query_string"] or "\x00" in scope["path"]:
+        return "a NUL character (%00) is not accepted in a path or query"
+    for name, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        digits = value.strip().lstrip("+-")
+        if digits.isdigit() and len(digits) > 18 and abs(int(value)) > INT64:
+            return f"{name}={value[:30]}: out of range (integers are 64-bit)"
+    return None
+
+
 class Front:
     """The ASGI app `mercator serve` runs, in front of FastAPI (plain ASGI: Starlette's
     BaseHTTPMiddleware would cost every request a task and a copy):
 
-    - 413 for a body whose declared length is over MAX_BODY;
+    - 413 for a body whose declared length is over MAX_BODY; 400 for what no analysis can take
+      in a path or query (``_refused_input``);
     - the hot routes (``hot``: method and exact path to a Starlette endpoint) answered here,
       without FastAPI's per-request work (its router tries every route of the API in turn; its
       middleware and telemetry check run for each request). Measured with benchmarks/decide.py:
@@ -110,6 +129,12 @@ class Front:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
+            refused = _refused_input(scope)
+            if refused:
+                response = _problems.problem(400, "Bad request", refused, kind="bad-request",
+                                             instance=scope["path"].replace("\x00", ""))
+                await response(scope, receive, send)
+                return
             size = dict(scope["headers"]).get(b"content-length")
             if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
                 response = _problems.problem(413, "Request body too large", f"the body is {size.decode()} bytes; at "

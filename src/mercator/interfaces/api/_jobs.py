@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mercator.errors import NotFoundError
+from mercator.frames import tables_only
 
 log = logging.getLogger("mercator.api")
 
@@ -67,7 +68,7 @@ def _run(file: Path, target: str, params: dict, open_workspace: Callable[[], Con
     try:
         module, name = target.split(":")
         run = getattr(importlib.import_module(module), name)
-        with open_workspace() as ws:
+        with tables_only(), open_workspace() as ws:  # a request names tables, not the server's files
             result = run(ws, params, progress)
         record.update(status=DONE, result=result.to_dict(), finished=_now())
     except Exception as exc:  # recorded as a problem document; the trace stays in the server's log

@@ -24,6 +24,15 @@ log = logging.getLogger("mercator.api")
 
 PROBLEM = "application/problem+json"
 
+#: The problem document's JSON Schema (RFC 9457), declared in the OpenAPI document for every
+#: error an operation can answer with.
+PROBLEM_SCHEMA = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "instance": {"type": "string"},
+                   "errors": {"type": "array", "items": {"type": "object"}}},
+    "additionalProperties": True}
+
 #: Most specific first: the first class an error is an instance of gives its status.
 STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (WorkspaceBusyError, 503, "workspace-busy"),
@@ -59,9 +68,48 @@ def message(exc: Exception) -> str:
     return mask_text(str(exc))
 
 
+def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
+    """Every method the OpenAPI document gives the request's path (RFC 9110: the Allow header of
+    a 405 lists them all). Read from the document: FastAPI nests included routers, and each
+    answers for its own routes only."""
+    from starlette.routing import compile_path
+
+    methods: set[str] = set()
+    for template, item in app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(scope["path"]):
+            methods |= {m.upper() for m in item}
+    return sorted(methods)
+
+
+def openapi_with_problems(app: FastAPI) -> dict:
+    """FastAPI's OpenAPI document, with what the API really answers on errors: every operation
+    may answer a problem document (``default``), and its 422 is one too (FastAPI declares its
+    own validation error body, which this API does not send)."""
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for gone in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(gone, None)
+    body = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            responses = op.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid request (a problem document)", **body}
+            responses["default"] = {"description": "An error: a problem document (RFC 9457)", **body}
+    app.openapi_schema = doc
+    return doc
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers: Mercator errors, request validation (422), HTTP errors (404 for
-    unknown routes, 405...) and, last, anything unexpected (500 without a trace)."""
+    unknown routes, 405...) and, last, anything unexpected (500 without a trace); and declare
+    them in the OpenAPI document."""
+    app.openapi = lambda: openapi_with_problems(app)
 
     @app.exception_handler(MercatorError)
     async def mercator_error(request: Request, exc: MercatorError) -> JSONResponse:
@@ -75,12 +123,17 @@ def install(app: FastAPI) -> None:
         errors = [{"where": ".".join(str(p) for p in e.get("loc", ())), "reason": e.get("msg", "")}
                   for e in exc.errors()]
         detail = "; ".join(f"{e['where']}: {e['reason']}" for e in errors)
+        if any(e.get("type") == "mercator_refused" for e in exc.errors()):  # valid JSON, but no analysis takes it
+            return problem(400, "Bad request", detail, kind="bad-request", instance=request.url.path, errors=errors)
         return problem(422, "Invalid request", detail, kind="validation", instance=request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # Starlette names the methods of the first route that matched the path only
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
         return problem(exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+                       headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mercator.errors import WorkspaceBusyError
+from mercator.frames import tables_only
 
 if TYPE_CHECKING:
     from mercator.workspace import Workspace
@@ -185,7 +186,12 @@ class Server:
     def run(self, key: tuple | None, analysis: Callable, *, read_only: bool = True,
             sandbox: bool = False) -> tuple[Any, bool]:
         """``analysis(ws)`` on the workspace, cached under ``key`` (None: not cached). Returns
-        what it returned and whether that is stale (served from the cache while the file is held)."""
+        what it returned and whether that is stale (served from the cache while the file is held).
+        A request names workspace tables, never files on the server's machine (``tables_only``)."""
+        with tables_only():
+            return self._run(key, analysis, read_only=read_only, sandbox=sandbox)
+
+    def _run(self, key: tuple | None, analysis: Callable, *, read_only: bool, sandbox: bool) -> tuple[Any, bool]:
         if key is None or not self.is_duckdb:
             with self.open(read_only=read_only, sandbox=sandbox) as ws:
                 return analysis(ws), False

@@ -4,23 +4,55 @@ writes, and submitting a background job."""
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from mercator.interfaces.api._jobs import Jobs
 from mercator.interfaces.api._server import Server
 from mercator.results import Result
 
+#: The error type of a schema-valid value no analysis can take (answered 400, not 422).
+REFUSED = "mercator_refused"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
+
 
 class Body(BaseModel):
-    """A request body: unknown fields are refused (422), not ignored."""
+    """A request body: unknown fields are refused (422), not ignored, and values are taken as
+    their declared type only (``0`` is not ``false``, ``"5"`` not ``5``): what the OpenAPI
+    document says is what is accepted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_numbers(cls, data: Any) -> Any:
+        """8.0 is an integer to JSON Schema (and so to the OpenAPI document), so here too; a NUL
+        character is refused in any string."""
+        if not isinstance(data, dict):
+            return data
+        if _has_nul(data):  # a NUL ends a string in the SQL an analysis compiles to
+            raise PydanticCustomError(REFUSED, "a NUL character (\\u0000) is not accepted in a request")
+        ints = {name for name, f in cls.model_fields.items() if int in (typing.get_args(f.annotation) or
+                                                                        (f.annotation,))}
+        out = {k: int(v) if k in ints and isinstance(v, float) and v.is_integer() else v for k, v in data.items()}
+        for k in ints:
+            if isinstance(out.get(k), int) and not isinstance(out[k], bool) and abs(out[k]) > 2**63 - 1:
+                raise PydanticCustomError(REFUSED, f"{k}: out of range (integers are 64-bit)")
+        return out
 
 
 #: The cookie the dashboard keeps the caller's token in.
