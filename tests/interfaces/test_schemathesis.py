@@ -76,10 +76,25 @@ def _config():
                                          "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}}})
 
 
-schema = schemathesis.openapi.from_dict(_document(), config=_config())
+SCHEMA = schemathesis.openapi.from_dict(_document(), config=_config())
+#: One test per operation, each with its own id: Schemathesis's own ``parametrize`` gives every
+#: operation the same node id, and pytest-xdist then runs only one of them.
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 
 
-@schema.parametrize()
-@settings(max_examples=100, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-def test_every_operation_against_the_openapi_document(case, base_url):
-    case.call_and_validate(base_url=base_url)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_every_operation_against_the_openapi_document(operation, base_url):
+    """Requests that fit the document and requests that break it, 100 in all."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    cases = st.one_of(operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+                      operation.as_strategy(schemathesis.GenerationMode.NEGATIVE))
+
+    @settings(max_examples=100, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=cases)
+    def check(case):
+        case.call_and_validate(base_url=base_url)
+
+    check()
