@@ -10,16 +10,22 @@ units of a workspace experiment), ``_registry`` (pre-registration locked by hash
 """
 
 from mercator.experiment._analysis import (
-    DesignResult,
     ExperimentResult,
     Guardrail,
     analyze,
-    design,
     parse_split,
     review,
 )
 from mercator.experiment._bayes import beta_binomial, confidence_sequence, normal
-from mercator.experiment._design import Baseline, duration_days, mde, power_at, sample_size
+from mercator.experiment._design import (
+    Baseline,
+    DesignResult,
+    design,
+    duration_days,
+    mde,
+    power_at,
+    sample_size,
+)
 from mercator.experiment._engine import aggregate, experiment_units
 from mercator.experiment._impact_analysis import ImpactResult, impact
 from mercator.experiment._registry import Registration, criteria_hash, register, verify

@@ -18,8 +18,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
+
+from mercator.errors import MercatorError
+from mercator.results import Finding, Result, number
 
 
 @dataclass(frozen=True)
@@ -105,3 +110,66 @@ def duration_days(units_needed: float, units_per_day: float, share_in_test: floa
 
 
 __all__ = ["Baseline", "duration_days", "mde", "power_at", "sample_size"]
+
+@dataclass(frozen=True)
+class DesignResult(Result):
+    """How many units and days a test needs, and what it can detect."""
+
+    kind = "experiment_design"
+    title = "Experiment design"
+
+    def figures(self) -> list:
+        import plotly.graph_objects as go
+
+        c = self.tables.get("power_curve")
+        if c is None or c.empty:
+            return []
+        fig = go.Figure(go.Scatter(x=100 * c["relative_effect"], y=c["power"], mode="lines"))
+        fig.add_hline(y=self.params["power"], line_dash="dot")
+        return [fig.update_layout(title=f"Power at {int(self.params['n_control']):,} control units",
+                                  xaxis_title="true relative effect (%)", yaxis_title="power", height=360)]
+
+
+def design(*, baseline: float, mde_relative: float | None = None, sd: float | None = None,
+           n_control: float | None = None, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0,
+           alternative: str = "two-sided", units_per_day: float | None = None, share_in_test: float = 1.0
+           ) -> DesignResult:
+    """Plan a test on a metric with mean ``baseline`` (a rate when ``sd`` is None): the units
+    to detect ``mde_relative``, or the effect detectable with ``n_control`` units; the days at
+    ``units_per_day``; and the power curve."""
+    b = Baseline(mean=baseline, var=None if sd is None else sd * sd, proportion=sd is None)
+    try:
+        if mde_relative is not None:
+            n_c, n_t = sample_size(b, mde_relative, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
+            effect = mde_relative
+        elif n_control is not None:
+            if n_control < 2 or n_control * ratio < 2:
+                raise MercatorError(f"n_control {n_control:g} (ratio {ratio:g}): each arm needs at least 2 units")
+            n_c, n_t = int(n_control), math.ceil(n_control * ratio)
+            effect = mde(b, n_c, alpha=alpha, power=power, ratio=ratio, alternative=alternative)
+        else:
+            raise MercatorError("give the effect to detect (mde) or the units available (n_control)")
+    except ValueError as exc:
+        raise MercatorError(str(exc)) from exc
+    except (OverflowError, ZeroDivisionError) as exc:  # a power, ratio or effect so extreme no count fits
+        raise MercatorError(f"no finite plan for baseline {baseline:g}, power {power:g}, ratio {ratio:g}: the units "
+                            "needed do not fit in a number; check the inputs") from exc
+    grid = np.linspace(effect / 4, effect * 2, 40)
+    try:
+        curve = pd.DataFrame({"relative_effect": grid, "power": [power_at(b, g, n_c, alpha=alpha, ratio=ratio,
+                                                                             alternative=alternative) for g in grid]})
+        days = duration_days(n_c + n_t, units_per_day, share_in_test) if units_per_day else None
+    except (OverflowError, ZeroDivisionError) as exc:  # a share, count or effect too extreme for a finite plan
+        raise MercatorError(f"no finite plan for {n_c:,} control units"
+                            + (f" at {units_per_day:g} units a day with {share_in_test:g} of them in the test"
+                               if units_per_day else "") + "; check the inputs") from exc
+    plan = pd.DataFrame([{"baseline": baseline, "sd": sd, "relative_effect": effect, "absolute_effect": effect * baseline,
+                          "n_control": n_c, "n_treatment": n_t, "n_total": n_c + n_t, "days": days, "alpha": alpha,
+                          "power": power, "alternative": alternative}])
+    what = "rate" if sd is None else "mean"
+    text = (f"To detect {100 * effect:+.1f}% on a {what} of {number(baseline)} with {100 * power:.0f}% power at alpha "
+            f"{alpha:g} ({alternative}): {n_c:,} control and {n_t:,} treatment units")
+    text += f", {days} days at {number(units_per_day)} units a day." if days else "."
+    return DesignResult(tables={"plan": plan, "power_curve": curve}, findings=(Finding(text, value=n_c + n_t),),
+                        params={"baseline": baseline, "sd": sd, "alpha": alpha, "power": power, "ratio": ratio,
+                                "n_control": n_c, "relative_effect": effect, "alternative": alternative})
