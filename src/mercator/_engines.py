@@ -103,6 +103,14 @@ class Engine:
     def release(self, table: ir.Table) -> None:
         """Drop a staged or materialized temporary table."""
 
+    def compiled(self, expr: ir.Table) -> ir.Table:
+        """``expr`` compiled to SQL once, as a temporary view that later expressions name
+        instead of compiling ``expr`` again (computed on each read, never stored; released like
+        a staged table). For a wide expression read more than once: a load's typed rows, where
+        compiling through Ibis and sqlglot took most of a small load's time (0.5 s of 1.2 s for a
+        small ad export; DuckDB runs the query in milliseconds)."""
+        raise NotImplementedError
+
     # -- writing (inside ``transaction``) ---------------------------------------------------
     def create(self, name: str, schema: ibis.Schema) -> None:
         raise NotImplementedError
@@ -274,11 +282,18 @@ class DuckDBEngine(Engine):
         self.con.raw_sql(f'CREATE TEMP TABLE "{name}" AS {self.con.compile(expr)}')
         return self.con.table(name)
 
+    def compiled(self, expr: ir.Table) -> ir.Table:
+        name = f"_view_{uuid.uuid4().hex[:12]}"
+        self.con.raw_sql(f'CREATE TEMP VIEW "{name}" AS {self.con.compile(expr)}')
+        return self.con.table(name)
+
     def release(self, table: ir.Table) -> None:
         name = table.get_name()
         with contextlib.suppress(Exception):
             if name.startswith("_stage_"):
                 self.con.con.unregister(name)
+            elif name.startswith("_view_"):
+                self.con.raw_sql(f'DROP VIEW IF EXISTS "{name}"')
             else:
                 self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
@@ -439,6 +454,12 @@ class SparkEngine(Engine):
         df = self.spark.sql(self.con.compile(expr)).cache()
         df.count()
         df.createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def compiled(self, expr: ir.Table) -> ir.Table:
+        self._use()
+        name = f"_view_{uuid.uuid4().hex[:12]}"
+        self.spark.sql(self.con.compile(expr)).createOrReplaceTempView(name)
         return self.con.table(name)
 
     def release(self, table: ir.Table) -> None:

@@ -221,17 +221,19 @@ class Workspace:
         return QueryResult(tables={"rows": df}, params={"sql": query, "limit": limit})
 
     def inventory(self) -> TablesResult:
-        """Every canonical table with its row count and the range of its time column."""
-        rows = []
+        """Every canonical table with its row count and the range of its time column, in one
+        query (a union of one aggregate per table: on Spark, one job instead of one per table)."""
+        parts = []
         for name, spec in TABLES.items():
             t = self.table(name)
-            aggs = {"rows": t.count()}
             if spec.time_column:
-                aggs["first"] = t[spec.time_column].min().cast("string")
-                aggs["last"] = t[spec.time_column].max().cast("string")
-            rec = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-            rows.append({"table": name, "rows": int(rec["rows"]), "time_column": spec.time_column,
-                         "first": rec.get("first"), "last": rec.get("last")})
+                first, last = t[spec.time_column].min().cast("string"), t[spec.time_column].max().cast("string")
+            else:
+                first = last = ibis.null("string")
+            parts.append(t.aggregate(table=ibis.literal(name), rows=t.count(), first=first, last=last))
+        counts = {r["table"]: r for r in ibis.union(*parts).to_pyarrow().to_pylist()}
+        rows = [{"table": name, "rows": int(counts[name]["rows"]), "time_column": spec.time_column,
+                 "first": counts[name]["first"], "last": counts[name]["last"]} for name, spec in TABLES.items()]
         return TablesResult(tables={"tables": pd.DataFrame(rows)}, params={"workspace": self.location})
 
 

@@ -171,28 +171,26 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
                now: dt.datetime, progress: Progress | None = None) -> dict:
     """Validate and merge one mapped table inside the caller's transaction; return its counts.
 
-    The typed rows are computed twice and never stored in between: once to find the rejected
-    and duplicate rows (kept as row numbers only), once streaming the good rows into the
-    target. The messages of rejected rows are built for those rows alone.
+    The typed rows are one expression, compiled once into a view and never stored: read once to
+    find the rejected and duplicate rows (kept as row numbers only), once streaming the good
+    rows into the target. The messages of rejected rows and the exact keys of duplicate
+    candidates are read for those rows alone (the engine prunes the columns a read does not
+    name and pushes the row filter to the source).
     """
     engine, spec = ws.engine, mapping.spec
     key = spec.natural_key
     pkey = ws.config.keys()
-
-    def typed(source: ir.Table, explain: bool = False) -> ir.Table:
-        return typed_expression(source, mapping, engine, pkey, explain=explain)
-
     src = mapping.prepare(staged) if mapping.prepare else staged
-    checks = engine.materialize(row_checks(typed(src), key))
+    rows = engine.compiled(typed_expression(src, mapping, engine, pkey, explain=True))
+    checks = engine.materialize(row_checks(rows, key))
     counts = checks.aggregate(rows=checks.count(), bad=checks[RULE].notnull().sum()).to_pyarrow().to_pylist()[0]
     n_rows, n_bad = int(counts["rows"]), int(counts["bad"] or 0)
     parts = []
     if n_bad:
-        rejected = typed(src.semi_join(checks.filter(checks[RULE].notnull()).select(ROW), ROW), explain=True)
+        rejected = rows.semi_join(checks.filter(checks[RULE].notnull()).select(ROW), ROW)
         parts.append(rejected.select(ROW, REASON, COLUMN, DETAIL).to_pandas())
     shared = shared_key_rows(checks)
-    # most loads have no key twice: then the typed rows are not compiled again (a tenth of a second)
-    dups = duplicate_rows(typed(src.semi_join(shared, ROW)), key).to_pandas() \
+    dups = duplicate_rows(rows.semi_join(shared, ROW), key).to_pandas() \
         if int(shared.count().to_pyarrow().as_py()) else pd.DataFrame({ROW: pd.Series([], dtype="int64")})
     if len(dups):  # within one load a key appears once: the first row wins
         parts.append(dups.assign(**{REASON: "duplicate_key", COLUMN: ", ".join(key.columns),
@@ -202,8 +200,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     bad = pd.concat(parts, ignore_index=True).sort_values(ROW, ignore_index=True) if parts else \
         pd.DataFrame(columns=[ROW, REASON, COLUMN, DETAIL])
     n_good = n_rows - len(bad)
-    good = typed(src)
-    good = good.filter(good[RULE].isnull())
+    good = rows.filter(rows[RULE].isnull())
     dup_table = engine.stage(pa.table({ROW: pa.array(dups[ROW], pa.int64())})) if len(dups) else None
     if dup_table is not None:
         good = good.anti_join(dup_table, ROW)
@@ -228,7 +225,7 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     if len(bad):
         qrows = engine.stage(_quarantine_rows(ws, raw, mapping, bad, load_id, now))
         engine.insert("quarantine", qrows)
-    for t in (checks, dup_table):
+    for t in (checks, dup_table, rows):
         if t is not None:
             engine.release(t)
     unmapped = sorted(set(raw.columns) - mapping.source_columns()) if mapping.prepare is None else []
