@@ -116,6 +116,24 @@ def demo_company(tmp_path_factory):
     ws.close()
 
 
+@pytest.fixture(scope="session")
+def small_demo_template(tmp_path_factory) -> Path:
+    """The small demo company, built once per test worker and never opened again: tests take a
+    copy of their own (``small_demo``), which is a file copy instead of a build."""
+    from mercator.demo import build_demo_workspace
+
+    path = tmp_path_factory.mktemp("small-demo-template") / "demo.duckdb"
+    build_demo_workspace(path, size="small")[0].close()
+    return path.parent
+
+
+def small_demo(template: Path, folder: Path) -> Path:
+    """A copy of the small demo company (the workspace, its settings and generated files) in
+    ``folder``; returns the workspace's path."""
+    shutil.copytree(template, folder, dirs_exist_ok=True)
+    return folder / "demo.duckdb"
+
+
 @pytest.fixture
 def duckdb_ws(tmp_path):
     from mercator import Workspace

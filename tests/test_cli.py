@@ -8,6 +8,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from mercator.interfaces.cli import app
+from tests.conftest import small_demo
 
 runner = CliRunner()
 
@@ -45,12 +46,9 @@ def test_schema_and_mappers_json():
     assert {"facebook_ads", "google_analytics", "online_retail", "cdnow", "retentioneering"} <= set(names)
 
 
-def test_explore_family_json(tmp_path):
+def test_explore_family_json(tmp_path, small_demo_template):
     """explore, trend, diagnose, funnel and cohorts each print one JSON document (small demo)."""
-    from mercator.demo import build_demo_workspace
-
-    path = tmp_path / "demo.duckdb"
-    build_demo_workspace(path, size="small")[0].close()
+    path = small_demo(small_demo_template, tmp_path)
     ws = ["--workspace", str(path), "--json"]
     doc = _json(["explore", "--by", "channel,device+country", *ws])
     assert doc["kind"] == "explore" and {"summary", "by_device_country", "trend", "anomalies"} <= set(doc["tables"])

@@ -24,20 +24,16 @@ from typer.testing import CliRunner
 
 from mercator.interfaces.api import create_app
 from mercator.interfaces.cli import app as cli
+from tests.conftest import small_demo
 
 runner = CliRunner()
 EXPERIMENT = "exp_email_subject"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> str:
+def demo(tmp_path_factory, small_demo_template) -> str:
     """A small demo workspace, closed, so that the CLI and the API each open it as they would."""
-    from mercator.demo import build_demo_workspace
-
-    path = tmp_path_factory.mktemp("api") / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="small")
-    ws.close()
-    return str(path)
+    return str(small_demo(small_demo_template, tmp_path_factory.mktemp("api")))
 
 
 @pytest.fixture(scope="module")

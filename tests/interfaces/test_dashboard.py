@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from mercator.interfaces.api import create_app
 from mercator.interfaces.dashboard import PAGES, Refresher, refresh_dashboard
-from tests.conftest import ingest_text
+from tests.conftest import ingest_text, small_demo
 
 TOKENS = {"viewer": "viewer-token-0123456789", "analyst": "analyst-token-0123456789",
           "admin": "admin-token-0123456789"}
@@ -29,12 +29,12 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "dashboard"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from mercator.demo import build_demo_workspace
+def demo(tmp_path_factory, small_demo_template):
+    from mercator import Workspace
     from mercator.monitor import save_rules, set_objective, sign_objective
 
-    path = tmp_path_factory.mktemp("dash") / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="small")
+    path = small_demo(small_demo_template, tmp_path_factory.mktemp("dash"))
+    ws = Workspace(str(path))
     last = ws.table("ad_performance").date.max().execute()
     # something to watch: a locked objective, one awaiting sign-off, a rule that fires
     set_objective(ws, "q_cpa", kpi_name="cpa", target=20, start=last.replace(day=1), end=last, roles=["finance"])

@@ -10,18 +10,19 @@ import pandas as pd
 import pytest
 
 from mercator.recommend import bundles, fit_recommender, recommend_batch, recommend_for
+from tests.conftest import small_demo
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(tmp_path_factory, small_demo_template):
     """The small demo company (the same planted tastes; a fit scores every customer, and the
     default company's 40,000 take two minutes), fitted once."""
     import json
 
-    from mercator.demo import build_demo_workspace
+    from mercator import Workspace
 
-    path = tmp_path_factory.mktemp("small") / "demo.duckdb"
-    ws, _ = build_demo_workspace(path, size="small")
+    path = small_demo(small_demo_template, tmp_path_factory.mktemp("small"))
+    ws = Workspace(str(path))
     folder = path.parent / "demo-data"
     res = fit_recommender(ws, horizon_days=20, cuts=1)
     yield ws, json.loads((folder / "truth.json").read_text()), folder, res
