@@ -16,14 +16,16 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): $(BIN)/python pyproject.toml
+	@# torch's CPU wheel first: the text extra's sentence-transformers needs torch, and an unpinned
+	@# torch pulls gigabytes of CUDA
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0'
 	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
 	@# Microsoft Recommenders: only the reference the ranking metrics are tested against; its pins
 	@# (an older pandas, numpy < 2...) clash with ours, and its evaluation module needs none of them
 	$(BIN)/python -m pip install --quiet --no-deps 'recommenders==1.2.1'
 	@# Open Bandit Pipeline: only the reference the off-policy estimators are tested against; it
-	@# needs torch (the local CPU wheel: an unpinned torch pulls gigabytes of CUDA), and its own
-	@# pins are old, so it goes in without them
-	$(BIN)/python -m pip install --quiet 'torch==2.13.0' 'matplotlib>=3.8' 'seaborn>=0.13' 'mypy_extensions>=1.0' 'tqdm>=4.66'
+	@# needs torch (the CPU wheel above), and its own pins are old, so it goes in without them
+	$(BIN)/python -m pip install --quiet 'matplotlib>=3.8' 'seaborn>=0.13' 'mypy_extensions>=1.0' 'tqdm>=4.66'
 	$(BIN)/python -m pip install --quiet --no-deps 'obp==0.4.1'
 	@command -v chromium >/dev/null 2>&1 || { echo "Debian's chromium drives the dashboard's browser tests: installing it"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium) || echo "could not install chromium; the browser test will be skipped"; }

@@ -33,7 +33,8 @@ from mercator.results import Result
 
 SRC = Path(mercator.__file__).parent
 CAPABILITIES = ("attribution", "clv", "demo", "diagnose", "experiment", "explore", "forecast", "govern", "ingest",
-                "metrics", "mmm", "monitor", "pipeline", "quality", "recommend", "schema", "segment", "target")
+                "metrics", "mmm", "monitor", "pipeline", "quality", "recommend", "schema", "segment", "target",
+                "text")
 
 
 def _all_result_classes() -> set[type]:
@@ -148,6 +149,7 @@ def results(demo_run) -> list[Result]:
     )
     from mercator.quality import quarantine_report
     from mercator.schema import describe_table
+    from mercator.text import keywords, sentiment, topics
     from mercator.workspace import doctor
 
     path, loaded, run, _truth = demo_run
@@ -162,6 +164,8 @@ def results(demo_run) -> list[Result]:
                  run_monitor(ws, parse_rules({"rules": [{"name": "cost_up", "kind": "change", "metric": "cost",
                                                          "by": ["channel"], "window": "7d", "above": 0.2}]}),
                              now=dt.datetime.combine(date_range(ws)[1], dt.time()), save=False, notify=False)]
+        found += [sentiment(ws, time_column="ts", group="channel"), keywords(ws, group="channel", method="yake"),
+                  topics(ws, time_column="ts", method="nmf", k=4)]
     found += [r for s in run.sections for r in s.results]
     budget = next(s for s in run.sections if s.id == "budget").results
     fit = next(r for r in budget if r.kind == "mmm")

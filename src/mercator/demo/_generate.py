@@ -15,7 +15,8 @@ Every planted effect is recorded in ``truth`` so later capabilities can be teste
 - experiments / assignments: a 50/50 e-mail test with a known conversion lift.
 - store orders: customers of channel ``store`` in four planted behavioural segments
   (STORE_SEGMENTS: regulars, big-ticket, lapsed, returners), for clustering.
-- content: customer reviews with known sentiment.
+- content: reviews, posts and support chats on five topics, one of which turns negative from a
+  known day (a product problem); 60% labelled (``demo._texts``).
 - products / order_items: what is in every order, with planted tastes, repeat cycles and
   bundles (``_baskets``).
 - offers: what the company can offer, one of them tested by the e-mail experiment.
@@ -33,6 +34,7 @@ import pyarrow as pa
 
 from mercator.demo._baskets import catalogue, offers, order_items
 from mercator.demo._decisions import decision_log
+from mercator.demo._texts import content as demo_texts
 from mercator.experiment import criteria_hash
 
 SIZES = {
@@ -353,25 +355,6 @@ def _experiment(rng: np.random.Generator, customer_ids: np.ndarray, days: int, r
     return {"experiments": experiments, "assignments": assignments, "_experiment_orders": exp_orders}, truth
 
 
-_POS = ["Love it", "Great quality", "Fast delivery, very happy", "Excellent service", "Works perfectly", "Highly recommend"]
-_NEG = ["Terrible", "Broke after a week", "Late delivery and rude support", "Very disappointed", "Waste of money",
-        "Would not buy again"]
-_NEU = ["It is okay", "Arrived on Tuesday", "Average product", "As described", "Does the job", "Nothing special"]
-
-
-def _content(rng: np.random.Generator, customer_ids: np.ndarray, days: int) -> tuple[pa.Table, dict]:
-    m = max(50, len(customer_ids) // 10)
-    label = rng.choice(3, m, p=[0.5, 0.3, 0.2])
-    texts = np.where(label == 0, np.array(_POS)[rng.integers(0, 6, m)],
-                     np.where(label == 1, np.array(_NEG)[rng.integers(0, 6, m)], np.array(_NEU)[rng.integers(0, 6, m)]))
-    ts = np.datetime64(START.isoformat(), "s") + (rng.uniform(0, days, m) * 86400).astype("timedelta64[s]")
-    table = pa.table({"doc_id": np.char.add("d", np.arange(m).astype(str)),
-                      "customer_id": customer_ids[rng.integers(0, len(customer_ids), m)],
-                      "channel": np.full(m, "review"), "ts": pa.array(ts.astype("datetime64[us]")),
-                      "text": texts, "label": np.array(["positive", "negative", "neutral"])[label]})
-    return table, {"labels": ["positive", "negative", "neutral"], "shares": [0.5, 0.3, 0.2]}
-
-
 #: Planted behavioural segments of store customers: (name, share, purchase days low-high, mean order value,
 #: return probability per order, active share of the period).
 STORE_SEGMENTS = (
@@ -433,7 +416,8 @@ def generate(size: str = "default", seed: int = 7) -> DemoData:
     exp, t_exp = _experiment(rng, ids, cfg["days"], _recency_at(people["orders"], ids, cfg["days"]),
                              people["customers"]["country"].to_numpy(zero_copy_only=False),
                              people["_truth_customers"]["device"].to_numpy(zero_copy_only=False))
-    content, t_content = _content(rng, ids, cfg["days"])
+    # texts: their own stream (issue 24's topics and the product problem)
+    content, t_content = demo_texts(np.random.default_rng([seed, 5]), ids, START, cfg["days"])
     # store customers draw from their own stream, so every draw above stays as it was
     store, t_store = _store(np.random.default_rng([seed, 1]), cfg["customers"] // 8, cfg["days"])
     # experiment and store purchases are ordinary orders (no country): one orders table holds all

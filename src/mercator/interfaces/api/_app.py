@@ -36,12 +36,13 @@ from mercator.interfaces.api.routes import (
     report,
     segment,
     target,
+    text,
     workspace,
 )
 from mercator.interfaces.api.routes._common import caller_role, caller_token
 
 ROUTERS = (workspace, explore, diagnose, forecast, segment, target, clv, recommend, decide, attribution, mmm,
-           experiment, monitor, report, jobs)
+           experiment, monitor, text, report, jobs)
 
 #: Seconds a health check's reading of the workspace is reused.
 HEALTH_TTL = 2.0

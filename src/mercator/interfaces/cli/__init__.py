@@ -22,6 +22,7 @@ from mercator.interfaces.cli import (  # noqa: F401  (each module registers its 
     segment,
     serve,
     target,
+    text,
     workspace,
 )
 from mercator.interfaces.cli._common import app
