@@ -27,7 +27,8 @@ SLOW_FIRST = ("mmm/test_mmm.py", "forecast/test_forecast.py", "interfaces/test_a
               "experiment/test_impact.py", "interfaces/test_dashboard.py", "docs/test_readme_tour.py",
               "explore/test_scan.py", "real/test_forecast_real.py", "forecast/test_drivers.py", "explore/test_explore.py",
               "decide/test_budget.py", "experiment/test_stats.py", "govern/test_consent_paths.py",
-              "monitor/test_alerts.py", "decide/test_ope.py", "recommend/test_demo_recommend.py")
+              "monitor/test_alerts.py", "decide/test_ope.py", "recommend/test_demo_recommend.py",
+              "real/test_text_real.py", "text/test_keywords_topics.py")
 
 
 def _is_spark(nodeid: str) -> bool:
