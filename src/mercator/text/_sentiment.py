@@ -278,18 +278,18 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
-def wilson(k: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion k / n (95%)."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+def share_interval(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson 95% interval of the share k / n (statsmodels' ``proportion_confint``)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return np.asarray(low, float), np.asarray(high, float)
 
 
 def _by_group(docs: pd.DataFrame) -> pd.DataFrame:
     g = docs.groupby("group", dropna=False).negative.agg(texts="size", negatives="sum").reset_index()
     g["negative_share"] = g.negatives / g.texts
-    g["negative_low"], g["negative_high"] = wilson(g.negatives.to_numpy(float), g.texts.to_numpy(float))
+    g["negative_low"], g["negative_high"] = share_interval(g.negatives.to_numpy(float), g.texts.to_numpy(float))
     return g.sort_values(["negative_share", "texts"], ascending=[False, False], ignore_index=True)
 
 

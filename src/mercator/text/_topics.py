@@ -23,7 +23,7 @@ from mercator.results import Finding, Result
 from mercator.text import _embed
 from mercator.text._data import texts as read_texts
 from mercator.text._keywords import candidates
-from mercator.text._sentiment import NEGATIVE, wilson
+from mercator.text._sentiment import NEGATIVE, share_interval
 
 METHODS = ("auto", "embedding", "nmf")
 
@@ -110,7 +110,7 @@ def topics(ws=None, source="content", *, text: str = "text", label: str | None =
             neg = (frame["label"][members] == NEGATIVE)
             known = frame["label"][members].notna()
             row["negative_share"] = float(neg.sum() / max(known.sum(), 1))
-            lo, hi = wilson(np.array([float(neg.sum())]), np.array([float(max(known.sum(), 1))]))
+            lo, hi = share_interval(np.array([float(neg.sum())]), np.array([float(max(known.sum(), 1))]))
             row["negative_low"], row["negative_high"] = float(lo[0]), float(hi[0])
         rows.append(row)
     table = pd.DataFrame(rows)
