@@ -10,15 +10,13 @@ from mercator.frames import read_table, source_name
 
 
 def texts(ws, source, *, text: str = "text", label: str | None = None, time: str | None = None,
-          group: str | None = None, id_column: str | None = None, extra: tuple[str, ...] = (),
-          optional: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A frame with ``text`` (and ``label``, ``ts``, ``group``, ``doc_id`` where named), one row
+          group: str | None = None, optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A frame with ``text`` (and ``label``, ``ts`` and ``group`` where named), one row
     per non-empty text. The workspace table ``content`` is read in the engine, only the columns
     asked for. A column of ``optional`` (by its key: ``"label"``) that the source lacks is left
     out instead of refused."""
     name = source_name(source)
-    wanted = {"text": text, "label": label, "ts": time, "group": group, "doc_id": id_column,
-              **{c: c for c in extra}}
+    wanted = {"text": text, "label": label, "ts": time, "group": group}
     wanted = {k: v for k, v in wanted.items() if v}
     if isinstance(source, str) and source == "content":
         if ws is None:

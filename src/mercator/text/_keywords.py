@@ -150,8 +150,8 @@ def keywords(ws=None, source="content", *, text: str = "text", group: str | None
     seconds = time.perf_counter() - started
     table = pd.DataFrame(rows, columns=["group", "rank", "keyword", "score", "texts"])
     n_groups = int(groups.nunique())
-    lead = ", ".join(table[table["rank"] <= 5].groupby("group").keyword.agg(", ".join).head(3)
-                     .map(lambda s: f"{s}").tolist()) if len(table) else "none"
+    lead = ", ".join(table[table["rank"] <= 5].groupby("group").keyword.agg(", ".join).head(3)) \
+        if len(table) else "none"
     findings = (Finding(f"Keywords of {n_groups:,} group(s) of {len(frame):,} texts by {method.upper()}; first: {lead}.",
                         impact=0.3),)
     return KeywordResult(tables={"keywords": table}, findings=findings,
