@@ -174,8 +174,9 @@ def load_table(ws: Workspace, raw: RawSource, staged: ir.Table, mapping: TableMa
     The typed rows are one expression, compiled once into a view and never stored: read once to
     find the rejected and duplicate rows (kept as row numbers only), once streaming the good
     rows into the target. The messages of rejected rows and the exact keys of duplicate
-    candidates are read for those rows alone (the engine prunes the columns a read does not
-    name and pushes the row filter to the source).
+    candidates are read for those rows alone: the engine prunes the columns a read does not
+    name, and DuckDB filters the semi-join early (2 of 5M rows through a view of per-row hashes
+    read in 0.11 s, all 5M in 1.97 s; measured once by hand, not a repository benchmark).
     """
     engine, spec = ws.engine, mapping.spec
     key = spec.natural_key
